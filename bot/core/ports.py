@@ -1,0 +1,173 @@
+"""Interfaces the core depends on and the other layers implement.
+
+``bot.storage`` implements :class:`IncidentRepository` and :class:`SettingsRepository` with aiosqlite;
+tests may use small recording fakes of these. The encoder is pluggable through :class:`Encoder`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from .models import Action, ChannelMode, Incident, IncidentStatus, Stance
+
+
+class Encoder(Protocol):
+    """Sentence encoder: texts -> L2-normalised float32 matrix (n, dim)."""
+
+    name: str
+    dim: int
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+# ------------------------------------------------------------------------------------------ records
+
+
+@dataclass(frozen=True)
+class NewIncident:
+    platform: str
+    server_id: str
+    channel_id: str
+    message_id: str
+    message_link: str
+    author_id: str
+    content: str
+    talking_point_id: str
+    stance: Stance
+    score: float
+    match_score: float
+    action: Action
+    explanation_json: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class IncidentFilter:
+    platform: str | None = None
+    server_id: str | None = None
+    server_ids: tuple[str, ...] | None = None  # restrict to these servers (dashboard access control)
+    channel_id: str | None = None
+    talking_point_id: str | None = None
+    stance: Stance | None = None
+    status: IncidentStatus | None = None
+    author_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    order: str = "newest"  # "newest" | "oldest" | "score"
+
+
+@dataclass(frozen=True)
+class CardPost:
+    """A card the bot posted (kept so it can be edited or retracted, and to enforce the reply budget)."""
+
+    id: int
+    platform: str
+    server_id: str
+    channel_id: str
+    thread_id: str
+    source_message_id: str  # the message the card answers
+    post_message_id: str  # the bot's own message / event id
+    talking_point_id: str
+    author_id: str  # author of the source message
+    incident_id: int | None
+    lang: str
+    pack_version: str
+    created_at: datetime
+    retracted: bool = False
+
+
+@dataclass(frozen=True)
+class SuppressedReply:
+    """A reply the budget held back (still logged)."""
+
+    platform: str
+    server_id: str
+    channel_id: str
+    source_message_id: str
+    talking_point_id: str
+    reason: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    platform: str
+    server_id: str
+    default_mode: ChannelMode = ChannelMode.REVIEW
+    modlog_channel_id: str | None = None
+    cooldown: timedelta = timedelta(minutes=30)  # per talking point per channel
+    author_cooldown: timedelta = timedelta(minutes=10)
+    hourly_cap: int = 6  # cards per channel per hour
+    disabled_packs: tuple[str, ...] = ()
+    moderator_role_id: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------------------- protocols
+
+
+class IncidentRepository(Protocol):
+    async def record_incident(self, new: NewIncident, group_window: timedelta) -> Incident:
+        """Insert an incident. If the same author hit the same talking point in the same server within
+        ``group_window``, the new row joins that group (``group_id`` = first incident's id, hit_count
+        incremented on the group's first row)."""
+
+    async def get_incident(self, incident_id: int) -> Incident | None: ...
+
+    async def list_incidents(self, flt: IncidentFilter, limit: int = 50, offset: int = 0) -> list[Incident]: ...
+
+    async def count_incidents(self, flt: IncidentFilter) -> int: ...
+
+    async def resolve_incident(
+        self, incident_id: int, status: IncidentStatus, reviewer: str, note: str | None
+    ) -> Incident | None:
+        """Set the verdict; returns the updated incident or None if it does not exist."""
+
+    async def incidents_for_message(self, platform: str, channel_id: str, message_id: str) -> list[Incident]: ...
+
+    async def purge_message_content(self, platform: str, channel_id: str, message_id: str) -> int:
+        """The source message was deleted: blank stored content. Returns rows changed."""
+
+    async def purge_content_before(self, cutoff: datetime) -> int:
+        """Retention: blank content snapshots older than ``cutoff``. Returns rows changed."""
+
+    async def record_card_post(self, post: CardPost) -> CardPost:
+        """Store a posted card (``id`` ignored on input); returns it with its id."""
+
+    async def card_posts_since(
+        self, platform: str, channel_id: str, since: datetime
+    ) -> list[CardPost]: ...
+
+    async def card_post_for_source(self, platform: str, channel_id: str, source_message_id: str) -> CardPost | None: ...
+
+    async def card_post_by_post_id(self, platform: str, post_message_id: str) -> CardPost | None: ...
+
+    async def mark_card_retracted(self, card_post_id: int) -> None: ...
+
+    async def record_suppressed(self, s: SuppressedReply) -> None: ...
+
+    async def record_feedback(self, card_post_id: int, user_id: str, helpful: bool) -> bool:
+        """One vote per member per card: insert or replace; returns True if the vote is new or changed."""
+
+    async def feedback_counts(self, card_post_id: int) -> tuple[int, int]:
+        """(helpful, not_relevant)."""
+
+
+class SettingsRepository(Protocol):
+    async def get_server_settings(self, platform: str, server_id: str) -> ServerSettings: ...
+
+    async def save_server_settings(self, settings: ServerSettings) -> None: ...
+
+    async def get_channel_mode(self, platform: str, server_id: str, channel_id: str) -> ChannelMode:
+        """Explicit channel mode if set, else the server's default mode (REVIEW for a new server)."""
+
+    async def set_channel_mode(self, platform: str, server_id: str, channel_id: str, mode: ChannelMode) -> None: ...
+
+    async def get_value(self, key: str) -> str | None:
+        """Small key/value state (e.g. the Matrix sync token)."""
+
+    async def set_value(self, key: str, value: str) -> None: ...
