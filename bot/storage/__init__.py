@@ -1,0 +1,25 @@
+"""SQLite storage for contextbot (aiosqlite): migrations, incident and settings repositories."""
+
+from .db import Database, open_database
+from .incidents import MAX_CONTENT_CHARS, SqliteIncidentRepository
+from .migrator import (
+    MigrationError,
+    MigrationFileError,
+    MigrationResult,
+    SchemaTooNewError,
+    migrate,
+)
+from .settings import SqliteSettingsRepository
+
+__all__ = [
+    "Database",
+    "MAX_CONTENT_CHARS",
+    "MigrationError",
+    "MigrationFileError",
+    "MigrationResult",
+    "SchemaTooNewError",
+    "SqliteIncidentRepository",
+    "SqliteSettingsRepository",
+    "migrate",
+    "open_database",
+]

@@ -1,0 +1,407 @@
+"""SQLite implementation of :class:`bot.core.ports.IncidentRepository`.
+
+Behaviour worth knowing (beyond the protocol docstrings):
+
+* Content: the message text is stored as given (NUL, quotes, emoji ...) but capped at
+  :data:`MAX_CONTENT_CHARS` (8000) characters; lone UTF-16 surrogates become U+FFFD (see ``_common``).
+  Other text fields are not capped.
+* Times: naive datetimes are taken as UTC; everything read back is timezone-aware UTC.
+* Grouping: ``record_incident`` joins the newest incident by the same platform/server/author on the same
+  talking point whose ``created_at >= new.created_at - group_window`` (a sliding window: each hit extends
+  the group). The group's first row has ``group_id`` = its own id and ``hit_count`` = size of the group;
+  later rows point at it and keep ``hit_count`` 1. The status of earlier incidents does not matter.
+  A window of zero or less disables grouping.
+* Filters: ``since`` is inclusive, ``until`` exclusive; ``server_ids=()`` matches nothing (an empty
+  allow-list); ``order`` is "newest" | "oldest" | "score" (anything else -> ValueError).
+* ``resolve_incident`` with status OPEN re-opens the incident and clears ``resolved_at``.
+* ``record_card_post`` raises ``sqlite3.IntegrityError`` for a duplicate (platform, post_message_id) or an
+  ``incident_id`` that does not exist; ``card_posts_since`` includes retracted cards (check ``retracted``).
+* ``record_feedback`` raises ``sqlite3.IntegrityError`` for an unknown card.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import operator
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
+
+import aiosqlite
+
+from ..core.models import Action, Incident, IncidentStatus, Stance
+from ..core.ports import CardPost, IncidentFilter, NewIncident, SuppressedReply
+from ._common import (
+    as_utc,
+    clean_text,
+    execute,
+    fetch_all,
+    fetch_one,
+    from_db_time,
+    locked,
+    utcnow,
+    write_transaction,
+)
+
+MAX_CONTENT_CHARS = 8000
+
+_INCIDENT_COLUMNS = (
+    "id, platform, server_id, channel_id, message_id, message_link, author_id, content, talking_point_id, "
+    "stance, score, match_score, action, status, reviewer, note, explanation_json, group_id, hit_count, "
+    "created_at, updated_at, resolved_at"
+)
+_CARD_COLUMNS = (
+    "id, platform, server_id, channel_id, thread_id, source_message_id, post_message_id, talking_point_id, "
+    "author_id, incident_id, lang, pack_version, created_at, retracted"
+)
+_ORDERS = {
+    "newest": "created_at DESC, id DESC",
+    "oldest": "created_at ASC, id ASC",
+    "score": "score DESC, created_at DESC, id DESC",
+}
+
+
+def _float(value: Any) -> float:
+    return float(value) if value is not None else 0.0
+
+
+def _finite(value: float) -> float:
+    value = float(value)
+    return value if not math.isnan(value) else 0.0
+
+
+def _row_to_incident(r: dict[str, Any]) -> Incident:
+    return Incident(
+        id=r["id"],
+        platform=r["platform"],
+        server_id=r["server_id"],
+        channel_id=r["channel_id"],
+        message_id=r["message_id"],
+        message_link=r["message_link"],
+        author_id=r["author_id"],
+        content=r["content"],
+        talking_point_id=r["talking_point_id"],
+        stance=Stance(r["stance"]),
+        score=_float(r["score"]),
+        match_score=_float(r["match_score"]),
+        action=Action(r["action"]),
+        status=IncidentStatus(r["status"]),
+        reviewer=r["reviewer"],
+        note=r["note"],
+        created_at=from_db_time(r["created_at"]),  # type: ignore[arg-type]
+        updated_at=from_db_time(r["updated_at"]),  # type: ignore[arg-type]
+        group_id=r["group_id"],
+        hit_count=r["hit_count"],
+        explanation_json=r["explanation_json"] or "{}",
+        resolved_at=from_db_time(r["resolved_at"]),
+    )
+
+
+def _row_to_card(r: dict[str, Any]) -> CardPost:
+    return CardPost(
+        id=r["id"],
+        platform=r["platform"],
+        server_id=r["server_id"],
+        channel_id=r["channel_id"],
+        thread_id=r["thread_id"],
+        source_message_id=r["source_message_id"],
+        post_message_id=r["post_message_id"],
+        talking_point_id=r["talking_point_id"],
+        author_id=r["author_id"],
+        incident_id=r["incident_id"],
+        lang=r["lang"],
+        pack_version=r["pack_version"],
+        created_at=from_db_time(r["created_at"]),  # type: ignore[arg-type]
+        retracted=bool(r["retracted"]),
+    )
+
+
+def _cap_content(content: str | None) -> str | None:
+    if content is None:
+        return None
+    return clean_text(str(content))[:MAX_CONTENT_CHARS]
+
+
+def _check_page(limit: int, offset: int) -> tuple[int, int]:
+    limit, offset = operator.index(limit), operator.index(offset)
+    if limit < 0 or offset < 0:
+        raise ValueError(f"limit and offset must be >= 0 (got limit={limit}, offset={offset})")
+    return limit, offset
+
+
+def _where(flt: IncidentFilter) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    for column, value in (
+        ("platform", flt.platform),
+        ("server_id", flt.server_id),
+        ("channel_id", flt.channel_id),
+        ("talking_point_id", flt.talking_point_id),
+        ("stance", Stance(flt.stance) if flt.stance is not None else None),
+        ("status", IncidentStatus(flt.status) if flt.status is not None else None),
+        ("author_id", flt.author_id),
+    ):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if flt.server_ids is not None:
+        ids = [clean_text(str(s)) for s in flt.server_ids]
+        if ids:
+            # one bound JSON array instead of N placeholders: no SQLite variable limit, still no formatting
+            clauses.append("server_id IN (SELECT value FROM json_each(?))")
+            params.append(json.dumps(ids))
+        else:
+            clauses.append("0")  # empty allow-list: no access
+    if flt.since is not None:
+        clauses.append("created_at >= ?")
+        params.append(flt.since)
+    if flt.until is not None:
+        clauses.append("created_at < ?")
+        params.append(flt.until)
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+class SqliteIncidentRepository:
+    """Incidents, posted cards, suppressed replies and card feedback in SQLite."""
+
+    def __init__(self, db: aiosqlite.Connection, *, clock: Callable[[], datetime] = utcnow) -> None:
+        self._db = db
+        self._clock = clock
+
+    def _now(self) -> datetime:
+        return as_utc(self._clock())
+
+    # ---------------------------------------------------------------------------------- incidents
+
+    async def _get(self, incident_id: int) -> Incident | None:
+        row = await fetch_one(self._db, f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE id = ?", (incident_id,))
+        return _row_to_incident(row) if row else None
+
+    async def record_incident(self, new: NewIncident, group_window: timedelta) -> Incident:
+        now = self._now()
+        created = as_utc(new.created_at)
+        db = self._db
+        async with write_transaction(db):
+            root_id: int | None = None
+            if group_window > timedelta(0):
+                try:
+                    window_start = created - group_window
+                except OverflowError:
+                    window_start = datetime.min.replace(tzinfo=timezone.utc)
+                row = await fetch_one(
+                    db,
+                    "SELECT id, group_id FROM incidents"
+                    " WHERE server_id = ? AND author_id = ? AND talking_point_id = ? AND platform = ?"
+                    " AND created_at >= ?"
+                    " ORDER BY created_at DESC, id DESC LIMIT 1",
+                    (new.server_id, new.author_id, new.talking_point_id, new.platform, window_start),
+                )
+                if row:
+                    root_id = row["group_id"] if row["group_id"] is not None else row["id"]
+
+            cur = await execute(
+                db,
+                "INSERT INTO incidents (platform, server_id, channel_id, message_id, message_link, author_id,"
+                " content, talking_point_id, stance, score, match_score, action, status, explanation_json,"
+                " group_id, hit_count, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, 1, ?, ?)",
+                (
+                    new.platform,
+                    new.server_id,
+                    new.channel_id,
+                    new.message_id,
+                    new.message_link,
+                    new.author_id,
+                    _cap_content(new.content),
+                    new.talking_point_id,
+                    Stance(new.stance),
+                    _finite(new.score),
+                    _finite(new.match_score),
+                    Action(new.action),
+                    new.explanation_json if new.explanation_json is not None else "{}",
+                    root_id,
+                    created,
+                    now,
+                ),
+            )
+            new_id = cur.lastrowid
+            joined = False
+            if root_id is not None:
+                upd = await execute(
+                    db,
+                    "UPDATE incidents SET hit_count = hit_count + 1, updated_at = ? WHERE id = ?",
+                    (now, root_id),
+                )
+                joined = upd.rowcount == 1
+            if not joined:  # a new group (or its first row vanished): this row is the root
+                await execute(db, "UPDATE incidents SET group_id = id WHERE id = ?", (new_id,))
+            incident = await self._get(new_id)  # type: ignore[arg-type]
+        assert incident is not None
+        return incident
+
+    async def get_incident(self, incident_id: int) -> Incident | None:
+        async with locked(self._db):
+            return await self._get(incident_id)
+
+    async def list_incidents(self, flt: IncidentFilter, limit: int = 50, offset: int = 0) -> list[Incident]:
+        limit, offset = _check_page(limit, offset)
+        order = _ORDERS.get(flt.order)
+        if order is None:
+            raise ValueError(f"unknown incident order {flt.order!r}; use one of {sorted(_ORDERS)}")
+        where, params = _where(flt)
+        sql = f"SELECT {_INCIDENT_COLUMNS} FROM incidents{where} ORDER BY {order} LIMIT ? OFFSET ?"
+        async with locked(self._db):
+            rows = await fetch_all(self._db, sql, (*params, limit, offset))
+        return [_row_to_incident(r) for r in rows]
+
+    async def count_incidents(self, flt: IncidentFilter) -> int:
+        where, params = _where(flt)
+        async with locked(self._db):
+            row = await fetch_one(self._db, f"SELECT COUNT(*) AS n FROM incidents{where}", params)
+        return int(row["n"]) if row else 0
+
+    async def resolve_incident(
+        self, incident_id: int, status: IncidentStatus, reviewer: str, note: str | None
+    ) -> Incident | None:
+        status = IncidentStatus(status)
+        now = self._now()
+        resolved_at = None if status is IncidentStatus.OPEN else now
+        async with write_transaction(self._db):
+            cur = await execute(
+                self._db,
+                "UPDATE incidents SET status = ?, reviewer = ?, note = ?, resolved_at = ?, updated_at = ?"
+                " WHERE id = ?",
+                (status, reviewer, note, resolved_at, now, incident_id),
+            )
+            if cur.rowcount == 0:
+                return None
+            return await self._get(incident_id)
+
+    async def incidents_for_message(self, platform: str, channel_id: str, message_id: str) -> list[Incident]:
+        async with locked(self._db):
+            rows = await fetch_all(
+                self._db,
+                f"SELECT {_INCIDENT_COLUMNS} FROM incidents"
+                " WHERE platform = ? AND channel_id = ? AND message_id = ? ORDER BY id",
+                (platform, channel_id, message_id),
+            )
+        return [_row_to_incident(r) for r in rows]
+
+    async def purge_message_content(self, platform: str, channel_id: str, message_id: str) -> int:
+        now = self._now()
+        async with write_transaction(self._db):
+            cur = await execute(
+                self._db,
+                "UPDATE incidents SET content = NULL, content_purged_at = ?, updated_at = ?"
+                " WHERE platform = ? AND channel_id = ? AND message_id = ? AND content IS NOT NULL",
+                (now, now, platform, channel_id, message_id),
+            )
+            return cur.rowcount
+
+    async def purge_content_before(self, cutoff: datetime) -> int:
+        now = self._now()
+        async with write_transaction(self._db):
+            cur = await execute(
+                self._db,
+                "UPDATE incidents SET content = NULL, content_purged_at = ?, updated_at = ?"
+                " WHERE created_at < ? AND content IS NOT NULL",
+                (now, now, cutoff),
+            )
+            return cur.rowcount
+
+    # --------------------------------------------------------------------------------- card posts
+
+    async def _card(self, where: str, params: tuple[Any, ...]) -> CardPost | None:
+        row = await fetch_one(self._db, f"SELECT {_CARD_COLUMNS} FROM card_posts WHERE {where}", params)
+        return _row_to_card(row) if row else None
+
+    async def record_card_post(self, post: CardPost) -> CardPost:
+        async with write_transaction(self._db):
+            cur = await execute(
+                self._db,
+                "INSERT INTO card_posts (platform, server_id, channel_id, thread_id, source_message_id,"
+                " post_message_id, talking_point_id, author_id, incident_id, lang, pack_version, created_at,"
+                " retracted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    post.platform,
+                    post.server_id,
+                    post.channel_id,
+                    post.thread_id or "",
+                    post.source_message_id,
+                    post.post_message_id,
+                    post.talking_point_id,
+                    post.author_id,
+                    post.incident_id,
+                    post.lang,
+                    post.pack_version,
+                    post.created_at,
+                    bool(post.retracted),
+                ),
+            )
+            stored = await self._card("id = ?", (cur.lastrowid,))
+        assert stored is not None
+        return stored
+
+    async def card_posts_since(self, platform: str, channel_id: str, since: datetime) -> list[CardPost]:
+        async with locked(self._db):
+            rows = await fetch_all(
+                self._db,
+                f"SELECT {_CARD_COLUMNS} FROM card_posts"
+                " WHERE platform = ? AND channel_id = ? AND created_at >= ? ORDER BY created_at, id",
+                (platform, channel_id, since),
+            )
+        return [_row_to_card(r) for r in rows]
+
+    async def card_post_for_source(self, platform: str, channel_id: str, source_message_id: str) -> CardPost | None:
+        async with locked(self._db):
+            return await self._card(
+                "platform = ? AND channel_id = ? AND source_message_id = ? ORDER BY created_at DESC, id DESC LIMIT 1",
+                (platform, channel_id, source_message_id),
+            )
+
+    async def card_post_by_post_id(self, platform: str, post_message_id: str) -> CardPost | None:
+        async with locked(self._db):
+            return await self._card("platform = ? AND post_message_id = ?", (platform, post_message_id))
+
+    async def mark_card_retracted(self, card_post_id: int) -> None:
+        async with write_transaction(self._db):
+            await execute(self._db, "UPDATE card_posts SET retracted = 1 WHERE id = ?", (card_post_id,))
+
+    async def record_suppressed(self, s: SuppressedReply) -> None:
+        async with write_transaction(self._db):
+            await execute(
+                self._db,
+                "INSERT INTO suppressed_replies (platform, server_id, channel_id, source_message_id,"
+                " talking_point_id, reason, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (s.platform, s.server_id, s.channel_id, s.source_message_id, s.talking_point_id, s.reason, s.created_at),
+            )
+
+    # ----------------------------------------------------------------------------------- feedback
+
+    async def record_feedback(self, card_post_id: int, user_id: str, helpful: bool) -> bool:
+        now = self._now()
+        async with write_transaction(self._db):
+            # The DO UPDATE only fires when the vote differs, so changes == 1 exactly for new-or-changed.
+            cur = await execute(
+                self._db,
+                "INSERT INTO card_feedback (card_post_id, user_id, helpful, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (card_post_id, user_id) DO UPDATE"
+                " SET helpful = excluded.helpful, updated_at = excluded.updated_at"
+                " WHERE card_feedback.helpful <> excluded.helpful",
+                (card_post_id, user_id, bool(helpful), now, now),
+            )
+            return cur.rowcount == 1
+
+    async def feedback_counts(self, card_post_id: int) -> tuple[int, int]:
+        async with locked(self._db):
+            row = await fetch_one(
+                self._db,
+                "SELECT COALESCE(SUM(helpful = 1), 0) AS yes, COALESCE(SUM(helpful = 0), 0) AS no"
+                " FROM card_feedback WHERE card_post_id = ?",
+                (card_post_id,),
+            )
+        return (int(row["yes"]), int(row["no"])) if row else (0, 0)
+
+
+__all__ = ["MAX_CONTENT_CHARS", "SqliteIncidentRepository"]
