@@ -1,0 +1,1 @@
+"""Maintenance tools for pack authors and operators (may use httpx; ``bot.core`` must not)."""
