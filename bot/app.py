@@ -1,0 +1,63 @@
+"""Composition root: the one place that builds and wires every part of contextbot."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from .config import Config
+from .core.detector import Detector
+from .core.packs import PackRegistry, default_pack_dirs, load_pack
+from .core.ports import Encoder
+from .core.service import IncidentService
+
+log = logging.getLogger(__name__)
+
+
+def load_registry(config: Config) -> PackRegistry:
+    paths: list[Path] = list(default_pack_dirs()) if config.packs.include_default else []
+    paths += list(config.packs.paths)
+    packs = [load_pack(p) for p in paths]
+    packs = [p for p in packs if p.id not in config.packs.disabled]
+    return PackRegistry(packs)
+
+
+def build_detector(config: Config, registry: PackRegistry, encoder: Encoder | None = None) -> Detector:
+    return Detector.build(registry, config.detector, encoder=encoder)
+
+
+@dataclass
+class App:
+    config: Config
+    registry: PackRegistry
+    detector: Detector
+    db: object  # aiosqlite.Connection (kept opaque here)
+    service: IncidentService
+
+    async def close(self) -> None:
+        await self.db.close()
+
+
+async def build_app(
+    config: Config,
+    *,
+    encoder: Encoder | None = None,
+    detector: Detector | None = None,
+    database: str | Path | None = None,
+) -> App:
+    """Load packs, build (or reuse) the detector, open and migrate the database, wire the service."""
+    from .storage import SqliteIncidentRepository, SqliteSettingsRepository, open_database
+
+    registry = load_registry(config) if detector is None else detector.registry
+    detector = detector or build_detector(config, registry, encoder)
+    db = await open_database(database if database is not None else config.storage.database)
+    service = IncidentService(
+        detector,
+        registry,
+        SqliteIncidentRepository(db),
+        SqliteSettingsRepository(db),
+        group_window=timedelta(hours=config.storage.group_window_hours),
+    )
+    return App(config, registry, detector, db, service)

@@ -1,0 +1,91 @@
+"""Console platform: the demo and local experiments run the full pipeline without Discord or Matrix."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import textwrap
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Callable, Iterable, TextIO
+
+from .core.cards import card_as_text
+from .core.models import ChannelMode, IncomingMessage, RenderedCard
+from .core.sanitize import neutralize_mentions, safe_snippet
+from .core.service import IncidentService, Outcome
+
+DEMO_FILE = Path(__file__).resolve().parent / "demo" / "conversation.jsonl"
+
+
+@dataclass(frozen=True)
+class ConsoleLine:
+    channel: str
+    author: str
+    text: str
+    lang: str | None = None
+
+
+def load_conversation(path: Path = DEMO_FILE) -> list[ConsoleLine]:
+    lines = []
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        if raw.strip():
+            d = json.loads(raw)
+            lines.append(ConsoleLine(d["channel"], d["author"], d["text"], d.get("lang")))
+    return lines
+
+
+class ConsolePlatform:
+    """Feeds lines through the incident service and prints what a member would see."""
+
+    platform = "console"
+    server_id = "demo-server"
+
+    def __init__(self, service: IncidentService, out: TextIO, *, width: int = 96,
+                 clock: Callable[[], datetime] | None = None) -> None:
+        self.service = service
+        self.out = out
+        self.width = width
+        self._ids = itertools.count(1)
+        self._clock = clock
+
+    async def set_mode(self, channel: str, mode: ChannelMode) -> None:
+        await self.service.settings.set_channel_mode(self.platform, self.server_id, channel, mode)
+
+    async def post(self, line: ConsoleLine) -> Outcome:
+        mid = str(next(self._ids))
+        msg = IncomingMessage(
+            platform=self.platform, server_id=self.server_id, channel_id=line.channel, message_id=mid,
+            author_id=line.author, text=line.text, link=f"console://{line.channel}/{mid}", lang=line.lang,
+        )
+        self._print(f"#{line.channel} <{line.author}> {safe_snippet(line.text, 400)}")
+        outcome = await self.service.handle_message(msg)
+        d = outcome.decision
+        tag = f"   [{d.action.value}]"
+        if d.talking_point_id:
+            tag += f" {d.talking_point_id} · stance={d.stance.value if d.stance else '-'} · score={d.score:.2f}"
+        self._print(tag, dim=True)
+        if outcome.card is not None:
+            await self.service.card_posted(msg, outcome, f"bot-{mid}")
+            self._card(outcome.card, answer=outcome.is_answer)
+        elif outcome.suppressed:
+            self._print(f"   (card held back: {outcome.suppressed})", dim=True)
+        if outcome.alert and outcome.incident is not None:
+            self._print(f"   → moderator alert: incident #{outcome.incident.id} needs review", dim=True)
+        return outcome
+
+    async def replay(self, lines: Iterable[ConsoleLine]) -> list[Outcome]:
+        return [await self.post(line) for line in lines]
+
+    def _card(self, card: RenderedCard, *, answer: bool) -> None:
+        border = "─" * (self.width - 4)
+        self._print(f"   ┌{border}")
+        head = "contextbot answers" if answer else "contextbot replied"
+        self._print(f"   │ {head}:")
+        for para in card_as_text(card).split("\n"):
+            for ln in textwrap.wrap(neutralize_mentions(para), self.width - 8) or [""]:
+                self._print(f"   │ {ln}")
+        self._print(f"   └{border}")
+
+    def _print(self, text: str, *, dim: bool = False) -> None:
+        self.out.write(text + "\n")

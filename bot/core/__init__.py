@@ -1,0 +1,1 @@
+"""Platform-neutral core of contextbot (no discord, nio or aiosqlite imports here)."""

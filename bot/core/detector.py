@@ -1,0 +1,459 @@
+"""From a chat message to a decision: gate -> retrieval (lexical + semantic) -> stance -> policy.
+
+1. Normalise (defeat evasion) and detect the language.
+2. Cheap gate: does the message contain any topical stem of any loaded talking point? Ordinary chatter
+   stops here and never reaches the encoder.
+3. Retrieval: BM25 over per-talking-point documents (keywords, claim, exemplars) plus cosine similarity of the
+   multilingual sentence embedding to every exemplar and claim. The best talking point wins.
+4. Stance for the best talking point (see :mod:`bot.core.stance`).
+5. Policy: ``reply`` only for a confident assertion, ``review`` for plausible but uncertain ones, ``none``
+   otherwise. Refutations, reports and questions never reply; questions are never incidents.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import threading
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .lang import detect_language
+from .models import Action, Decision, Explanation, Stance, TalkingPoint
+from .normalize import normalize
+from .ports import Encoder
+from .retrieval import STOPWORDS, HybridIndex, stems as _stems
+from .stance import (
+    STANCE_INDEX,
+    STANCES,
+    StanceModel,
+    build_features,
+    cue_features,
+    knn_features,
+)
+
+log = logging.getLogger(__name__)
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+GENERIC_STANCE_FILE = DATA_DIR / "stance_train.jsonl"
+MODEL_VERSION = "stance-v1"
+
+@dataclass(frozen=True)
+class Thresholds:
+    reply: float = 0.80  # min assertion confidence to post a card
+    review: float = 0.45  # min assertion confidence to log for review
+    match: float = 0.50  # min retrieval score to consider a talking point at all
+    ask: float = 0.55  # min P(ask) to treat a message as a question
+    strong_match: float = 0.62  # retrieval score at which the match factor reaches 1
+
+
+@dataclass(frozen=True)
+class PointPolicy:
+    """An admin's setting for one talking point (on one server, or everywhere when server_id is None)."""
+
+    reply_threshold: float | None = None  # overrides Thresholds.reply for this point
+    review_only: bool = False  # never reply for this point; what would reply goes to review
+
+
+@dataclass
+class _ServerOverlay:
+    """Moderator verdicts turned into exemplars for one server (see issue #5)."""
+
+    emb: list[np.ndarray] = field(default_factory=list)
+    tp: list[int] = field(default_factory=list)
+    positive: list[bool] = field(default_factory=list)
+
+
+class Detector:
+    """Thread-safe after construction; ``check`` never mutates shared state (server overlays are guarded)."""
+
+    NEAR_DUPLICATE = 0.90  # cosine at which a moderator's verdict on a message applies to a new one
+
+    def __init__(
+        self,
+        registry,
+        encoder: Encoder,
+        talking_points: Sequence[TalkingPoint],
+        tp_emb: dict[str, np.ndarray],
+        model: StanceModel,
+        thresholds: Thresholds = Thresholds(),
+    ) -> None:
+        self.registry = registry
+        self.encoder = encoder
+        self.thresholds = thresholds
+        self.model = model
+        self.tps = list(talking_points)
+        self.tp_index = {tp.id: i for i, tp in enumerate(self.tps)}
+        ex_tp, ex_stance, ex_text = [], [], []
+        for i, tp in enumerate(self.tps):
+            for ex in tp.exemplars:
+                ex_tp.append(i)
+                ex_stance.append(STANCE_INDEX[ex.stance])
+                ex_text.append(ex.text)
+        self.ex_tp = np.array(ex_tp, dtype=np.int32)
+        self.ex_stance = np.array(ex_stance, dtype=np.int32)
+        self.ex_text = ex_text
+        self.ex_emb = tp_emb["exemplars"]
+        self.claim_emb = tp_emb["claims"]
+        self._by_tp = [np.flatnonzero(self.ex_tp == i) for i in range(len(self.tps))]
+        self.tp_pack = np.array([tp.pack_id for tp in self.tps])
+        # lexical side: one document per talking point (keywords weigh most, then the claim, then exemplars)
+        docs = []
+        for tp in self.tps:
+            c: Counter = Counter()
+            for kw in tp.keywords:
+                c.update(_stems(normalize(kw).text) * 3)
+            c.update(_stems(normalize(tp.claim).text) * 2)
+            for ex in tp.exemplars:
+                if ex.stance is not Stance.OTHER:
+                    c.update(_stems(normalize(ex.text).text))
+            docs.append(c)
+        n_ex = len(self.ex_tp)
+        self.index = HybridIndex(
+            np.concatenate([self.ex_tp, np.arange(len(self.tps))]),
+            np.concatenate([self.ex_emb, self.claim_emb]) if n_ex else self.claim_emb,
+            docs,
+            len(self.tps),
+        )
+        self.gate_vocab = self._gate_vocabulary(docs)
+        self._overlays: dict[str, _ServerOverlay] = {}
+        self._policies: dict[tuple[str | None, str], PointPolicy] = {}
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ construction
+
+    @staticmethod
+    def _gate_vocabulary(docs: list[Counter]) -> frozenset[str]:
+        """Stems that point at a loaded topic: every stem of a pack document not common in generic text."""
+        common = _generic_common_stems()
+        vocab = set()
+        for d in docs:
+            vocab.update(t for t in d if t not in common and len(t) >= 3)
+        return frozenset(vocab)
+
+    @classmethod
+    def build(cls, registry, config=None, *, encoder: Encoder | None = None, cache_dir: Path | None = None) -> "Detector":
+        """Train (or load from cache, keyed by the packs' fingerprint) and return a detector."""
+        from .encoders import default_encoder
+
+        encoder = encoder or default_encoder()
+        thresholds = Thresholds(
+            reply=getattr(config, "reply_threshold", Thresholds.reply),
+            review=getattr(config, "review_threshold", Thresholds.review),
+            match=getattr(config, "match_threshold", Thresholds.match),
+        )
+        tps = list(registry.talking_points())
+        cache_dir = cache_dir or getattr(config, "cache_dir", None) or default_cache_dir()
+        key = _cache_key(registry, encoder)
+        cached = _load_cache(cache_dir, key)
+        if cached is not None:
+            tp_emb, model = cached
+        else:
+            tp_emb = _embed_pack(tps, encoder)
+            model = train_stance_model(tps, tp_emb, encoder)
+            _save_cache(cache_dir, key, tp_emb, model)
+        return cls(registry, encoder, tps, tp_emb, model, thresholds)
+
+    # ------------------------------------------------------------------ public API
+
+    def gate(self, normalized_text: str) -> bool:
+        """Cheap check: True if the text shares a topical stem with any loaded talking point."""
+        return any(s in self.gate_vocab for s in _stems(normalized_text))
+
+    def check(
+        self,
+        text: str,
+        lang: str | None = None,
+        *,
+        server_id: str | None = None,
+        disabled_packs: tuple[str, ...] = (),
+    ) -> Decision:
+        return self.check_many([text], [lang], server_id=server_id, disabled_packs=disabled_packs)[0]
+
+    def check_many(
+        self,
+        texts: Sequence[str],
+        langs: Sequence[str | None] | None = None,
+        *,
+        server_id: str | None = None,
+        disabled_packs: tuple[str, ...] = (),
+    ) -> list[Decision]:
+        """Decide for several messages at once (one batched encoder call for those past the gate)."""
+        langs = list(langs) if langs is not None else [None] * len(texts)
+        prepared = []
+        for text, lang in zip(texts, langs):
+            text = text if isinstance(text, str) else str(text)
+            norm = normalize(text)
+            language = lang or detect_language(text)
+            stems = _stems(norm.text)
+            passed = any(s in self.gate_vocab for s in stems)
+            prepared.append((text, norm, language, stems, passed))
+        to_encode = [p[1].text for p in prepared if p[4]]
+        emb = self.encoder.encode(to_encode) if to_encode else np.zeros((0, 0), dtype=np.float32)
+        out, j = [], 0
+        allowed = self._allowed_mask(disabled_packs)
+        for text, norm, language, stems, passed in prepared:
+            if not passed:
+                out.append(self._nothing(language, gated=True, reason="no topical words (cheap gate)"))
+                continue
+            out.append(self._decide(text, emb[j], stems, language, allowed, server_id))
+            j += 1
+        return out
+
+    def add_server_exemplar(self, server_id: str, talking_point_id: str, text: str, positive: bool) -> None:
+        """A moderator verdict: a confirmed (positive) or false-positive (negative) message for one server.
+        Takes effect on the next message, without a restart."""
+        if talking_point_id not in self.tp_index:
+            return
+        q = self.encoder.encode([normalize(text).text])[0]
+        with self._lock:
+            ov = self._overlays.setdefault(server_id, _ServerOverlay())
+            ov.emb.append(q)
+            ov.tp.append(self.tp_index[talking_point_id])
+            ov.positive.append(positive)
+
+    def set_point_policy(self, server_id: str | None, talking_point_id: str, policy: PointPolicy | None) -> None:
+        """Set (or clear, with None) a per-point reply threshold / review-only switch. Effective immediately."""
+        with self._lock:
+            if policy is None:
+                self._policies.pop((server_id, talking_point_id), None)
+            else:
+                self._policies[(server_id, talking_point_id)] = policy
+
+    def point_policy(self, server_id: str | None, talking_point_id: str) -> PointPolicy | None:
+        with self._lock:
+            return self._policies.get((server_id, talking_point_id)) or self._policies.get((None, talking_point_id))
+
+    # ------------------------------------------------------------------ internals
+
+    def _allowed_mask(self, disabled_packs: tuple[str, ...]) -> np.ndarray:
+        if not disabled_packs:
+            return np.ones(len(self.tps), dtype=bool)
+        return ~np.isin(self.tp_pack, list(disabled_packs))
+
+    def _nothing(self, language: str, *, gated: bool, reason: str, semantic: float = 0.0, lexical: float = 0.0,
+                 match: float = 0.0) -> Decision:
+        expl = Explanation(None, None, {}, semantic, lexical, match, None, None, gated, reason, language)
+        return Decision(Action.NONE, None, None, round(match, 4), expl, lang=language)
+
+    def _retrieve(self, q: np.ndarray, stems: list[str], allowed: np.ndarray):
+        sc = self.index.score(q, stems)
+        match = sc.fused.copy()
+        match[~allowed] = 0.0
+        return sc.doc_sims[: len(self.ex_tp)], sc.semantic, sc.lexical, match
+
+    def _decide(self, text, q, stems, language, allowed, server_id) -> Decision:
+        t = self.thresholds
+        sims, sem, lex, match = self._retrieve(q, stems, allowed)
+        order = np.argsort(-match)
+        best = int(order[0])
+        candidates = tuple((self.tps[int(i)].id, round(float(match[i]), 4)) for i in order[:3])
+        m = float(match[best])
+        if m < t.match:
+            return self._nothing(language, gated=False, reason=f"closest talking point {self.tps[best].id} "
+                                 f"scored {m:.2f} (< {t.match:.2f})", semantic=float(sem[best]),
+                                 lexical=float(lex[best]), match=m)
+        tp = self.tps[best]
+        idx = self._by_tp[best]
+        knn = knn_features(q, self.ex_emb[idx], self.ex_stance[idx], self.claim_emb[best])
+        probs = self.model.predict_proba(build_features(q, knn, cue_features(text)))
+        stance = STANCES[int(np.argmax(probs))]
+        near = int(idx[np.argmax(sims[idx])]) if len(idx) else None
+        factor = min(1.0, (m - t.match) / max(1e-6, t.strong_match - t.match) * 0.5 + 0.5)
+        score = float(probs[STANCE_INDEX[Stance.ASSERT]]) * factor
+        verdict = self._overlay_verdict(server_id, q, best)
+        policy = self.point_policy(server_id, tp.id) if self._policies else None
+        reply_threshold = policy.reply_threshold if policy and policy.reply_threshold is not None else t.reply
+        review_only = bool(policy and policy.review_only)
+
+        action, is_incident = Action.NONE, False
+        if stance is Stance.ASK and probs[STANCE_INDEX[Stance.ASK]] >= t.ask:
+            reason = "a question about the talking point: the card may answer it; not an incident"
+        elif verdict is False:
+            reason = "moderators marked a near-identical message on this server as a false positive"
+        elif stance is Stance.ASSERT and score >= reply_threshold and not review_only:
+            action, is_incident = Action.REPLY, True
+            reason = "confident assertion of the talking point"
+        elif stance is Stance.ASSERT and score >= reply_threshold:
+            action, is_incident = Action.REVIEW, True
+            reason = "confident assertion, but an admin set this talking point to review only"
+        elif score >= t.review:
+            # uncertain: whatever the argmax, a moderator looks (a refutation or report can never reply)
+            action, is_incident = Action.REVIEW, True
+            reason = "plausible but uncertain assertion: moderator review"
+        elif verdict is True and score >= t.review / 2:
+            action, is_incident = Action.REVIEW, True
+            reason = "moderators confirmed a near-identical message on this server"
+        else:
+            reason = f"stance looks like '{stance.value}' (assert confidence {score:.2f})"
+
+        expl = Explanation(
+            talking_point_id=tp.id,
+            stance=stance,
+            stance_probs={s.value: round(float(p), 4) for s, p in zip(STANCES, probs)},
+            semantic_score=round(float(sem[best]), 4),
+            lexical_score=round(float(lex[best]), 4),
+            match_score=round(m, 4),
+            nearest_exemplar=self.ex_text[near] if near is not None else None,
+            nearest_exemplar_stance=STANCES[int(self.ex_stance[near])] if near is not None else None,
+            gated=False,
+            reason=reason,
+            language=language,
+        )
+        return Decision(action, tp.id, stance, round(score, 4), expl, lang=language, is_incident=is_incident,
+                        candidates=candidates)
+
+    def _overlay_verdict(self, server_id: str | None, q: np.ndarray, tp_i: int) -> bool | None:
+        """True/False if moderators ruled on a near-identical message for this point on this server."""
+        if not server_id:
+            return None
+        with self._lock:
+            ov = self._overlays.get(server_id)
+            if ov is None or not ov.emb:
+                return None
+            emb = np.stack(ov.emb)
+            tps = np.array(ov.tp)
+            pos = np.array(ov.positive)
+        sims = emb @ q
+        mask = (tps == tp_i) & (sims >= self.NEAR_DUPLICATE)
+        if not mask.any():
+            return None
+        return bool(pos[mask][np.argmax(sims[mask])])
+
+
+# ---------------------------------------------------------------------------------------- training
+
+
+def _generic_examples() -> list[dict]:
+    if not GENERIC_STANCE_FILE.exists():
+        return []
+    rows = []
+    with GENERIC_STANCE_FILE.open(encoding="utf-8") as f:
+        for line in f:
+            line = line.strip()
+            if line:
+                rows.append(json.loads(line))
+    return rows
+
+
+_COMMON_CACHE: frozenset[str] | None = None
+
+
+def _generic_common_stems() -> frozenset[str]:
+    """Stems used across many different claims of the generic stance set: not topical."""
+    global _COMMON_CACHE
+    if _COMMON_CACHE is None:
+        per_stem: dict[str, set] = defaultdict(set)
+        for row in _generic_examples():
+            for s in set(_stems(normalize(row["text"]).text)):
+                per_stem[s].add(row["claim"])
+        _COMMON_CACHE = frozenset(s for s, claims in per_stem.items() if len(claims) >= 4) | STOPWORDS
+    return _COMMON_CACHE
+
+
+def _embed_pack(tps: Sequence[TalkingPoint], encoder: Encoder) -> dict[str, np.ndarray]:
+    texts = [normalize(ex.text).text for tp in tps for ex in tp.exemplars]
+    claims = [normalize(tp.claim).text for tp in tps]
+    emb = encoder.encode(texts + claims)
+    return {"exemplars": emb[: len(texts)], "claims": emb[len(texts):]}
+
+
+def training_matrix(
+    groups: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray, Sequence[str]]],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Features for each labelled message, its nearest-exemplar evidence taken from the *other* members of its
+    group (a talking point or a generic claim), so no example sees itself.
+
+    groups: (message embeddings, stance indices, claim embedding, raw texts)
+    """
+    xs, ys = [], []
+    for emb, stances, claim, texts in groups:
+        for i in range(len(emb)):
+            others = np.arange(len(emb)) != i
+            knn = knn_features(emb[i], emb[others], stances[others], claim)
+            xs.append(build_features(emb[i], knn, cue_features(texts[i])))
+            ys.append(int(stances[i]))
+    return np.array(xs, dtype=np.float32), np.array(ys)
+
+
+def stance_training_groups(tps: Sequence[TalkingPoint], tp_emb: dict[str, np.ndarray], encoder: Encoder,
+                           generic: list[dict] | None = None):
+    groups = []
+    k = 0
+    for i, tp in enumerate(tps):
+        n = len(tp.exemplars)
+        groups.append((tp_emb["exemplars"][k:k + n], np.array([STANCE_INDEX[e.stance] for e in tp.exemplars]),
+                       tp_emb["claims"][i], [e.text for e in tp.exemplars]))
+        k += n
+    generic = _generic_examples() if generic is None else generic
+    by_claim: dict[str, list[dict]] = defaultdict(list)
+    for row in generic:
+        by_claim[row["claim"]].append(row)
+    claims = sorted(by_claim)
+    if claims:
+        texts = [normalize(r["text"]).text for c in claims for r in by_claim[c]]
+        emb = encoder.encode(texts + [normalize(c).text for c in claims])
+        claim_emb = emb[len(texts):]
+        k = 0
+        for ci, c in enumerate(claims):
+            rows = by_claim[c]
+            groups.append((emb[k:k + len(rows)], np.array([STANCE_INDEX[Stance(r["stance"])] for r in rows]),
+                           claim_emb[ci], [r["text"] for r in rows]))
+            k += len(rows)
+    return groups
+
+
+def train_stance_model(tps: Sequence[TalkingPoint], tp_emb: dict[str, np.ndarray], encoder: Encoder,
+                       generic: list[dict] | None = None) -> StanceModel:
+    x, y = training_matrix(stance_training_groups(tps, tp_emb, encoder, generic))
+    return StanceModel.fit(x, y)
+
+
+# ---------------------------------------------------------------------------------------- cache
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("CONTEXTBOT_CACHE") or os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "contextbot"
+
+
+def _cache_key(registry, encoder: Encoder) -> str:
+    h = hashlib.sha256()
+    h.update(MODEL_VERSION.encode())
+    h.update(registry.fingerprint().encode())
+    h.update(getattr(encoder, "name", type(encoder).__name__).encode())
+    if GENERIC_STANCE_FILE.exists():
+        h.update(GENERIC_STANCE_FILE.read_bytes())
+    h.update(Path(__file__).with_name("stance.py").read_bytes())
+    return h.hexdigest()[:24]
+
+
+def _load_cache(cache_dir: Path, key: str):
+    path = Path(cache_dir) / f"detector-{key}.npz"
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as d:
+            tp_emb = {"exemplars": d["exemplars"], "claims": d["claims"]}
+            model = StanceModel.from_arrays({k: d[k] for k in ("mean", "scale", "coef", "intercept")})
+        return tp_emb, model
+    except (OSError, KeyError, ValueError) as e:  # a damaged cache is rebuilt, never fatal
+        log.warning("ignoring unreadable detector cache %s: %s", path, e)
+        return None
+
+
+def _save_cache(cache_dir: Path, key: str, tp_emb: dict[str, np.ndarray], model: StanceModel) -> None:
+    try:
+        cache_dir = Path(cache_dir)
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = cache_dir / f".detector-{key}.{os.getpid()}.npz"
+        np.savez(tmp, **tp_emb, **model.to_arrays())
+        os.replace(tmp, cache_dir / f"detector-{key}.npz")
+    except OSError as e:
+        log.warning("could not write detector cache in %s: %s", cache_dir, e)

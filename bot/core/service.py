@@ -1,0 +1,253 @@
+"""The incident service: what every platform adapter calls.
+
+It takes a converted :class:`IncomingMessage`, asks the detector for a decision, applies the channel mode and
+the reply budget, records incidents, and returns an :class:`Outcome` telling the adapter what to post.
+Adapters post, then call :meth:`IncidentService.card_posted` with the id of the bot's message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Callable, Protocol
+
+from .budget import budget_refusal, history_window
+from .cards import render_card
+from .models import (
+    Action,
+    ChannelMode,
+    Decision,
+    Explanation,
+    Incident,
+    IncidentStatus,
+    IncomingMessage,
+    RenderedCard,
+    Stance,
+    TalkingPoint,
+)
+from .ports import CardPost, IncidentRepository, NewIncident, SettingsRepository, SuppressedReply
+
+log = logging.getLogger(__name__)
+
+GROUP_WINDOW = timedelta(hours=24)
+
+
+class DetectorLike(Protocol):
+    def check(
+        self, text: str, lang: str | None = None, *, server_id: str | None = None,
+        disabled_packs: tuple[str, ...] = (),
+    ) -> Decision: ...
+
+
+class TalkingPointCatalog(Protocol):
+    def get(self, tp_id: str) -> TalkingPoint | None: ...
+
+    def search(self, query: str, limit: int = 25) -> list[TalkingPoint]: ...
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the adapter should do with a message."""
+
+    decision: Decision
+    mode: ChannelMode
+    card: RenderedCard | None = None  # post this as a reply (budget already checked)
+    incident: Incident | None = None  # the incident recorded, if any
+    alert: bool = False  # send a moderator alert for ``incident``
+    suppressed: str | None = None  # why a card was held back by the budget
+    is_answer: bool = False  # the card answers a question (not an incident against the author)
+
+    @property
+    def should_reply(self) -> bool:
+        return self.card is not None
+
+
+def _skipped(mode: ChannelMode) -> Decision:
+    """The decision reported for a message that was not examined (channel off, or a bot author)."""
+    reason = "channel mode is off" if mode is ChannelMode.OFF else "author is a bot"
+    expl = Explanation(None, None, {}, 0.0, 0.0, 0.0, None, None, True, reason, "")
+    return Decision(Action.NONE, None, None, 0.0, expl)
+
+
+def explanation_json(decision: Decision) -> str:
+    data = asdict(decision.explanation)
+    data["stance"] = decision.explanation.stance.value if decision.explanation.stance else None
+    ns = decision.explanation.nearest_exemplar_stance
+    data["nearest_exemplar_stance"] = ns.value if ns else None
+    data["candidates"] = [list(c) for c in decision.candidates]
+    return json.dumps(data, ensure_ascii=False, sort_keys=True)
+
+
+class IncidentService:
+    def __init__(
+        self,
+        detector: DetectorLike,
+        catalog: TalkingPointCatalog,
+        incidents: IncidentRepository,
+        settings: SettingsRepository,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        group_window: timedelta = GROUP_WINDOW,
+        offload: bool = True,
+    ) -> None:
+        self.detector = detector
+        self.catalog = catalog
+        self.incidents = incidents
+        self.settings = settings
+        self.clock = clock
+        self.group_window = group_window
+        self.offload = offload  # run the detector in a worker thread (False: inline, for benchmarks/tests)
+
+    async def _decide(self, text: str, lang: str | None, server_id: str | None,
+                      disabled_packs: tuple[str, ...] = ()) -> Decision:
+        """Run the CPU-bound detector off the event loop (it is thread-safe), so gateways keep heartbeating."""
+        if self.offload:
+            return await asyncio.to_thread(
+                self.detector.check, text, lang, server_id=server_id, disabled_packs=disabled_packs)
+        return self.detector.check(text, lang, server_id=server_id, disabled_packs=disabled_packs)
+
+    # ------------------------------------------------------------------ messages
+
+    async def handle_message(self, msg: IncomingMessage) -> Outcome:
+        """A new message in a watched channel."""
+        mode = await self.settings.get_channel_mode(msg.platform, msg.server_id, msg.channel_id)
+        if mode is ChannelMode.OFF or msg.author_is_bot:
+            return Outcome(decision=_skipped(mode), mode=mode)
+        server = await self.settings.get_server_settings(msg.platform, msg.server_id)
+        decision = await self._decide(msg.text, msg.lang, msg.server_id or None, server.disabled_packs)
+
+        now = self.clock()
+        tp = self.catalog.get(decision.talking_point_id) if decision.talking_point_id else None
+        if tp is None:
+            return Outcome(decision=decision, mode=mode)
+
+        already = await self.incidents.card_post_for_source(msg.platform, msg.channel_id, msg.message_id)
+
+        # Questions: the card may answer them in reply mode; never an incident against the author.
+        if decision.stance is Stance.ASK and not decision.is_incident:
+            if mode is ChannelMode.REPLY and decision.score >= 0.5 and already is None and decision.action is not Action.NONE:
+                return await self._budgeted_card(msg, decision, tp, mode, server, now, None, is_answer=True)
+            return Outcome(decision=decision, mode=mode)
+
+        if decision.action is Action.NONE or not decision.is_incident:
+            return Outcome(decision=decision, mode=mode)
+
+        existing = await self.incidents.incidents_for_message(msg.platform, msg.channel_id, msg.message_id)
+        incident = next((i for i in existing if i.talking_point_id == tp.id), None)
+        if incident is None:
+            incident = await self.incidents.record_incident(
+                NewIncident(
+                    platform=msg.platform,
+                    server_id=msg.server_id,
+                    channel_id=msg.channel_id,
+                    message_id=msg.message_id,
+                    message_link=msg.link,
+                    author_id=msg.author_id,
+                    content=msg.text,
+                    talking_point_id=tp.id,
+                    stance=decision.stance or Stance.OTHER,
+                    score=decision.score,
+                    match_score=decision.explanation.match_score,
+                    action=decision.action,
+                    explanation_json=explanation_json(decision),
+                    created_at=now,
+                ),
+                self.group_window,
+            )
+            new_incident = True
+        else:
+            new_incident = False  # an edit of a message we already logged
+
+        if mode is ChannelMode.LOG:
+            return Outcome(decision=decision, mode=mode, incident=incident)
+        if mode is ChannelMode.REVIEW or decision.action is Action.REVIEW:
+            return Outcome(decision=decision, mode=mode, incident=incident, alert=new_incident)
+        # mode REPLY and a confident assertion
+        if already is not None:
+            return Outcome(decision=decision, mode=mode, incident=incident, suppressed="card already posted")
+        return await self._budgeted_card(msg, decision, tp, mode, server, now, incident)
+
+    async def handle_edit(self, msg: IncomingMessage) -> Outcome:
+        """An edited message: re-checked, never a second card for the same message, no duplicate incident."""
+        return await self.handle_message(msg)
+
+    async def handle_delete(self, platform: str, channel_id: str, message_id: str) -> int:
+        """The source message was deleted: purge its stored content. Returns incidents changed."""
+        return await self.incidents.purge_message_content(platform, channel_id, message_id)
+
+    async def _budgeted_card(
+        self, msg, decision, tp, mode, server, now, incident, *, is_answer: bool = False
+    ) -> Outcome:
+        recent = await self.incidents.card_posts_since(msg.platform, msg.channel_id, now - history_window(server))
+        reason = budget_refusal(now, recent, msg, tp.id, server)
+        if reason is not None:
+            await self.incidents.record_suppressed(
+                SuppressedReply(msg.platform, msg.server_id, msg.channel_id, msg.message_id, tp.id, reason, now)
+            )
+            return Outcome(decision=decision, mode=mode, incident=incident, suppressed=reason, is_answer=is_answer)
+        card = render_card(tp, decision.lang)
+        return Outcome(decision=decision, mode=mode, incident=incident, card=card, is_answer=is_answer)
+
+    async def card_posted(self, msg: IncomingMessage, outcome: Outcome, post_message_id: str) -> CardPost:
+        """Record the card the adapter just posted (for the budget, feedback, edits and retraction)."""
+        assert outcome.card is not None
+        return await self.incidents.record_card_post(
+            CardPost(
+                id=0,
+                platform=msg.platform,
+                server_id=msg.server_id,
+                channel_id=msg.channel_id,
+                thread_id=msg.thread_id,
+                source_message_id=msg.message_id,
+                post_message_id=post_message_id,
+                talking_point_id=outcome.card.talking_point_id,
+                author_id=msg.author_id,
+                incident_id=outcome.incident.id if outcome.incident else None,
+                lang=outcome.card.lang,
+                pack_version=outcome.card.pack_version,
+                created_at=self.clock(),
+            )
+        )
+
+    # ------------------------------------------------------------------ member commands
+
+    async def check_text(self, text: str, lang: str | None = None, server_id: str | None = None,
+                         platform: str | None = None) -> tuple[Decision, RenderedCard | None]:
+        """/check and the context menu: a decision and the card, without logging anything."""
+        disabled: tuple[str, ...] = ()
+        if platform and server_id:
+            disabled = (await self.settings.get_server_settings(platform, server_id)).disabled_packs
+        decision = await self._decide(text, lang, server_id, disabled)
+        tp = self.catalog.get(decision.talking_point_id) if decision.talking_point_id else None
+        # A member asked explicitly, so any matched talking point gets its card, whatever the stance.
+        return decision, (render_card(tp, decision.lang) if tp is not None else None)
+
+    def context_card(self, topic: str, lang: str | None = None) -> RenderedCard | None:
+        """/context topic: the card for a talking point id, or the best search hit."""
+        tp = self.catalog.get(topic.strip())
+        if tp is None:
+            hits = self.catalog.search(topic, limit=1)
+            tp = hits[0] if hits else None
+        return render_card(tp, lang) if tp else None
+
+    def search_topics(self, query: str, limit: int = 25) -> list[TalkingPoint]:
+        return self.catalog.search(query, limit=limit)
+
+    # ------------------------------------------------------------------ moderator actions
+
+    async def resolve(self, incident_id: int, status: IncidentStatus, reviewer: str, note: str | None = None) -> Incident | None:
+        return await self.incidents.resolve_incident(incident_id, status, reviewer, note)
+
+    async def record_feedback(self, platform: str, post_message_id: str, user_id: str, helpful: bool) -> bool:
+        """A member rated a card. Returns False if the card is unknown or the vote did not change."""
+        post = await self.incidents.card_post_by_post_id(platform, post_message_id)
+        if post is None:
+            return False
+        return await self.incidents.record_feedback(post.id, user_id, helpful)

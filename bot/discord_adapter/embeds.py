@@ -1,0 +1,195 @@
+"""Core values -> discord.Embed.
+
+All user- and pack-supplied text goes through :func:`bot.core.sanitize.neutralize_mentions` (and is clipped to
+Discord's embed limits) before it is placed in an embed. Sends additionally use ``AllowedMentions.none()``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable
+from urllib.parse import quote, urlsplit
+
+import discord
+
+from bot.core.models import Decision, Incident, IncidentStatus, RenderedCard, Source, TalkingPoint
+from bot.core.sanitize import clip, neutralize_mentions, safe_snippet
+
+# Discord embed limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits)
+TITLE_MAX = 256
+DESCRIPTION_MAX = 4096
+FIELD_NAME_MAX = 256
+FIELD_VALUE_MAX = 1024
+FOOTER_MAX = 2048
+FIELDS_MAX = 25
+TOTAL_MAX = 6000
+MAX_SOURCE_FIELDS = 3
+MIN_SUMMARY = 600  # pack summaries are at most 600 characters; optional fields go before it is clipped
+
+CARD_COLOUR = discord.Colour(0x3B82F6)
+ALERT_COLOUR = discord.Colour(0xF59E0B)
+STATUS_COLOUR = {
+    IncidentStatus.OPEN: ALERT_COLOUR,
+    IncidentStatus.CONFIRMED: discord.Colour(0xDC2626),
+    IncidentStatus.FALSE_POSITIVE: discord.Colour(0x16A34A),
+    IncidentStatus.DISMISSED: discord.Colour(0x6B7280),
+}
+STATUS_LABEL = {
+    IncidentStatus.OPEN: "Open",
+    IncidentStatus.CONFIRMED: "Confirmed",
+    IncidentStatus.FALSE_POSITIVE: "False positive",
+    IncidentStatus.DISMISSED: "Dismissed",
+}
+
+_NO_DATE = {"not shown", "n/a", "unknown", "undated", "-"}
+_LINK_TEXT_ESCAPE = re.compile(r"([\[\]\\*_~`|>])")
+
+
+def safe(text: str | None, limit: int) -> str:
+    """Mention-neutralised and clipped to ``limit`` characters (Discord counts code points)."""
+    return clip(neutralize_mentions(text or ""), limit)
+
+
+def safe_url(url: str) -> str | None:
+    """An http(s) URL safe to put inside ``[text](url)``, or None if it is not one."""
+    url = (url or "").strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    # keep reserved characters, percent-encode what would end or break the markdown link
+    return quote(url, safe=":/?#[]@!$&'*+,;=%~-._")
+
+
+def _link_text(text: str) -> str:
+    return _LINK_TEXT_ESCAPE.sub(r"\\\1", " ".join(text.split()))
+
+
+def source_line(source: Source) -> str:
+    label = _link_text(neutralize_mentions(f"{source.publisher}: {source.title}"))
+    url = safe_url(source.url)
+    shown = (source.date or "").strip()
+    date = f" ({neutralize_mentions(shown)})" if shown and shown.lower() not in _NO_DATE else ""
+    line = f"[{label}]({url})" if url else label
+    return f"• {line}{date}"
+
+
+def _packed_lines(lines: Iterable[str], limit: int = FIELD_VALUE_MAX) -> list[str]:
+    """Group lines into field values of at most ``limit`` characters without cutting a line (links!)."""
+    chunks: list[str] = []
+    current = ""
+    for line in lines:
+        line = clip(line, limit)
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            chunks.append(current)
+            current = line
+        else:
+            current = candidate
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def _fit(embed: discord.Embed) -> discord.Embed:
+    """Drop trailing fields until the embed fits Discord's 6000-character total."""
+    while len(embed) > TOTAL_MAX and embed.fields:
+        embed.remove_field(len(embed.fields) - 1)
+    return embed
+
+
+def card_embed(card: RenderedCard) -> discord.Embed:
+    """The context card: title, summary, key facts, why it matters, sources as links, footer.
+
+    Everything fits Discord's limits, including the 6000-character total: sources are never cut mid-link and
+    are kept in preference to "why it matters" and the key facts, which go before the summary gets short.
+    """
+    title = safe("ℹ️ " + card.title, TITLE_MAX)
+    footer = safe(card.footer, FIELD_VALUE_MAX)
+    fields: list[tuple[str, str]] = []
+    if card.key_facts:
+        fields.append(("Key facts", clip("\n".join(f"• {neutralize_mentions(f)}" for f in card.key_facts), FIELD_VALUE_MAX)))
+    if card.why_it_matters:
+        fields.append(("Why it matters", safe(card.why_it_matters, FIELD_VALUE_MAX)))
+    chunks = _packed_lines(source_line(s) for s in card.sources)[:MAX_SOURCE_FIELDS]
+    fields += [("Sources" if i == 0 else "Sources (continued)", chunk) for i, chunk in enumerate(chunks)]
+
+    summary = neutralize_mentions(card.summary or "")
+    used = lambda: len(title) + len(footer) + sum(len(n) + len(v) for n, v in fields)  # noqa: E731
+    for optional in ("Why it matters", "Key facts"):
+        if TOTAL_MAX - used() >= min(len(summary), MIN_SUMMARY):
+            break
+        fields = [f for f in fields if f[0] != optional]
+    embed = discord.Embed(title=title, colour=CARD_COLOUR,
+                          description=clip(summary, max(0, min(DESCRIPTION_MAX, TOTAL_MAX - used()))) or None)
+    for name, value in fields:
+        embed.add_field(name=name, value=value, inline=False)
+    embed.set_footer(text=footer)
+    return _fit(embed)
+
+
+def decision_embed(decision: Decision, title: str | None) -> discord.Embed:
+    """/check and the context menu: what the detector thinks, for the member who asked."""
+    ex = decision.explanation
+    if decision.talking_point_id is None:
+        embed = discord.Embed(title="No known talking point found", colour=discord.Colour(0x6B7280))
+        embed.description = safe(ex.reason, DESCRIPTION_MAX)
+        return embed
+    embed = discord.Embed(title=safe(f"Resembles: {title or decision.talking_point_id}", TITLE_MAX), colour=CARD_COLOUR)
+    embed.description = safe(ex.reason, DESCRIPTION_MAX)
+    embed.add_field(name="Talking point", value=safe(f"`{decision.talking_point_id}`", FIELD_VALUE_MAX))
+    embed.add_field(name="Stance", value=str(decision.stance or "unknown"))
+    embed.add_field(name="Score", value=f"{decision.score:.2f} (match {ex.match_score:.2f})")
+    embed.set_footer(text=f"Language: {ex.language} · Nothing was logged for this check.")
+    return embed
+
+
+def incident_embed(incident: Incident, tp: TalkingPoint | None, *, title: str | None = None) -> discord.Embed:
+    """One incident for moderators (alerts, /incidents show)."""
+    tp_title = tp.title if tp else incident.talking_point_id
+    embed = discord.Embed(
+        title=safe(title or f"Incident #{incident.id}: {tp_title}", TITLE_MAX),
+        colour=STATUS_COLOUR.get(incident.status, ALERT_COLOUR),
+        timestamp=incident.created_at,
+    )
+    excerpt = safe_snippet(incident.content, 900) if incident.content is not None else "*(content purged)*"
+    embed.description = f">>> {excerpt}" if excerpt else None
+    embed.add_field(name="Channel", value=f"<#{incident.channel_id}>")
+    embed.add_field(name="Author", value=f"<@{incident.author_id}>")  # embeds never ping
+    embed.add_field(name="Stance", value=str(incident.stance))
+    embed.add_field(name="Score", value=f"{incident.score:.2f} (match {incident.match_score:.2f})")
+    embed.add_field(name="Action", value=str(incident.action))
+    status = STATUS_LABEL.get(incident.status, str(incident.status))
+    if incident.reviewer:
+        status += f" by {safe(incident.reviewer, 100)}"
+    embed.add_field(name="Status", value=status)
+    if incident.hit_count > 1 or incident.group_id:
+        embed.add_field(name="Repeats", value=f"group {incident.group_id or incident.id}, {incident.hit_count} hit(s)")
+    if incident.note:
+        embed.add_field(name="Note", value=safe(incident.note, FIELD_VALUE_MAX), inline=False)
+    if incident.message_link:
+        embed.add_field(name="Message", value=safe(incident.message_link, FIELD_VALUE_MAX), inline=False)
+    embed.set_footer(text=f"incident {incident.id} · talking point {incident.talking_point_id}")
+    return _fit(embed)
+
+
+def incident_line(incident: Incident) -> str:
+    """One line of the /incidents list."""
+    status = STATUS_LABEL.get(incident.status, str(incident.status))
+    snippet = safe_snippet(incident.content, 80) if incident.content is not None else "(purged)"
+    when = discord.utils.format_dt(incident.created_at, "R")
+    return f"**#{incident.id}** · {status} · `{incident.talking_point_id}` · <#{incident.channel_id}> · {when}\n{snippet}"
+
+
+def incidents_page_embed(incidents: list[Incident], *, page: int, pages: int, total: int, filters: str) -> discord.Embed:
+    embed = discord.Embed(title=f"Incidents ({total})", colour=ALERT_COLOUR)
+    lines = [incident_line(i) for i in incidents] or ["No incidents match."]
+    embed.description = clip("\n\n".join(lines), DESCRIPTION_MAX)
+    embed.set_footer(text=clip(f"Page {page + 1}/{max(pages, 1)}" + (f" · {filters}" if filters else ""), FOOTER_MAX))
+    return embed
+
+
+def notice_embed(text: str, *, title: str = "contextbot") -> discord.Embed:
+    return discord.Embed(title=title, description=safe(text, DESCRIPTION_MAX), colour=discord.Colour(0x6B7280))

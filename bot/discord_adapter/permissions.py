@@ -1,0 +1,97 @@
+"""Who may use moderator and admin features, and how refusals are shown (always ephemeral, with the reason)."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+
+from .convert import NO_MENTIONS, PLATFORM
+
+if TYPE_CHECKING:
+    from .client import ContextBot
+
+log = logging.getLogger(__name__)
+
+MODERATOR_REASON = "You need the Manage Messages permission or the moderator role to do this."
+ADMIN_REASON = "You need the Manage Server permission to change contextbot settings."
+GUILD_REASON = "This only works in a server."
+
+
+class Refused(app_commands.CheckFailure):
+    """A permission check failed; ``str(error)`` is the reason shown to the member."""
+
+
+async def _moderator_role_ids(interaction: discord.Interaction) -> tuple[set[str], set[str]]:
+    """(role ids, lower-case role names) that count as moderator roles in this server."""
+    bot: ContextBot = interaction.client  # type: ignore[assignment]
+    ids: set[str] = set()
+    names: set[str] = set()
+    settings = await bot.service.settings.get_server_settings(PLATFORM, str(interaction.guild_id))
+    if settings.moderator_role_id:
+        ids.add(str(settings.moderator_role_id))
+    configured = (bot.discord_config.moderator_role or "").strip()
+    if configured.isdigit():
+        ids.add(configured)
+    elif configured:
+        names.add(configured.lower())
+    return ids, names
+
+
+async def is_moderator(interaction: discord.Interaction) -> bool:
+    """Manage Messages (or Administrator) in this channel, or the configured moderator role."""
+    if interaction.guild_id is None or not isinstance(interaction.user, discord.Member):
+        return False
+    perms = interaction.permissions
+    if perms.administrator or perms.manage_messages or perms.manage_guild:
+        return True
+    ids, names = await _moderator_role_ids(interaction)
+    return any(str(r.id) in ids or r.name.lower() in names for r in interaction.user.roles)
+
+
+def is_admin(interaction: discord.Interaction) -> bool:
+    """Manage Server (or Administrator)."""
+    if interaction.guild_id is None:
+        return False
+    perms = interaction.permissions
+    return perms.administrator or perms.manage_guild
+
+
+def moderator_only():
+    """app_commands check: refuse (ephemerally, with the reason) unless :func:`is_moderator`."""
+
+    async def predicate(interaction: discord.Interaction) -> bool:
+        if interaction.guild_id is None:
+            raise Refused(GUILD_REASON)
+        if not await is_moderator(interaction):
+            raise Refused(MODERATOR_REASON)
+        return True
+
+    return app_commands.check(predicate)
+
+
+def admin_only():
+    def predicate(interaction: discord.Interaction) -> bool:
+        if interaction.guild_id is None:
+            raise Refused(GUILD_REASON)
+        if not is_admin(interaction):
+            raise Refused(ADMIN_REASON)
+        return True
+
+    return app_commands.check(predicate)
+
+
+async def reply_ephemeral(interaction: discord.Interaction, content: str | None = None, **kwargs) -> None:
+    """Answer ``interaction`` privately whether or not it was already responded to; never raises."""
+    kwargs.setdefault("allowed_mentions", NO_MENTIONS)
+    if content is not None:
+        kwargs["content"] = content
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(ephemeral=True, **kwargs)
+        else:
+            await interaction.response.send_message(ephemeral=True, **kwargs)
+    except discord.HTTPException as e:
+        log.warning("could not answer interaction %s: %s", interaction.id, e)

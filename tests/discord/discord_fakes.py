@@ -1,0 +1,47 @@
+"""A tiny recording fake of the detector interface (``check``), for adapter tests that must not depend on
+how the real model scores a sentence. The real IncidentService and SQLite storage are used regardless."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.core.models import Action, Decision, Explanation, Stance
+
+ASSERT = "SCRIPTED: nato forced russia to invade, it had no choice"
+REVIEW = "SCRIPTED: maybe nato forced russia's hand, who knows"
+REFUTE = "SCRIPTED: the claim that nato forced russia to invade is propaganda"
+QUESTION = "SCRIPTED: did nato really force russia to invade?"
+TP = "nato-expansion-provoked"
+
+
+def decision(tp: str | None, stance: Stance | None, action: Action, score: float, *, incident: bool, lang: str = "en") -> Decision:
+    ex = Explanation(
+        talking_point_id=tp, stance=stance, stance_probs={str(stance): score} if stance else {},
+        semantic_score=score, lexical_score=score, match_score=score if tp else 0.0,
+        nearest_exemplar=None, nearest_exemplar_stance=None, gated=tp is None,
+        reason=f"scripted: {stance} of {tp}" if tp else "scripted: nothing", language=lang,
+    )
+    return Decision(action=action, talking_point_id=tp, stance=stance, score=score, explanation=ex, lang=lang,
+                    is_incident=incident, candidates=((tp, score),) if tp else ())
+
+
+@dataclass
+class ScriptedDetector:
+    """Decides by which scripted sentence the text contains (see the constants above); records every call."""
+
+    calls: list[tuple[str, str | None, str | None, tuple[str, ...]]] = field(default_factory=list)
+
+    def check(self, text: str, lang: str | None = None, *, server_id: str | None = None,
+              disabled_packs: tuple[str, ...] = ()) -> Decision:
+        self.calls.append((text, lang, server_id, tuple(disabled_packs)))
+        if "ukraine-war" in disabled_packs:
+            return decision(None, None, Action.NONE, 0.0, incident=False)
+        if ASSERT in text:
+            return decision(TP, Stance.ASSERT, Action.REPLY, 0.95, incident=True)
+        if REVIEW in text:
+            return decision(TP, Stance.ASSERT, Action.REVIEW, 0.6, incident=True)
+        if REFUTE in text:
+            return decision(TP, Stance.REFUTE, Action.NONE, 0.9, incident=False)
+        if QUESTION in text:
+            return decision(TP, Stance.ASK, Action.REPLY, 0.9, incident=False)
+        return decision(None, None, Action.NONE, 0.0, incident=False)

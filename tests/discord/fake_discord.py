@@ -1,0 +1,731 @@
+"""A local fake of Discord (REST + gateway) good enough to drive the real discord.py 2.x client.
+
+Start it, point ``discord.http.Route.BASE`` and ``discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY`` at it
+(:meth:`FakeDiscord.patch_discord_py`), log a client in with :attr:`FakeDiscord.token` and connect.
+
+REST: the routes the bot uses (users/@me, oauth2/applications/@me, gateway[/bot], channel messages, interaction
+callbacks, webhook follow-ups, application command bulk overwrite, ...). Every request is recorded as a
+:class:`Call`; unknown routes are recorded and answered 404. Sent messages are validated against Discord's
+limits (content, embeds, components) so a payload Discord would refuse fails here too.
+
+Gateway: HELLO, IDENTIFY -> READY (with a local ``resume_gateway_url``) + GUILD_CREATE, heartbeat ACK,
+RESUME -> replay of missed events + RESUMED (or INVALID_SESSION). Tests push dispatches with
+:meth:`FakeDiscord.dispatch` (or the helpers :meth:`user_message`, :meth:`edit_user_message`,
+:meth:`delete_user_message`, :meth:`slash_command`, :meth:`click_button`, :meth:`message_command`) and can
+drop the socket with :meth:`drop_connection` to exercise reconnects.
+
+Nothing here knows about contextbot; it is reusable for any discord.py bot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+import aiohttp
+import discord
+import yarl
+from aiohttp import web
+
+API_PREFIX = "/api/v10"
+EPHEMERAL = 1 << 6
+P = discord.Permissions
+
+# Permission sets used by the default guild
+EVERYONE_PERMS = P(view_channel=True, send_messages=True, read_message_history=True, use_application_commands=True,
+                   embed_links=True, attach_files=True, add_reactions=True, send_messages_in_threads=True)
+BOT_PERMS = P(view_channel=True, send_messages=True, send_messages_in_threads=True, embed_links=True,
+              read_message_history=True)
+MODERATOR_PERMS = P(EVERYONE_PERMS.value | P(manage_messages=True).value)
+ADMIN_PERMS = P(MODERATOR_PERMS.value | P(manage_guild=True).value)
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+@dataclass
+class Call:
+    """One REST request the client made."""
+
+    method: str
+    path: str  # without the /api/v10 prefix
+    query: dict[str, str]
+    json: Any = None
+    files: list[tuple[str, bytes]] = field(default_factory=list)  # (filename, content)
+    status: int = 200
+
+
+@dataclass
+class Interaction:
+    """An interaction the fake sent to the client, and what the client answered."""
+
+    id: int
+    token: str
+    payload: dict
+    callback: dict | None = None  # the body of POST /interactions/{id}/{token}/callback
+    followups: list[dict] = field(default_factory=list)  # bodies of POST /webhooks/{app}/{token}
+    files: list[tuple[str, bytes]] = field(default_factory=list)
+
+    @property
+    def callback_type(self) -> int | None:
+        return self.callback["type"] if self.callback else None
+
+    @property
+    def response_data(self) -> dict:
+        return (self.callback or {}).get("data") or {}
+
+    def ephemeral(self) -> bool:
+        """True if the answer the member sees is ephemeral (for a defer: the defer decides)."""
+        flags = int(self.response_data.get("flags") or 0)
+        if self.callback_type != 5:
+            return bool(flags & EPHEMERAL)
+        return bool(flags & EPHEMERAL) and all(int(f.get("flags") or 0) & EPHEMERAL for f in self.followups)
+
+    def answer(self) -> dict:
+        """The message data the user sees: follow-up after a defer, else the callback data."""
+        if self.callback_type == 5 and self.followups:
+            return self.followups[-1]
+        return self.response_data
+
+
+@dataclass
+class _Session:
+    id: str
+    seq: int = 0
+    events: list[dict] = field(default_factory=list)  # sent dispatch frames, for RESUME replay
+    ws: web.WebSocketResponse | None = None
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+class FakeDiscord:
+    def __init__(self, *, token: str | None = None, heartbeat_interval_ms: int = 41_250) -> None:
+        self.token = token or "fake." + secrets.token_urlsafe(16)
+        self.heartbeat_interval_ms = heartbeat_interval_ms
+        self._ids = itertools.count(1)
+        self.calls: list[Call] = []
+        self.messages: dict[int, dict] = {}
+        self.channels: dict[int, dict] = {}
+        self.guilds: dict[int, dict] = {}
+        self.users: dict[int, dict] = {}
+        self.members: dict[tuple[int, int], dict] = {}
+        self.interactions: dict[int, Interaction] = {}
+        self.commands: dict[str, list[dict]] = {}  # "global" or guild id -> registered commands
+        self.forbidden_channels: set[int] = set()  # POSTs to these answer 403 Missing Permissions
+        self.identifies = 0
+        self.connection_paths: list[str] = []  # "/gateway" or "/resume" (the READY resume_gateway_url), in order
+        self.resumes = 0
+        self.invalid_resumes = 0
+        self.replay_on_resume = True
+        self._sessions: dict[str, _Session] = {}
+        self._current: _Session | None = None
+        self._changed = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+        self.app_id = self.snowflake()
+        self.owner = self.make_user("owner")
+        self.bot_user = self.make_user("contextbot", bot=True)
+        self.bot_user.update(verified=True, mfa_enabled=False, flags=0)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> "FakeDiscord":
+        app = web.Application(client_max_size=16 * 1024 * 1024)
+        app.router.add_get("/gateway", self._gateway)
+        app.router.add_get("/resume", self._gateway)
+        app.router.add_route("*", API_PREFIX + "/{tail:.*}", self._rest)
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return self
+
+    async def stop(self) -> None:
+        for s in self._sessions.values():
+            if s.ws is not None and not s.ws.closed:
+                await s.ws.close(code=1001)
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def api_base(self) -> str:
+        return f"http://127.0.0.1:{self.port}{API_PREFIX}"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/gateway"
+
+    @property
+    def resume_gateway_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/resume"
+
+    def patch_discord_py(self, monkeypatch) -> None:
+        """Point discord.py's REST base and default gateway here (restored by ``monkeypatch``)."""
+        monkeypatch.setattr(discord.http.Route, "BASE", self.api_base)
+        monkeypatch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(self.gateway_url))
+
+    # ------------------------------------------------------------------ world building
+
+    def snowflake(self) -> int:
+        return discord.utils.time_snowflake(datetime.now(timezone.utc)) + next(self._ids)
+
+    def make_user(self, name: str, *, bot: bool = False) -> dict:
+        uid = self.snowflake()
+        user = {"id": str(uid), "username": name, "discriminator": "0", "global_name": name, "avatar": None,
+                "bot": bot, "public_flags": 0}
+        self.users[uid] = user
+        return user
+
+    def make_guild(self, name: str = "Test server", channels: tuple[str, ...] = ("general",)) -> dict:
+        gid = self.snowflake()
+        roles = [
+            self._role(gid, "@everyone", EVERYONE_PERMS, 0),
+            self._role(self.snowflake(), "contextbot", BOT_PERMS, 1, managed=True),
+            self._role(self.snowflake(), "Moderators", EVERYONE_PERMS, 2),
+        ]
+        guild = {
+            "id": str(gid), "name": name, "icon": None, "owner_id": self.owner["id"], "roles": roles,
+            "emojis": [], "stickers": [], "features": [], "channels": [], "threads": [], "members": [],
+            "voice_states": [], "presences": [], "member_count": 2, "large": False, "unavailable": False,
+            "joined_at": now_iso(), "verification_level": 0, "default_message_notifications": 0,
+            "explicit_content_filter": 0, "mfa_level": 0, "nsfw_level": 0, "premium_tier": 0,
+            "preferred_locale": "en-US", "system_channel_id": None, "system_channel_flags": 0,
+            "afk_channel_id": None, "afk_timeout": 300, "description": None, "banner": None, "splash": None,
+            "discovery_splash": None, "vanity_url_code": None, "application_id": None, "rules_channel_id": None,
+            "public_updates_channel_id": None, "premium_subscription_count": 0, "max_members": 500000,
+            "stage_instances": [], "guild_scheduled_events": [], "soundboard_sounds": [],
+        }
+        self.guilds[gid] = guild
+        guild["members"].append(self._member(gid, self.bot_user, [roles[1]["id"]]))
+        for i, cname in enumerate(channels):
+            self.add_channel(gid, cname, position=i)
+        return guild
+
+    def _role(self, rid: int, name: str, perms: discord.Permissions, position: int, managed: bool = False) -> dict:
+        return {"id": str(rid), "name": name, "permissions": str(perms.value), "position": position, "color": 0,
+                "colors": {"primary_color": 0, "secondary_color": None, "tertiary_color": None},
+                "hoist": False, "managed": managed, "mentionable": False, "flags": 0, "icon": None,
+                "unicode_emoji": None}
+
+    def add_channel(self, guild_id: int, name: str, *, position: int = 0, type: int = 0,
+                    overwrites: list[dict] | None = None) -> dict:
+        """A channel; ``overwrites`` are Discord permission overwrites ({"id", "type", "allow", "deny"})."""
+        cid = self.snowflake()
+        channel = {"id": str(cid), "type": type, "guild_id": str(guild_id), "name": name, "position": position,
+                   "permission_overwrites": list(overwrites or []), "parent_id": None, "nsfw": False, "topic": None,
+                   "rate_limit_per_user": 0, "last_message_id": None, "flags": 0}
+        self.channels[cid] = channel
+        self.guilds[guild_id]["channels"].append(channel)
+        return channel
+
+    def _member(self, guild_id: int, user: dict, roles: list[str] | None = None) -> dict:
+        member = {"user": user, "roles": list(roles or []), "joined_at": now_iso(), "deaf": False, "mute": False,
+                  "flags": 0, "pending": False, "nick": None, "avatar": None, "premium_since": None,
+                  "communication_disabled_until": None}
+        self.members[(guild_id, int(user["id"]))] = member
+        return member
+
+    def role_id(self, guild: dict, name: str) -> str:
+        return next(r["id"] for r in guild["roles"] if r["name"] == name)
+
+    def channel_by_name(self, guild: dict, name: str) -> dict:
+        return next(c for c in guild["channels"] if c["name"] == name)
+
+    def add_thread(self, parent: dict, name: str) -> dict:
+        tid = self.snowflake()
+        thread = {"id": str(tid), "type": 11, "guild_id": parent["guild_id"], "name": name, "parent_id": parent["id"],
+                  "owner_id": self.owner["id"], "message_count": 0, "member_count": 1, "rate_limit_per_user": 0,
+                  "flags": 0, "last_message_id": None,
+                  "thread_metadata": {"archived": False, "auto_archive_duration": 1440,
+                                      "archive_timestamp": now_iso(), "locked": False}}
+        self.channels[tid] = thread
+        self.guilds[int(parent["guild_id"])]["threads"].append(thread)
+        return thread
+
+    # ------------------------------------------------------------------ gateway
+
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(max_msg_size=0)
+        await ws.prepare(request)
+        self.connection_paths.append(request.path)
+        session: _Session | None = None
+        await self._send_raw(ws, {"op": 10, "d": {"heartbeat_interval": self.heartbeat_interval_ms}, "s": None, "t": None})
+        async for msg in ws:
+            if msg.type is not aiohttp.WSMsgType.TEXT:
+                continue
+            frame = json.loads(msg.data)
+            op, d = frame.get("op"), frame.get("d")
+            if op == 1:  # heartbeat
+                await self._send_raw(ws, {"op": 11, "d": None, "s": None, "t": None})
+            elif op == 2:  # identify
+                if d.get("token") != self.token:
+                    await ws.close(code=4004, message=b"Authentication failed.")
+                    break
+                self.identifies += 1
+                session = _Session(id=uuid.uuid4().hex, ws=ws)
+                self._sessions[session.id] = session
+                self._current = session
+                await self._dispatch(session, "READY", self._ready_payload(session))
+                for guild in self.guilds.values():
+                    await self._dispatch(session, "GUILD_CREATE", guild)
+                await self._notify()
+            elif op == 6:  # resume
+                session = self._sessions.get(d.get("session_id", ""))
+                if session is None or d.get("token") != self.token:
+                    self.invalid_resumes += 1
+                    await self._send_raw(ws, {"op": 9, "d": False, "s": None, "t": None})
+                    continue
+                self.resumes += 1
+                async with session.lock:
+                    session.ws = ws
+                    self._current = session
+                    if self.replay_on_resume:
+                        for event in session.events:
+                            if event["s"] > (d.get("seq") or 0):
+                                await self._send_raw(ws, event)
+                await self._dispatch(session, "RESUMED", {})
+                await self._notify()
+            # op 3 (presence), 4 (voice), 8 (request members): accepted and ignored
+        await self._notify()
+        return ws
+
+    def _ready_payload(self, session: _Session) -> dict:
+        return {
+            "v": 10, "user": self.bot_user, "session_id": session.id, "session_type": "normal",
+            "resume_gateway_url": self.resume_gateway_url,
+            "guilds": [{"id": g["id"], "unavailable": True} for g in self.guilds.values()],
+            "application": {"id": str(self.app_id), "flags": 0}, "private_channels": [], "relationships": [],
+            "presences": [], "geo_ordered_rtc_regions": [], "guild_join_requests": [], "shard": [0, 1],
+        }
+
+    async def _send_raw(self, ws: web.WebSocketResponse, frame: dict) -> None:
+        if not ws.closed:
+            await ws.send_str(json.dumps(frame))
+
+    async def _dispatch(self, session: _Session, event: str, data: Any) -> int:
+        async with session.lock:
+            session.seq += 1
+            frame = {"op": 0, "t": event, "s": session.seq, "d": data}
+            session.events.append(frame)
+            if session.ws is not None and not session.ws.closed:
+                await self._send_raw(session.ws, frame)
+            return session.seq
+
+    async def dispatch(self, event: str, data: Any) -> int:
+        """Send a DISPATCH to the current session (buffered for RESUME if the socket is down)."""
+        if self._current is None:
+            raise RuntimeError("no gateway session; has the client connected?")
+        return await self._dispatch(self._current, event, data)
+
+    async def redeliver(self, seq: int) -> None:
+        """Send an already-dispatched event again (at-least-once delivery) with a new sequence number."""
+        assert self._current is not None
+        old = next(e for e in self._current.events if e["s"] == seq)
+        await self.dispatch(old["t"], old["d"])
+
+    async def drop_connection(self, code: int = 4000) -> None:
+        """Close the current socket the way Discord does before a resume (client should RESUME)."""
+        session = self._current
+        if session is not None and session.ws is not None:
+            ws, session.ws = session.ws, None
+            await ws.close(code=code, message=b"fake: reconnect")
+
+    async def wait_for_resume(self, count: int = 1, timeout: float = 10.0) -> None:
+        await self.wait_until(lambda: self.resumes >= count and self._current is not None and self._current.ws is not None, timeout)
+
+    # ------------------------------------------------------------------ test-side events
+
+    async def user_message(self, channel: dict, content: str, author: dict, *, roles: list[str] | None = None,
+                           dispatch: bool = True, **extra: Any) -> dict:
+        """A member writes ``content`` in ``channel``: stored and dispatched as MESSAGE_CREATE."""
+        guild_id = int(channel["guild_id"])
+        member = self.members.get((guild_id, int(author["id"]))) or self._member(guild_id, author, roles)
+        data = self._message(int(channel["id"]), content, author, **extra)
+        data["member"] = {k: v for k, v in member.items() if k != "user"}
+        if dispatch:
+            await self.dispatch("MESSAGE_CREATE", data)
+        return data
+
+    async def edit_user_message(self, message: dict, content: str) -> dict:
+        message.update(content=content, edited_timestamp=now_iso())
+        await self.dispatch("MESSAGE_UPDATE", message)
+        return message
+
+    async def delete_user_message(self, message: dict) -> None:
+        self.messages.pop(int(message["id"]), None)
+        await self.dispatch("MESSAGE_DELETE", {"id": message["id"], "channel_id": message["channel_id"],
+                                               "guild_id": message.get("guild_id")})
+
+    def _message(self, channel_id: int, content: str, author: dict, **extra: Any) -> dict:
+        mid = self.snowflake()
+        channel = self.channels.get(channel_id, {})
+        data = {
+            "id": str(mid), "channel_id": str(channel_id), "author": author, "content": content,
+            "timestamp": now_iso(), "edited_timestamp": None, "tts": False, "mention_everyone": False,
+            "mentions": [], "mention_roles": [], "attachments": [], "embeds": [], "components": [],
+            "pinned": False, "type": 0, "flags": 0,
+        }
+        if channel.get("guild_id"):
+            data["guild_id"] = channel["guild_id"]
+        data.update(extra)
+        self.messages[mid] = data
+        return data
+
+    def _interaction(self, type: int, data: dict, user: dict, channel: dict, permissions: discord.Permissions,
+                     roles: list[str] | None = None, message: dict | None = None, locale: str = "en-US") -> Interaction:
+        iid, token = self.snowflake(), "itoken-" + secrets.token_urlsafe(12)
+        guild_id = int(channel["guild_id"])
+        member = dict(self.members.get((guild_id, int(user["id"]))) or self._member(guild_id, user, roles))
+        if roles is not None:
+            member["roles"] = list(roles)
+        member["permissions"] = str(permissions.value)
+        payload = {
+            "id": str(iid), "application_id": str(self.app_id), "type": type, "data": data, "token": token,
+            "version": 1, "guild_id": str(guild_id), "guild": {"id": str(guild_id), "locale": "en-US", "features": []},
+            "channel_id": channel["id"], "channel": {k: channel[k] for k in ("id", "type", "guild_id", "name") if k in channel},
+            "member": member, "app_permissions": str(BOT_PERMS.value), "locale": locale, "guild_locale": "en-US",
+            "entitlements": [], "authorizing_integration_owners": {"0": str(guild_id)}, "context": 0,
+            "attachment_size_limit": 10 * 1024 * 1024,
+        }
+        if message is not None:
+            payload["message"] = message
+        record = Interaction(iid, token, payload)
+        self.interactions[iid] = record
+        return record
+
+    def resolved(self, *, channels: tuple[dict, ...] = (), roles: tuple[dict, ...] = ()) -> dict:
+        """``resolved`` data for channel / role options."""
+        out: dict[str, Any] = {}
+        if channels:
+            out["channels"] = {c["id"]: {"id": c["id"], "name": c.get("name", ""), "type": c["type"],
+                                         "permissions": str(EVERYONE_PERMS.value), "guild_id": c.get("guild_id"),
+                                         "parent_id": c.get("parent_id")} for c in channels}
+        if roles:
+            out["roles"] = {r["id"]: r for r in roles}
+        return out
+
+    def command_id(self, name: str, type: int = 1) -> str:
+        for cmds in self.commands.values():
+            for c in cmds:
+                if c["name"] == name and c.get("type", 1) == type:
+                    return c["id"]
+        raise KeyError(f"command {name!r} (type {type}) was never synced")
+
+    async def slash_command(self, name: str, options: list[dict] | None, *, user: dict, channel: dict,
+                            permissions: discord.Permissions = EVERYONE_PERMS, roles: list[str] | None = None,
+                            focused: bool = False, locale: str = "en-US", resolved: dict | None = None) -> Interaction:
+        """``/name`` with raw option payloads (use :func:`sub` / :func:`opt` to build them).
+
+        ``focused=True`` sends it as an autocomplete interaction (type 4) instead. Channel and role options need
+        ``resolved`` data (see :meth:`resolved`).
+        """
+        data = {"id": self.command_id(name), "name": name, "type": 1, "options": options or [],
+                "guild_id": channel["guild_id"]}
+        if resolved:
+            data["resolved"] = resolved
+        record = self._interaction(4 if focused else 2, data, user, channel, permissions, roles, locale=locale)
+        await self.dispatch("INTERACTION_CREATE", record.payload)
+        return record
+
+    async def message_command(self, name: str, target: dict, *, user: dict, channel: dict,
+                              permissions: discord.Permissions = EVERYONE_PERMS) -> Interaction:
+        data = {"id": self.command_id(name, 3), "name": name, "type": 3, "target_id": target["id"],
+                "resolved": {"messages": {target["id"]: target}}, "guild_id": channel["guild_id"]}
+        record = self._interaction(2, data, user, channel, permissions)
+        await self.dispatch("INTERACTION_CREATE", record.payload)
+        return record
+
+    async def click_button(self, message: dict, custom_id: str, *, user: dict,
+                           permissions: discord.Permissions = EVERYONE_PERMS, roles: list[str] | None = None) -> Interaction:
+        """A member clicks the button ``custom_id`` on ``message`` (a message the client posted)."""
+        ids = [c.get("custom_id") for row in message.get("components", []) for c in row.get("components", [])]
+        if custom_id not in ids:
+            raise AssertionError(f"message {message['id']} has no button {custom_id!r} (has {ids})")
+        channel = self.channels[int(message["channel_id"])]
+        data = {"custom_id": custom_id, "component_type": 2}
+        record = self._interaction(3, data, user, channel, permissions, roles, message=message)
+        await self.dispatch("INTERACTION_CREATE", record.payload)
+        return record
+
+    # ------------------------------------------------------------------ waiting
+
+    async def wait_until(self, predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
+        async def waiter() -> Any:
+            async with self._changed:
+                while not (result := predicate()):
+                    await self._changed.wait()
+                return result
+
+        return await asyncio.wait_for(waiter(), timeout)
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def wait_for_answer(self, interaction: Interaction, timeout: float = 10.0) -> Interaction:
+        """Until the client answered (a callback other than a defer, or a follow-up after a defer)."""
+        await self.wait_until(lambda: interaction.callback is not None
+                              and (interaction.callback_type != 5 or interaction.followups), timeout)
+        return interaction
+
+    def posted(self, channel: dict | int | str | None = None) -> list[dict]:
+        """Message payloads the client POSTed to channels (optionally one channel), oldest first."""
+        cid = str(channel["id"]) if isinstance(channel, dict) else (str(channel) if channel else None)
+        return [c.json for c in self.calls if c.method == "POST" and c.status == 200
+                and re.fullmatch(r"/channels/\d+/messages", c.path)
+                and (cid is None or c.path.split("/")[2] == cid)]
+
+    def bot_messages(self, channel: dict | None = None) -> list[dict]:
+        """Stored (not deleted) messages the client created, optionally in one channel, oldest first."""
+        return [m for m in self.messages.values() if m["author"]["id"] == self.bot_user["id"]
+                and (channel is None or m["channel_id"] == channel["id"])]
+
+    def unknown_routes(self) -> list[Call]:
+        return [c for c in self.calls if c.status == 404]
+
+    # ------------------------------------------------------------------ REST
+
+    async def _rest(self, request: web.Request) -> web.Response:
+        path = "/" + request.match_info["tail"]
+        body, files = await self._read_body(request)
+        call = Call(request.method, path, dict(request.query), body, files)
+        self.calls.append(call)
+        try:
+            status, payload = await self._route(request.method, path, body, files)
+        except _Error as e:
+            status, payload = e.status, {"message": e.message, "code": e.code}
+        call.status = status
+        await self._notify()
+        if status == 204:
+            return web.Response(status=204)
+        # discord.py only parses JSON when the content type is exactly "application/json" (no charset)
+        return web.Response(status=status, body=json.dumps(payload).encode(), headers={"Content-Type": "application/json"})
+
+    async def _read_body(self, request: web.Request) -> tuple[Any, list[tuple[str, bytes]]]:
+        if not request.can_read_body:
+            return None, []
+        if request.content_type.startswith("multipart/"):
+            body, files = None, []
+            reader = await request.multipart()
+            async for part in reader:
+                if part.name == "payload_json":
+                    body = json.loads(await part.text())
+                else:
+                    files.append((part.filename or part.name or "", await part.read()))
+            return body, files
+        raw = await request.read()
+        return (json.loads(raw) if raw else None), []
+
+    async def _route(self, method: str, path: str, body: Any, files: list) -> tuple[int, Any]:
+        m = lambda pattern: re.fullmatch(pattern, path)  # noqa: E731
+        if method == "GET" and path == "/users/@me":
+            return 200, self.bot_user
+        if method == "GET" and path == "/oauth2/applications/@me":
+            return 200, self._application()
+        if method == "GET" and path in ("/gateway", "/gateway/bot"):
+            return 200, {"url": self.gateway_url, "shards": 1, "session_start_limit":
+                         {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}}
+        if (g := m(r"/applications/(\d+)/(?:guilds/(\d+)/)?commands")):
+            scope = g.group(2) or "global"
+            if method == "PUT":
+                self.commands[scope] = [self._command(c, g.group(2)) for c in body]
+                return 200, self.commands[scope]
+            if method == "GET":
+                return 200, self.commands.get(scope, [])
+        if (g := m(r"/channels/(\d+)")) and method == "GET":
+            return 200, self._channel(int(g.group(1)))
+        if (g := m(r"/channels/(\d+)/messages")) and method == "POST":
+            channel = self._channel(int(g.group(1)))
+            if int(channel["id"]) in self.forbidden_channels:
+                raise _Error(403, 50013, "Missing Permissions")
+            self._validate_message(body)
+            ref = (body or {}).get("message_reference")
+            if ref and int(ref["message_id"]) not in self.messages and ref.get("fail_if_not_exists", True):
+                raise _Error(400, 50035, "Invalid Form Body (message_reference: Unknown message)")
+            return 200, self._store_bot_message(int(channel["id"]), body, files)
+        if (g := m(r"/channels/(\d+)/messages/(\d+)")):
+            msg = self.messages.get(int(g.group(2)))
+            if msg is None or msg["channel_id"] != g.group(1):
+                raise _Error(404, 10008, "Unknown Message")
+            if method == "GET":
+                return 200, msg
+            if method == "PATCH":
+                self._validate_message(body, edit=True)
+                msg.update({k: v for k, v in body.items() if k in ("content", "embeds", "components", "flags")})
+                msg["edited_timestamp"] = now_iso()
+                return 200, msg
+            if method == "DELETE":
+                del self.messages[int(g.group(2))]
+                return 204, None
+        if (g := m(r"/interactions/(\d+)/([^/]+)/callback")) and method == "POST":
+            return 200, self._interaction_callback(int(g.group(1)), g.group(2), body, files)
+        if (g := m(r"/webhooks/(\d+)/([^/]+)")) and method == "POST":
+            record = self._by_token(g.group(2))
+            self._validate_message(body)
+            record.followups.append(body)
+            record.files.extend(files)
+            return 200, self._store_bot_message(int(record.payload["channel_id"]), body, files, interaction=record)
+        if (g := m(r"/webhooks/(\d+)/([^/]+)/messages/(@original|\d+)")):
+            record = self._by_token(g.group(2))
+            if method == "PATCH":
+                self._validate_message(body, edit=True)
+                record.followups.append(body)
+                return 200, self._store_bot_message(int(record.payload["channel_id"]), body, files, interaction=record)
+            if method == "DELETE":
+                return 204, None
+        raise _Error(404, 0, f"fake Discord: no route {method} {path}")
+
+    def _application(self) -> dict:
+        return {"id": str(self.app_id), "name": "contextbot", "description": "", "icon": None,
+                "bot_public": False, "bot_require_code_grant": False, "owner": self.owner, "verify_key": "00" * 32,
+                "flags": 0, "team": None, "summary": "", "rpc_origins": [], "bot": self.bot_user,
+                "interactions_endpoint_url": None, "tags": [], "redirect_uris": [],
+                "approximate_guild_count": len(self.guilds)}
+
+    def _command(self, payload: dict, guild_id: str | None) -> dict:
+        cmd = {"default_member_permissions": None, "nsfw": False, "options": [], "type": 1, **payload}
+        cmd.update(id=str(self.snowflake()), application_id=str(self.app_id), version=str(self.snowflake()))
+        cmd.setdefault("description", "")
+        if guild_id:
+            cmd["guild_id"] = guild_id
+        return cmd
+
+    def _channel(self, channel_id: int) -> dict:
+        channel = self.channels.get(channel_id)
+        if channel is None:
+            raise _Error(404, 10003, "Unknown Channel")
+        return channel
+
+    def _by_token(self, token: str) -> Interaction:
+        for record in self.interactions.values():
+            if record.token == token:
+                return record
+        raise _Error(404, 10015, "Unknown Webhook")
+
+    def _store_bot_message(self, channel_id: int, body: dict, files: list, *, interaction: Interaction | None = None) -> dict:
+        body = body or {}
+        extra: dict[str, Any] = {
+            "embeds": body.get("embeds") or [], "components": body.get("components") or [],
+            "flags": int(body.get("flags") or 0), "tts": bool(body.get("tts", False)),
+            "attachments": [{"id": str(self.snowflake()), "filename": name, "size": len(data),
+                             "url": f"{self.api_base}/attachments/{name}", "proxy_url": f"{self.api_base}/attachments/{name}"}
+                            for name, data in files],
+        }
+        ref = body.get("message_reference")
+        if ref:
+            extra["message_reference"] = {"message_id": ref["message_id"], "channel_id": str(channel_id),
+                                          "guild_id": ref.get("guild_id"), "type": 0}
+            extra["referenced_message"] = self.messages.get(int(ref["message_id"]))
+            extra["type"] = 19
+        if interaction is not None:
+            extra["webhook_id"] = str(self.app_id)
+            extra["application_id"] = str(self.app_id)
+        return self._message(channel_id, body.get("content") or "", self.bot_user, **extra)
+
+    def _interaction_callback(self, iid: int, token: str, body: dict, files: list) -> dict:
+        record = self.interactions.get(iid)
+        if record is None or record.token != token:
+            raise _Error(404, 10062, "Unknown interaction")
+        if record.callback is not None:
+            raise _Error(400, 40060, "Interaction has already been acknowledged.")
+        record.callback = body
+        record.files.extend(files)
+        ctype, data = body["type"], body.get("data") or {}
+        flags = int(data.get("flags") or 0)
+        resource: dict[str, Any] = {"type": ctype}
+        info: dict[str, Any] = {"id": str(iid), "type": record.payload["type"],
+                                "response_message_loading": ctype == 5,
+                                "response_message_ephemeral": bool(flags & EPHEMERAL)}
+        if ctype == 4:
+            self._validate_message(data)
+            msg = self._store_bot_message(int(record.payload["channel_id"]), data, files, interaction=record)
+            resource["message"] = msg
+            info["response_message_id"] = msg["id"]
+        elif ctype == 7:
+            msg = record.payload.get("message")
+            if msg is None:
+                raise _Error(400, 50035, "UPDATE_MESSAGE on an interaction without a message")
+            self._validate_message(data, edit=True)
+            msg.update({k: v for k, v in data.items() if k in ("content", "embeds", "components")})
+            resource["message"] = msg
+            info["response_message_id"] = msg["id"]
+        return {"interaction": info, "resource": resource}
+
+    # ------------------------------------------------------------------ validation (Discord's limits)
+
+    def _validate_message(self, body: dict | None, *, edit: bool = False) -> None:
+        body = body or {}
+        problems = []
+        if len(body.get("content") or "") > 2000:
+            problems.append("content: longer than 2000")
+        embeds = body.get("embeds") or []
+        if len(embeds) > 10:
+            problems.append("embeds: more than 10")
+        for i, e in enumerate(embeds):
+            total = 0
+            for key, limit in (("title", 256), ("description", 4096)):
+                n = len(e.get(key) or "")
+                total += n
+                if n > limit:
+                    problems.append(f"embeds.{i}.{key}: longer than {limit}")
+            fields = e.get("fields") or []
+            if len(fields) > 25:
+                problems.append(f"embeds.{i}.fields: more than 25")
+            for j, f in enumerate(fields):
+                if not f.get("name") or not f.get("value"):
+                    problems.append(f"embeds.{i}.fields.{j}: name and value required")
+                if len(f.get("name", "")) > 256 or len(f.get("value", "")) > 1024:
+                    problems.append(f"embeds.{i}.fields.{j}: too long")
+                total += len(f.get("name", "")) + len(f.get("value", ""))
+            footer = (e.get("footer") or {}).get("text") or ""
+            if len(footer) > 2048:
+                problems.append(f"embeds.{i}.footer.text: longer than 2048")
+            total += len(footer)
+            if total > 6000:
+                problems.append(f"embeds.{i}: more than 6000 characters in total")
+        for row in body.get("components") or []:
+            for c in row.get("components", []):
+                if len(c.get("custom_id") or "") > 100 or len(c.get("label") or "") > 80:
+                    problems.append("components: custom_id or label too long")
+        if not edit and not (body.get("content") or embeds or body.get("components") or body.get("attachments")
+                             or body.get("poll") or body.get("sticker_ids")):
+            problems.append("Cannot send an empty message")
+        if problems:
+            raise _Error(400, 50035, "Invalid Form Body: " + "; ".join(problems))
+
+
+class _Error(Exception):
+    def __init__(self, status: int, code: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+# ---------------------------------------------------------------------- option payload helpers
+
+
+def opt(name: str, value: Any, type: int | None = None, *, focused: bool = False) -> dict:
+    """A slash-command option value (type inferred: 3 string, 4 integer, 5 boolean)."""
+    if type is None:
+        type = 5 if isinstance(value, bool) else 4 if isinstance(value, int) else 3
+    out = {"name": name, "type": type, "value": value}
+    if focused:
+        out["focused"] = True
+    return out
+
+
+def sub(name: str, *options: dict) -> dict:
+    """A subcommand with its options."""
+    return {"name": name, "type": 1, "options": list(options)}
+
+
+def group(name: str, *subcommands: dict) -> dict:
+    return {"name": name, "type": 2, "options": list(subcommands)}
