@@ -151,8 +151,8 @@ def main() -> int:
             if d.talking_point_id:
                 by_tp[d.talking_point_id].append(i)
         for ti, tp in enumerate(tps):
-            x, y = training_matrix([g for gi, g in enumerate(groups) if gi != ti])
-            model = StanceModel.fit(x, y)
+            x, texts, y = training_matrix([g for gi, g in enumerate(groups) if gi != ti])
+            model = StanceModel.fit(x, texts, y)
             held = Detector(registry, enc, tps, tp_emb, model, det.thresholds)
             idx = by_tp.get(tp.id, [])
             if idx:

@@ -42,7 +42,12 @@ log = logging.getLogger(__name__)
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 GENERIC_STANCE_FILE = DATA_DIR / "stance_train.jsonl"
-MODEL_VERSION = "stance-v1"
+MODEL_VERSION = "stance-v2"
+
+
+def stance_text(text: str) -> str:
+    """What the n-gram part of the stance model reads: the normalised message (evasion undone)."""
+    return normalize(text).text
 
 @dataclass(frozen=True)
 class Thresholds:
@@ -202,7 +207,7 @@ class Detector:
             if not passed:
                 out.append(self._nothing(language, gated=True, reason="no topical words (cheap gate)"))
                 continue
-            out.append(self._decide(text, emb[j], stems, language, allowed, server_id))
+            out.append(self._decide(norm.text, emb[j], stems, language, allowed, server_id))
             j += 1
         return out
 
@@ -248,7 +253,7 @@ class Detector:
         match[~allowed] = 0.0
         return sc.doc_sims[: len(self.ex_tp)], sc.semantic, sc.lexical, match
 
-    def _decide(self, text, q, stems, language, allowed, server_id) -> Decision:
+    def _decide(self, norm_text, q, stems, language, allowed, server_id) -> Decision:
         t = self.thresholds
         sims, sem, lex, match = self._retrieve(q, stems, allowed)
         order = np.argsort(-match)
@@ -262,7 +267,7 @@ class Detector:
         tp = self.tps[best]
         idx = self._by_tp[best]
         knn = knn_features(q, self.ex_emb[idx], self.ex_stance[idx], self.claim_emb[best])
-        probs = self.model.predict_proba(build_features(q, knn, cue_features(text)))
+        probs = self.model.predict_proba(build_features(q, knn, cue_features(norm_text)), norm_text)
         stance = STANCES[int(np.argmax(probs))]
         near = int(idx[np.argmax(sims[idx])]) if len(idx) else None
         factor = min(1.0, (m - t.match) / max(1e-6, t.strong_match - t.match) * 0.5 + 0.5)
@@ -371,15 +376,18 @@ def training_matrix(
     group (a talking point or a generic claim), so no example sees itself.
 
     groups: (message embeddings, stance indices, claim embedding, raw texts)
+    Returns (dense features, texts for the n-gram part, labels).
     """
-    xs, ys = [], []
+    xs, ts, ys = [], [], []
     for emb, stances, claim, texts in groups:
         for i in range(len(emb)):
             others = np.arange(len(emb)) != i
             knn = knn_features(emb[i], emb[others], stances[others], claim)
-            xs.append(build_features(emb[i], knn, cue_features(texts[i])))
+            norm = stance_text(texts[i])
+            xs.append(build_features(emb[i], knn, cue_features(norm)))
+            ts.append(norm)
             ys.append(int(stances[i]))
-    return np.array(xs, dtype=np.float32), np.array(ys)
+    return np.array(xs, dtype=np.float32), ts, np.array(ys)
 
 
 def stance_training_groups(tps: Sequence[TalkingPoint], tp_emb: dict[str, np.ndarray], encoder: Encoder,
@@ -411,8 +419,8 @@ def stance_training_groups(tps: Sequence[TalkingPoint], tp_emb: dict[str, np.nda
 
 def train_stance_model(tps: Sequence[TalkingPoint], tp_emb: dict[str, np.ndarray], encoder: Encoder,
                        generic: list[dict] | None = None) -> StanceModel:
-    x, y = training_matrix(stance_training_groups(tps, tp_emb, encoder, generic))
-    return StanceModel.fit(x, y)
+    x, texts, y = training_matrix(stance_training_groups(tps, tp_emb, encoder, generic))
+    return StanceModel.fit(x, texts, y)
 
 
 # ---------------------------------------------------------------------------------------- cache
@@ -441,7 +449,7 @@ def _load_cache(cache_dir: Path, key: str):
     try:
         with np.load(path, allow_pickle=False) as d:
             tp_emb = {"exemplars": d["exemplars"], "claims": d["claims"]}
-            model = StanceModel.from_arrays({k: d[k] for k in ("mean", "scale", "coef", "intercept")})
+            model = StanceModel.from_arrays({k: d[k] for k in ("vocab_terms", "idf", "mean", "scale", "coef", "intercept")})
         return tp_emb, model
     except (OSError, KeyError, ValueError) as e:  # a damaged cache is rebuilt, never fatal
         log.warning("ignoring unreadable detector cache %s: %s", path, e)

@@ -31,6 +31,10 @@ STOPWORDS = frozenset(
     so wie aber oder auch noch nur schon wenn dann als bei aus nach vor über war sind hat haben wird""".split()
 )
 
+# Ranking a large collection (no absolute threshold needed): BM25 divided by the query's best BM25 score, plus the
+# best cosine. The weight was chosen on the CLEF-2021 test ("Dev-Test") split only; see bench/clef.py.
+RANK_LEXICAL_WEIGHT = 1.0
+
 SEMANTIC_WEIGHT = 0.85
 LEXICAL_WEIGHT = 0.25
 LEXICAL_HALF = 8.0  # BM25 score that squashes to 0.5
@@ -83,6 +87,7 @@ class Scores:
     lexical: np.ndarray  # per key, squashed BM25 (0-1)
     fused: np.ndarray  # per key, 0-1
     doc_sims: np.ndarray  # per document, cosine
+    bm25: np.ndarray  # per key, raw BM25
 
 
 class HybridIndex:
@@ -104,4 +109,10 @@ class HybridIndex:
         bm = self.bm25.scores(query_stems)
         lex = bm / (bm + self.half)
         fused = np.clip(self.sw * sem + self.lw * lex, 0.0, 1.0)
-        return Scores(sem, lex, fused, doc_sims)
+        return Scores(sem, lex, fused, doc_sims, bm)
+
+    def rank_scores(self, scores: Scores, lexical_weight: float = RANK_LEXICAL_WEIGHT) -> np.ndarray:
+        """Scores for ranking many keys against one query (relative, not thresholdable)."""
+        top = float(scores.bm25.max()) if len(scores.bm25) else 0.0
+        rel = scores.bm25 / top if top > 0 else scores.bm25
+        return scores.semantic + lexical_weight * rel

@@ -15,7 +15,6 @@ model learns stance rather than topic). Inference is plain numpy on the stored c
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -89,47 +88,86 @@ def build_features(q_emb: np.ndarray, knn: np.ndarray, cues: np.ndarray) -> np.n
     return np.concatenate([q_emb.astype(np.float32), knn, cues]).astype(np.float32)
 
 
-@dataclass(frozen=True)
+NGRAMS = dict(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True, max_features=60000, dtype=np.float32)
+DENSE_WEIGHT = 0.05  # standardised dense features are scaled down next to the (unit-norm) n-gram vector
+C_DEFAULT = 4.0
+
+
+def _vectorizer(vocabulary=None, idf=None):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    params = dict(NGRAMS)
+    if vocabulary is not None:
+        params.pop("min_df")
+        params.pop("max_features")
+        vec = TfidfVectorizer(vocabulary=vocabulary, **params)
+        vec.idf_ = idf
+        return vec
+    return TfidfVectorizer(**params)
+
+
 class StanceModel:
-    """Standardise + multinomial logistic regression, stored as plain arrays."""
+    """Multinomial logistic regression over character n-grams of the normalised message (TF-IDF, which carry
+    stance cues in every language: "didn't", "не было", "нібито", "angeblich", "myth", "?") plus the
+    standardised dense features (embedding, nearest-exemplar evidence, cue counts). Stored as plain arrays.
+    """
 
-    mean: np.ndarray
-    scale: np.ndarray
-    coef: np.ndarray  # (n_classes, n_features)
-    intercept: np.ndarray  # (n_classes,)
+    def __init__(self, vocab_terms: np.ndarray, idf: np.ndarray, mean: np.ndarray, scale: np.ndarray,
+                 coef: np.ndarray, intercept: np.ndarray) -> None:
+        self.vocab_terms = vocab_terms
+        self.idf = idf.astype(np.float32)
+        self.mean = mean.astype(np.float32)
+        self.scale = scale.astype(np.float32)
+        self.coef = coef.astype(np.float32)  # (n_classes, n_ngrams + n_dense)
+        self.intercept = intercept.astype(np.float32)
+        self._n_sparse = len(vocab_terms)
+        self._w_sparse = np.ascontiguousarray(self.coef[:, : self._n_sparse].T)  # (n_ngrams, n_classes)
+        self._w_dense = np.ascontiguousarray(self.coef[:, self._n_sparse:].T) * DENSE_WEIGHT
+        self._vec = _vectorizer({str(t): i for i, t in enumerate(vocab_terms)}, self.idf)
 
-    def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        single = x.ndim == 1
-        z = ((x if not single else x[None, :]) - self.mean) / self.scale
-        logits = z @ self.coef.T + self.intercept
+    def predict_proba(self, dense: np.ndarray, texts: Sequence[str] | str) -> np.ndarray:
+        single = isinstance(texts, str)
+        dense = dense[None, :] if dense.ndim == 1 else dense
+        sparse = self._vec.transform([texts] if single else list(texts))
+        z = (dense - self.mean) / self.scale
+        logits = np.asarray(sparse @ self._w_sparse) + z @ self._w_dense + self.intercept
         logits -= logits.max(axis=1, keepdims=True)
         p = np.exp(logits)
         p /= p.sum(axis=1, keepdims=True)
         return p[0] if single else p
 
     @classmethod
-    def fit(cls, x: np.ndarray, y: Sequence[int], *, c: float = 0.5, seed: int = 0) -> "StanceModel":
+    def fit(cls, dense: np.ndarray, texts: Sequence[str], y: Sequence[int], *, c: float = C_DEFAULT,
+            seed: int = 0) -> "StanceModel":
+        from scipy.sparse import csr_matrix, hstack
         from sklearn.linear_model import LogisticRegression  # training only
 
-        x = np.asarray(x, dtype=np.float64)
+        dense = np.asarray(dense, dtype=np.float64)
         y = np.asarray(y)
-        mean = x.mean(axis=0)
-        scale = x.std(axis=0)
+        vec = _vectorizer()
+        sparse = vec.fit_transform(list(texts))
+        mean = dense.mean(axis=0)
+        scale = dense.std(axis=0)
         scale[scale < 1e-6] = 1.0
-        z = (x - mean) / scale
-        clf = LogisticRegression(C=c, max_iter=3000, class_weight="balanced", random_state=seed)
-        clf.fit(z, y)
+        z = (dense - mean) / scale * DENSE_WEIGHT
+        x = hstack([sparse, csr_matrix(z)]).tocsr()
+        clf = LogisticRegression(C=c, max_iter=5000, class_weight="balanced", random_state=seed)
+        clf.fit(x, y)
         coef = np.zeros((len(STANCES), x.shape[1]))
         intercept = np.full(len(STANCES), -1e4)  # classes absent from training get ~0 probability
         for row, label in enumerate(clf.classes_):
             coef[label] = clf.coef_[row] if len(clf.classes_) > 2 else (clf.coef_[0] if row else -clf.coef_[0])
             intercept[label] = clf.intercept_[row] if len(clf.classes_) > 2 else (
                 clf.intercept_[0] if row else -clf.intercept_[0])
-        return cls(mean.astype(np.float32), scale.astype(np.float32), coef.astype(np.float32), intercept.astype(np.float32))
+        terms = np.empty(len(vec.vocabulary_), dtype=object)
+        for term, i in vec.vocabulary_.items():
+            terms[i] = term
+        return cls(terms.astype(str), vec.idf_, mean, scale, coef, intercept)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
-        return {"mean": self.mean, "scale": self.scale, "coef": self.coef, "intercept": self.intercept}
+        return {"vocab_terms": self.vocab_terms, "idf": self.idf, "mean": self.mean, "scale": self.scale,
+                "coef": self.coef, "intercept": self.intercept}
 
     @classmethod
     def from_arrays(cls, d) -> "StanceModel":
-        return cls(d["mean"], d["scale"], d["coef"], d["intercept"])
+        return cls(d["vocab_terms"], d["idf"], d["mean"], d["scale"], d["coef"], d["intercept"])
