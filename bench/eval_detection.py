@@ -126,6 +126,24 @@ def report(rows: list[dict], decisions, title: str) -> dict[str, float]:
     return out
 
 
+def headline(rows: list[dict], decisions) -> dict[str, float]:
+    """The four target figures of issue #2 for a subset."""
+    reply = [(r, d) for r, d in zip(rows, decisions) if d.action is Action.REPLY]
+    asserts = [(r, d) for r, d in zip(rows, decisions) if r["label"] == "assert"]
+    refutes = [d for r, d in zip(rows, decisions) if r["label"] == "refute"]
+    ruk = [(r, d) for r, d in asserts if r["lang"] in ("ru", "uk")]
+
+    def found(r, d):
+        return d.action is not Action.NONE and d.talking_point_id == r["talking_point"]
+
+    return {
+        "reply_precision": sum(r["label"] == "assert" and r["talking_point"] == d.talking_point_id for r, d in reply) / max(1, len(reply)),
+        "refute_to_reply": sum(d.action is Action.REPLY for d in refutes) / max(1, len(refutes)),
+        "assert_recall": sum(found(r, d) for r, d in asserts) / max(1, len(asserts)),
+        "ru_uk_assert_recall": sum(found(r, d) for r, d in ruk) / max(1, len(ruk)),
+    }
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--devset", type=Path, default=ROOT / "data" / "devset.jsonl")
@@ -140,6 +158,11 @@ def main() -> int:
     print(f"detector ready in {time.perf_counter() - t0:.1f} s; thresholds {det.thresholds}")
     decisions = det.check_many([r["text"] for r in rows], [None] * len(rows))
     summary = report(rows, decisions, f"full model ({len(rows)} messages, language detected)")
+    # The policy thresholds (bot/core/policy.py) were chosen on the odd-numbered half; the even half checks them.
+    for half, parity in (("tuning half (odd ids)", 1), ("check half (even ids)", 0)):
+        idx = [i for i, r in enumerate(rows) if int(r["id"].rsplit("-", 1)[1]) % 2 == parity]
+        h = headline([rows[i] for i in idx], [decisions[i] for i in idx])
+        print(f"{half:<24} " + "  ".join(f"{k} {v:.3f}" for k, v in h.items()))
 
     if not args.no_loto:
         tps = list(registry.talking_points())

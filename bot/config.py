@@ -36,9 +36,10 @@ class PacksConfig:
 
 @dataclass(frozen=True)
 class DetectorConfig:
-    reply_threshold: float = 0.80
-    review_threshold: float = 0.45
-    match_threshold: float = 0.50
+    reply_threshold: float = 0.70  # min P(assert) to post a card
+    review_threshold: float = 0.25  # min P(assert) to log an incident for review
+    match_threshold: float = 0.48  # min retrieval score to consider a talking point
+    reply_match_threshold: float = 0.60  # min retrieval score to post a card
     cache_dir: Path | None = None  # trained stance model cache; default ~/.cache/contextbot
 
 
@@ -188,16 +189,21 @@ def parse_config(raw: Mapping[str, Any], env: Mapping[str, str], *, source: str 
         if not p.exists():
             r.fail("paths", f"pack path {p} does not exist")
 
-    r = _Reader(source, "detector", raw.get("detector", {}), {"reply_threshold", "review_threshold", "match_threshold", "cache_dir"})
+    r = _Reader(source, "detector", raw.get("detector", {}), {"reply_threshold", "review_threshold", "match_threshold",
+                                                                    "reply_match_threshold", "cache_dir"})
     cache = r.get("cache_dir", str, None)
     detector = DetectorConfig(
         reply_threshold=r.unit("reply_threshold", DetectorConfig.reply_threshold),
         review_threshold=r.unit("review_threshold", DetectorConfig.review_threshold),
         match_threshold=r.unit("match_threshold", DetectorConfig.match_threshold),
+        reply_match_threshold=r.unit("reply_match_threshold", DetectorConfig.reply_match_threshold),
         cache_dir=rel(cache) if cache else None,
     )
     if detector.review_threshold > detector.reply_threshold:
         r.fail("review_threshold", f"must not exceed reply_threshold ({detector.review_threshold} > {detector.reply_threshold})")
+    if detector.match_threshold > detector.reply_match_threshold:
+        r.fail("match_threshold", f"must not exceed reply_match_threshold "
+                                  f"({detector.match_threshold} > {detector.reply_match_threshold})")
 
     r = _Reader(source, "discord", raw.get("discord", {}), {"sharded", "shard_count", "moderator_role", "dev_guild_id", "token"})
     if "token" in r.data:

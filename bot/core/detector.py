@@ -26,9 +26,10 @@ import numpy as np
 
 from .lang import detect_language
 from .models import Action, Decision, Explanation, Stance, TalkingPoint
-from .normalize import normalize
+from .normalize import normalize, tokens
+from .policy import Evidence, Thresholds, decide
 from .ports import Encoder
-from .retrieval import STOPWORDS, HybridIndex, stems as _stems
+from .retrieval import STOPWORDS, HybridIndex, stem, stems as _stems
 from .stance import (
     STANCE_INDEX,
     STANCES,
@@ -48,15 +49,6 @@ MODEL_VERSION = "stance-v2"
 def stance_text(text: str) -> str:
     """What the n-gram part of the stance model reads: the normalised message (evasion undone)."""
     return normalize(text).text
-
-@dataclass(frozen=True)
-class Thresholds:
-    reply: float = 0.80  # min assertion confidence to post a card
-    review: float = 0.45  # min assertion confidence to log for review
-    match: float = 0.50  # min retrieval score to consider a talking point at all
-    ask: float = 0.55  # min P(ask) to treat a message as a question
-    strong_match: float = 0.62  # retrieval score at which the match factor reaches 1
-
 
 @dataclass(frozen=True)
 class PointPolicy:
@@ -88,6 +80,7 @@ class Detector:
         tp_emb: dict[str, np.ndarray],
         model: StanceModel,
         thresholds: Thresholds = Thresholds(),
+        gate: tuple[frozenset[str], frozenset[str]] | None = None,
     ) -> None:
         self.registry = registry
         self.encoder = encoder
@@ -126,21 +119,12 @@ class Detector:
             docs,
             len(self.tps),
         )
-        self.gate_vocab = self._gate_vocabulary(docs)
+        self.gate_vocab, self.gate_phrases = gate if gate is not None else gate_vocabulary(self.tps)
         self._overlays: dict[str, _ServerOverlay] = {}
         self._policies: dict[tuple[str | None, str], PointPolicy] = {}
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ construction
-
-    @staticmethod
-    def _gate_vocabulary(docs: list[Counter]) -> frozenset[str]:
-        """Stems that point at a loaded topic: every stem of a pack document not common in generic text."""
-        common = _generic_common_stems()
-        vocab = set()
-        for d in docs:
-            vocab.update(t for t in d if t not in common and len(t) >= 3)
-        return frozenset(vocab)
 
     @classmethod
     def build(cls, registry, config=None, *, encoder: Encoder | None = None, cache_dir: Path | None = None) -> "Detector":
@@ -152,24 +136,31 @@ class Detector:
             reply=getattr(config, "reply_threshold", Thresholds.reply),
             review=getattr(config, "review_threshold", Thresholds.review),
             match=getattr(config, "match_threshold", Thresholds.match),
+            reply_match=getattr(config, "reply_match_threshold", Thresholds.reply_match),
         )
         tps = list(registry.talking_points())
         cache_dir = cache_dir or getattr(config, "cache_dir", None) or default_cache_dir()
         key = _cache_key(registry, encoder)
         cached = _load_cache(cache_dir, key)
         if cached is not None:
-            tp_emb, model = cached
+            tp_emb, model, gate = cached
         else:
             tp_emb = _embed_pack(tps, encoder)
             model = train_stance_model(tps, tp_emb, encoder)
-            _save_cache(cache_dir, key, tp_emb, model)
-        return cls(registry, encoder, tps, tp_emb, model, thresholds)
+            gate = gate_vocabulary(tps)
+            _save_cache(cache_dir, key, tp_emb, model, gate)
+        return cls(registry, encoder, tps, tp_emb, model, thresholds, gate)
 
     # ------------------------------------------------------------------ public API
 
     def gate(self, normalized_text: str) -> bool:
         """Cheap check: True if the text shares a topical stem with any loaded talking point."""
-        return any(s in self.gate_vocab for s in _stems(normalized_text))
+        return self._gate_stems(_stems(normalized_text))
+
+    def _gate_stems(self, stems: list[str]) -> bool:
+        if any(s in self.gate_vocab for s in stems):
+            return True
+        return bool(self.gate_phrases) and any(f"{a} {b}" in self.gate_phrases for a, b in zip(stems, stems[1:]))
 
     def check(
         self,
@@ -197,7 +188,7 @@ class Detector:
             norm = normalize(text)
             language = lang or detect_language(text)
             stems = _stems(norm.text)
-            passed = any(s in self.gate_vocab for s in stems)
+            passed = self._gate_stems(stems)
             prepared.append((text, norm, language, stems, passed))
         to_encode = [p[1].text for p in prepared if p[4]]
         emb = self.encoder.encode(to_encode) if to_encode else np.zeros((0, 0), dtype=np.float32)
@@ -268,35 +259,20 @@ class Detector:
         idx = self._by_tp[best]
         knn = knn_features(q, self.ex_emb[idx], self.ex_stance[idx], self.claim_emb[best])
         probs = self.model.predict_proba(build_features(q, knn, cue_features(norm_text)), norm_text)
-        stance = STANCES[int(np.argmax(probs))]
         near = int(idx[np.argmax(sims[idx])]) if len(idx) else None
-        factor = min(1.0, (m - t.match) / max(1e-6, t.strong_match - t.match) * 0.5 + 0.5)
-        score = float(probs[STANCE_INDEX[Stance.ASSERT]]) * factor
-        verdict = self._overlay_verdict(server_id, q, best)
         policy = self.point_policy(server_id, tp.id) if self._policies else None
-        reply_threshold = policy.reply_threshold if policy and policy.reply_threshold is not None else t.reply
-        review_only = bool(policy and policy.review_only)
-
-        action, is_incident = Action.NONE, False
-        if stance is Stance.ASK and probs[STANCE_INDEX[Stance.ASK]] >= t.ask:
-            reason = "a question about the talking point: the card may answer it; not an incident"
-        elif verdict is False:
-            reason = "moderators marked a near-identical message on this server as a false positive"
-        elif stance is Stance.ASSERT and score >= reply_threshold and not review_only:
-            action, is_incident = Action.REPLY, True
-            reason = "confident assertion of the talking point"
-        elif stance is Stance.ASSERT and score >= reply_threshold:
-            action, is_incident = Action.REVIEW, True
-            reason = "confident assertion, but an admin set this talking point to review only"
-        elif score >= t.review:
-            # uncertain: whatever the argmax, a moderator looks (a refutation or report can never reply)
-            action, is_incident = Action.REVIEW, True
-            reason = "plausible but uncertain assertion: moderator review"
-        elif verdict is True and score >= t.review / 2:
-            action, is_incident = Action.REVIEW, True
-            reason = "moderators confirmed a near-identical message on this server"
-        else:
-            reason = f"stance looks like '{stance.value}' (assert confidence {score:.2f})"
+        v = decide(
+            Evidence(
+                match=m,
+                probs={s: float(p) for s, p in zip(STANCES, probs)},
+                nearest_stance=STANCES[int(self.ex_stance[near])] if near is not None else None,
+                verdict=self._overlay_verdict(server_id, q, best),
+                reply_threshold=policy.reply_threshold if policy else None,
+                review_only=bool(policy and policy.review_only),
+            ),
+            t,
+        )
+        stance, score, action, is_incident, reason = v.stance, v.score, v.action, v.is_incident, v.reason
 
         expl = Explanation(
             talking_point_id=tp.id,
@@ -347,19 +323,40 @@ def _generic_examples() -> list[dict]:
     return rows
 
 
-_COMMON_CACHE: frozenset[str] | None = None
+GATE_MAX_ZIPF = 4.6  # words more frequent than this (in en, ru, uk or de) do not open the gate on their own
+GATE_LANGS = ("en", "ru", "uk", "de")
 
 
-def _generic_common_stems() -> frozenset[str]:
-    """Stems used across many different claims of the generic stance set: not topical."""
-    global _COMMON_CACHE
-    if _COMMON_CACHE is None:
-        per_stem: dict[str, set] = defaultdict(set)
-        for row in _generic_examples():
-            for s in set(_stems(normalize(row["text"]).text)):
-                per_stem[s].add(row["claim"])
-        _COMMON_CACHE = frozenset(s for s, claims in per_stem.items() if len(claims) >= 4) | STOPWORDS
-    return _COMMON_CACHE
+def gate_vocabulary(tps: Sequence[TalkingPoint]) -> tuple[frozenset[str], frozenset[str]]:
+    """Stems (and keyword stem bigrams) that open the cheap gate.
+
+    Every word of the claims, exemplars and keywords counts, except words that are frequent in general
+    language (wordfreq's Zipf frequency >= GATE_MAX_ZIPF in any of GATE_LANGS): "help", "today", "знає" do not
+    send ordinary chat to the encoder, "biolab", "санкции", "butscha" do. Single-word keywords always count;
+    a multi-word keyword ("dirty bomb") counts as the phrase.
+    """
+    import wordfreq  # build time only
+
+    def common(token: str) -> bool:
+        bare = token.split("'")[0].split("’")[0]
+        return max(max(wordfreq.zipf_frequency(t, lang) for lang in GATE_LANGS) for t in {token, bare}) >= GATE_MAX_ZIPF
+
+    def topical(text: str) -> list[str]:
+        return [t for t in tokens(normalize(text).text) if len(t) >= 3 and t not in STOPWORDS and not t.isdigit()]
+
+    vocab: set[str] = set()
+    phrases: set[str] = set()
+    for tp in tps:
+        for kw in tp.keywords:
+            toks = topical(kw)
+            if len(toks) == 1:
+                vocab.add(stem(toks[0]))
+            elif len(toks) > 1:
+                vocab.update(stem(t) for t in toks if not common(t))
+                phrases.update(f"{stem(a)} {stem(b)}" for a, b in zip(toks, toks[1:]))
+        for text in [tp.claim, *(e.text for e in tp.exemplars)]:
+            vocab.update(stem(t) for t in set(topical(text)) if not common(t))
+    return frozenset(vocab), frozenset(phrases)
 
 
 def _embed_pack(tps: Sequence[TalkingPoint], encoder: Encoder) -> dict[str, np.ndarray]:
@@ -438,7 +435,8 @@ def _cache_key(registry, encoder: Encoder) -> str:
     h.update(getattr(encoder, "name", type(encoder).__name__).encode())
     if GENERIC_STANCE_FILE.exists():
         h.update(GENERIC_STANCE_FILE.read_bytes())
-    h.update(Path(__file__).with_name("stance.py").read_bytes())
+    for module in ("stance.py", "detector.py", "normalize.py", "retrieval.py"):  # code that shapes the cached artefacts
+        h.update(Path(__file__).with_name(module).read_bytes())
     return h.hexdigest()[:24]
 
 
@@ -450,18 +448,21 @@ def _load_cache(cache_dir: Path, key: str):
         with np.load(path, allow_pickle=False) as d:
             tp_emb = {"exemplars": d["exemplars"], "claims": d["claims"]}
             model = StanceModel.from_arrays({k: d[k] for k in ("vocab_terms", "idf", "mean", "scale", "coef", "intercept")})
-        return tp_emb, model
+            gate = (frozenset(str(x) for x in d["gate_vocab"]), frozenset(str(x) for x in d["gate_phrases"]))
+        return tp_emb, model, gate
     except (OSError, KeyError, ValueError) as e:  # a damaged cache is rebuilt, never fatal
         log.warning("ignoring unreadable detector cache %s: %s", path, e)
         return None
 
 
-def _save_cache(cache_dir: Path, key: str, tp_emb: dict[str, np.ndarray], model: StanceModel) -> None:
+def _save_cache(cache_dir: Path, key: str, tp_emb: dict[str, np.ndarray], model: StanceModel,
+                gate: tuple[frozenset[str], frozenset[str]]) -> None:
     try:
         cache_dir = Path(cache_dir)
         cache_dir.mkdir(parents=True, exist_ok=True)
         tmp = cache_dir / f".detector-{key}.{os.getpid()}.npz"
-        np.savez(tmp, **tp_emb, **model.to_arrays())
+        np.savez(tmp, **tp_emb, **model.to_arrays(), gate_vocab=np.array(sorted(gate[0]), dtype=str),
+                 gate_phrases=np.array(sorted(gate[1]) or [""], dtype=str))
         os.replace(tmp, cache_dir / f"detector-{key}.npz")
     except OSError as e:
         log.warning("could not write detector cache in %s: %s", cache_dir, e)

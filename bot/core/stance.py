@@ -93,17 +93,28 @@ DENSE_WEIGHT = 0.05  # standardised dense features are scaled down next to the (
 C_DEFAULT = 4.0
 
 
-def _vectorizer(vocabulary=None, idf=None):
-    from sklearn.feature_extraction.text import TfidfVectorizer
+_MULTI_SPACE = re.compile(r"\s\s+")
 
-    params = dict(NGRAMS)
-    if vocabulary is not None:
-        params.pop("min_df")
-        params.pop("max_features")
-        vec = TfidfVectorizer(vocabulary=vocabulary, **params)
-        vec.idf_ = idf
-        return vec
-    return TfidfVectorizer(**params)
+
+def char_wb_ngrams(text: str, lo: int = 2, hi: int = 5) -> list[str]:
+    """Character n-grams inside word boundaries (padded with spaces), as scikit-learn's "char_wb" analyzer
+    produces them after lower-casing."""
+    out: list[str] = []
+    for w in _MULTI_SPACE.sub(" ", text.lower()).split():
+        w = f" {w} "
+        size = len(w)
+        for n in range(lo, hi + 1):
+            if size <= n:
+                out.append(w)
+                break
+            out.extend(w[i:i + n] for i in range(size - n + 1))
+    return out
+
+
+def _vectorizer():
+    from sklearn.feature_extraction.text import TfidfVectorizer  # training only
+
+    return TfidfVectorizer(**NGRAMS)
 
 
 class StanceModel:
@@ -123,14 +134,36 @@ class StanceModel:
         self._n_sparse = len(vocab_terms)
         self._w_sparse = np.ascontiguousarray(self.coef[:, : self._n_sparse].T)  # (n_ngrams, n_classes)
         self._w_dense = np.ascontiguousarray(self.coef[:, self._n_sparse:].T) * DENSE_WEIGHT
-        self._vec = _vectorizer({str(t): i for i, t in enumerate(vocab_terms)}, self.idf)
+        self._index = {str(t): i for i, t in enumerate(vocab_terms)}
+
+    def ngram_vector(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """The TF-IDF vector of ``text`` as (indices, values): sublinear tf, idf, L2 norm, exactly as
+        scikit-learn's TfidfVectorizer(analyzer="char_wb") computes it, without its per-call overhead."""
+        counts: dict[int, int] = {}
+        index = self._index
+        for gram in char_wb_ngrams(text):
+            i = index.get(gram)
+            if i is not None:
+                counts[i] = counts.get(i, 0) + 1
+        if not counts:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        idx = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+        tf = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
+        vals = (1.0 + np.log(tf)) * self.idf[idx]
+        vals /= np.linalg.norm(vals)
+        return idx, vals
 
     def predict_proba(self, dense: np.ndarray, texts: Sequence[str] | str) -> np.ndarray:
         single = isinstance(texts, str)
         dense = dense[None, :] if dense.ndim == 1 else dense
-        sparse = self._vec.transform([texts] if single else list(texts))
+        batch = [texts] if single else list(texts)
+        sparse_logits = np.zeros((len(batch), self.coef.shape[0]), dtype=np.float32)
+        for row, text in enumerate(batch):
+            idx, vals = self.ngram_vector(text)
+            if len(idx):
+                sparse_logits[row] = vals @ self._w_sparse[idx]
         z = (dense - self.mean) / self.scale
-        logits = np.asarray(sparse @ self._w_sparse) + z @ self._w_dense + self.intercept
+        logits = sparse_logits + z @ self._w_dense + self.intercept
         logits -= logits.max(axis=1, keepdims=True)
         p = np.exp(logits)
         p /= p.sum(axis=1, keepdims=True)
