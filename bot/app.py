@@ -48,7 +48,7 @@ async def build_app(
     database: str | Path | None = None,
 ) -> App:
     """Load packs, build (or reuse) the detector, open and migrate the database, wire the service."""
-    from .storage import SqliteIncidentRepository, SqliteSettingsRepository, open_database
+    from .storage import CachingSettingsRepository, SqliteIncidentRepository, SqliteSettingsRepository, open_database
 
     registry = load_registry(config) if detector is None else detector.registry
     detector = detector or build_detector(config, registry, encoder)
@@ -57,7 +57,7 @@ async def build_app(
         detector,
         registry,
         SqliteIncidentRepository(db),
-        SqliteSettingsRepository(db),
+        CachingSettingsRepository(SqliteSettingsRepository(db)),
         group_window=timedelta(hours=config.storage.group_window_hours),
     )
     return App(config, registry, detector, db, service)

@@ -51,6 +51,16 @@ def stance_text(text: str) -> str:
     return normalize(text).text
 
 @dataclass(frozen=True)
+class Prepared:
+    """A message after the cheap steps (normalisation, language, gate)."""
+
+    text: str  # normalised
+    language: str
+    stems: list[str]
+    passed: bool  # True if the gate let it through to the encoder
+
+
+@dataclass(frozen=True)
 class PointPolicy:
     """An admin's setting for one talking point (on one server, or everywhere when server_id is None)."""
 
@@ -182,23 +192,30 @@ class Detector:
     ) -> list[Decision]:
         """Decide for several messages at once (one batched encoder call for those past the gate)."""
         langs = list(langs) if langs is not None else [None] * len(texts)
-        prepared = []
-        for text, lang in zip(texts, langs):
-            text = text if isinstance(text, str) else str(text)
-            norm = normalize(text)
-            language = lang or detect_language(text)
-            stems = _stems(norm.text)
-            passed = self._gate_stems(stems)
-            prepared.append((text, norm, language, stems, passed))
-        to_encode = [p[1].text for p in prepared if p[4]]
+        prepared = [self.prepare(t, lang) for t, lang in zip(texts, langs)]
+        return self.decide_prepared([(p, server_id, disabled_packs) for p in prepared])
+
+    def prepare(self, text: str, lang: str | None = None) -> Prepared:
+        """The cheap part, done inline by the service: normalise, detect language, run the gate."""
+        text = text if isinstance(text, str) else str(text)
+        norm = normalize(text)
+        stems = _stems(norm.text)
+        return Prepared(norm.text, lang or detect_language(text), stems, self._gate_stems(stems))
+
+    def gated_decision(self, p: Prepared) -> Decision:
+        """The decision for a message the gate kept away from the encoder."""
+        return self._nothing(p.language, gated=True, reason="no topical words (cheap gate)")
+
+    def decide_prepared(self, items: Sequence[tuple[Prepared, str | None, tuple[str, ...]]]) -> list[Decision]:
+        """The expensive part for a batch of (prepared message, server id, disabled packs): one encoder call."""
+        to_encode = [p.text for p, _, _ in items if p.passed]
         emb = self.encoder.encode(to_encode) if to_encode else np.zeros((0, 0), dtype=np.float32)
         out, j = [], 0
-        allowed = self._allowed_mask(disabled_packs)
-        for text, norm, language, stems, passed in prepared:
-            if not passed:
-                out.append(self._nothing(language, gated=True, reason="no topical words (cheap gate)"))
+        for p, server_id, disabled_packs in items:
+            if not p.passed:
+                out.append(self.gated_decision(p))
                 continue
-            out.append(self._decide(norm.text, emb[j], stems, language, allowed, server_id))
+            out.append(self._decide(p.text, emb[j], p.stems, p.language, self._allowed_mask(disabled_packs), server_id))
             j += 1
         return out
 
@@ -273,6 +290,7 @@ class Detector:
             t,
         )
         stance, score, action, is_incident, reason = v.stance, v.score, v.action, v.is_incident, v.reason
+        answer = v.answer_question
 
         expl = Explanation(
             talking_point_id=tp.id,
@@ -288,7 +306,7 @@ class Detector:
             language=language,
         )
         return Decision(action, tp.id, stance, round(score, 4), expl, lang=language, is_incident=is_incident,
-                        candidates=candidates)
+                        answer_question=answer, candidates=candidates)
 
     def _overlay_verdict(self, server_id: str | None, q: np.ndarray, tp_i: int) -> bool | None:
         """True/False if moderators ruled on a near-identical message for this point on this server."""

@@ -177,6 +177,7 @@ class Decision:
     explanation: Explanation
     lang: str = "en"
     is_incident: bool = False  # questions may get a card but are not incidents against the author
+    answer_question: bool = False  # a clear question about a clearly matched point: the card may answer it
     candidates: tuple[tuple[str, float], ...] = field(default_factory=tuple)  # (tp id, match score), best first
 
 

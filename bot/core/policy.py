@@ -42,6 +42,7 @@ class Verdict:
     score: float  # P(assert): how confident the bot is that the author asserts the talking point
     is_incident: bool
     reason: str
+    answer_question: bool = False  # the card may be offered as an answer (never an incident)
 
 
 def decide(e: Evidence, t: Thresholds) -> Verdict:
@@ -50,8 +51,10 @@ def decide(e: Evidence, t: Thresholds) -> Verdict:
     if e.match < t.match:
         return Verdict(Action.NONE, stance, p_assert, False, f"weak match ({e.match:.2f} < {t.match:.2f})")
     if stance is Stance.ASK and e.probs[Stance.ASK] >= t.ask:
+        answer = e.match >= t.reply_match
         return Verdict(Action.NONE, stance, p_assert, False,
-                       "a question about the talking point: the card may answer it; not an incident")
+                       "a question about the talking point: " + ("the card may answer it; " if answer else "")
+                       + "not an incident", answer_question=answer)
     if e.verdict is False:
         return Verdict(Action.NONE, stance, p_assert, False,
                        "moderators marked a near-identical message on this server as a false positive")

@@ -12,8 +12,9 @@ import json
 import logging
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Callable, Protocol
+from typing import Any, Callable, Protocol, Sequence
 
+from .batching import MicroBatcher
 from .budget import budget_refusal, history_window
 from .cards import render_card
 from .models import (
@@ -36,10 +37,14 @@ GROUP_WINDOW = timedelta(hours=24)
 
 
 class DetectorLike(Protocol):
-    def check(
-        self, text: str, lang: str | None = None, *, server_id: str | None = None,
-        disabled_packs: tuple[str, ...] = (),
-    ) -> Decision: ...
+    """What the service needs of the detector (bot.core.detector.Detector)."""
+
+    def prepare(self, text: str, lang: str | None = None) -> Any:
+        """Cheap steps (normalise, language, gate); the result has a boolean ``passed``."""
+
+    def gated_decision(self, prepared: Any) -> Decision: ...
+
+    def decide_prepared(self, items: Sequence[tuple[Any, str | None, tuple[str, ...]]]) -> list[Decision]: ...
 
 
 class TalkingPointCatalog(Protocol):
@@ -96,6 +101,7 @@ class IncidentService:
         clock: Callable[[], datetime] = utcnow,
         group_window: timedelta = GROUP_WINDOW,
         offload: bool = True,
+        max_batch: int = 16,
     ) -> None:
         self.detector = detector
         self.catalog = catalog
@@ -103,15 +109,16 @@ class IncidentService:
         self.settings = settings
         self.clock = clock
         self.group_window = group_window
-        self.offload = offload  # run the detector in a worker thread (False: inline, for benchmarks/tests)
+        # the detector runs in a worker thread (offload=False: inline, for profiling)
+        self.batcher = MicroBatcher(detector, max_batch=max_batch, offload=offload)
 
     async def _decide(self, text: str, lang: str | None, server_id: str | None,
                       disabled_packs: tuple[str, ...] = ()) -> Decision:
-        """Run the CPU-bound detector off the event loop (it is thread-safe), so gateways keep heartbeating."""
-        if self.offload:
-            return await asyncio.to_thread(
-                self.detector.check, text, lang, server_id=server_id, disabled_packs=disabled_packs)
-        return self.detector.check(text, lang, server_id=server_id, disabled_packs=disabled_packs)
+        """Cheap steps inline; messages past the gate are decided in micro-batches off the event loop."""
+        prepared = self.detector.prepare(text, lang)
+        if not prepared.passed:
+            return self.detector.gated_decision(prepared)
+        return await self.batcher.decide(prepared, server_id, disabled_packs)
 
     # ------------------------------------------------------------------ messages
 
@@ -131,8 +138,8 @@ class IncidentService:
         already = await self.incidents.card_post_for_source(msg.platform, msg.channel_id, msg.message_id)
 
         # Questions: the card may answer them in reply mode; never an incident against the author.
-        if decision.stance is Stance.ASK and not decision.is_incident:
-            if mode is ChannelMode.REPLY and decision.score >= 0.5 and already is None and decision.action is not Action.NONE:
+        if decision.answer_question:
+            if mode is ChannelMode.REPLY and already is None:
                 return await self._budgeted_card(msg, decision, tp, mode, server, now, None, is_answer=True)
             return Outcome(decision=decision, mode=mode)
 

@@ -153,3 +153,58 @@ class SqliteSettingsRepository:
 
 
 __all__ = ["SqliteSettingsRepository"]
+
+
+class CachingSettingsRepository:
+    """Wraps a settings repository with a short-lived in-process cache for the per-message reads.
+
+    Every message needs its channel mode and server settings; reading them from SQLite each time costs two
+    round trips. Writes through this wrapper invalidate at once; writes by *another* process sharing the
+    database are seen within ``ttl`` seconds.
+    """
+
+    def __init__(self, inner: SqliteSettingsRepository, *, ttl: float = 5.0,
+                 monotonic: Callable[[], float] | None = None) -> None:
+        import time
+
+        self._inner = inner
+        self._ttl = ttl
+        self._mono = monotonic or time.monotonic
+        self._servers: dict[tuple[str, str], tuple[float, ServerSettings]] = {}
+        self._modes: dict[tuple[str, str, str], tuple[float, ChannelMode]] = {}
+
+    async def get_server_settings(self, platform: str, server_id: str) -> ServerSettings:
+        key = (platform, server_id)
+        hit = self._servers.get(key)
+        if hit is not None and self._mono() - hit[0] < self._ttl:
+            return hit[1]
+        value = await self._inner.get_server_settings(platform, server_id)
+        self._servers[key] = (self._mono(), value)
+        return value
+
+    async def get_channel_mode(self, platform: str, server_id: str, channel_id: str) -> ChannelMode:
+        key = (platform, server_id, channel_id)
+        hit = self._modes.get(key)
+        if hit is not None and self._mono() - hit[0] < self._ttl:
+            return hit[1]
+        value = await self._inner.get_channel_mode(platform, server_id, channel_id)
+        self._modes[key] = (self._mono(), value)
+        return value
+
+    async def save_server_settings(self, settings: ServerSettings) -> None:
+        await self._inner.save_server_settings(settings)
+        self._servers.pop((settings.platform, settings.server_id), None)
+        self._modes.clear()  # channel modes fall back to the server default
+
+    async def set_channel_mode(self, platform: str, server_id: str, channel_id: str, mode: ChannelMode) -> None:
+        await self._inner.set_channel_mode(platform, server_id, channel_id, mode)
+        self._modes = {k: v for k, v in self._modes.items() if not (k[0] == platform and k[2] == channel_id)}
+
+    async def get_value(self, key: str) -> str | None:
+        return await self._inner.get_value(key)
+
+    async def set_value(self, key: str, value: str) -> None:
+        await self._inner.set_value(key, value)
+
+    def __getattr__(self, name: str):  # anything else the inner repository offers
+        return getattr(self._inner, name)

@@ -3,8 +3,9 @@ how the real model scores a sentence. The real IncidentService and SQLite storag
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from bot.core.detector import Prepared
 from bot.core.models import Action, Decision, Explanation, Stance
 
 ASSERT = "SCRIPTED: nato forced russia to invade, it had no choice"
@@ -31,6 +32,16 @@ class ScriptedDetector:
 
     calls: list[tuple[str, str | None, str | None, tuple[str, ...]]] = field(default_factory=list)
 
+    # the batching interface the IncidentService uses (bot.core.detector.Detector has the same three methods)
+    def prepare(self, text: str, lang: str | None = None) -> Prepared:
+        return Prepared(text, lang, [], True)
+
+    def gated_decision(self, prepared: Prepared) -> Decision:
+        return decision(None, None, Action.NONE, 0.0, incident=False)
+
+    def decide_prepared(self, items) -> list[Decision]:
+        return [self.check(p.text, p.language, server_id=s, disabled_packs=d) for p, s, d in items]
+
     def check(self, text: str, lang: str | None = None, *, server_id: str | None = None,
               disabled_packs: tuple[str, ...] = ()) -> Decision:
         self.calls.append((text, lang, server_id, tuple(disabled_packs)))
@@ -43,5 +54,5 @@ class ScriptedDetector:
         if REFUTE in text:
             return decision(TP, Stance.REFUTE, Action.NONE, 0.9, incident=False)
         if QUESTION in text:
-            return decision(TP, Stance.ASK, Action.REPLY, 0.9, incident=False)
+            return replace(decision(TP, Stance.ASK, Action.NONE, 0.9, incident=False), answer_question=True)
         return decision(None, None, Action.NONE, 0.0, incident=False)

@@ -1,0 +1,109 @@
+"""The real detector (multilingual encoder + trained stance model) on messages written for these tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.core.models import Action, Stance
+
+REFUTATIONS = [
+    "No, NATO didn't force anyone. Countries asked to join, and Russia chose to invade.",
+    "It's a myth that NATO expansion forced Russia to invade; countries choose to join, and Russia chose to attack.",
+    "Bucha was not staged. Satellite images showed the bodies on the street while Russian troops were there.",
+    "The biolabs story is Kremlin propaganda, those were ordinary public health labs.",
+    "Нет никаких американских биолабораторий, это старый фейк российской пропаганды.",
+    "Ні, Буча не постановка, супутникові знімки показали тіла ще під час окупації.",
+    "Die Geschichte von den Biolaboren ist Propaganda des Kreml, das wurde längst widerlegt.",
+]
+REPORTS = [
+    "Lavrov said again today that NATO expansion left Moscow no choice.",
+    "Захарова снова заявила, что Буча была постановкой.",
+]
+OFF_TOPIC = [
+    "my cats finally agreed to a ceasefire over the sofa",
+    "the biolab at my uni is hiring summer interns",
+    "Anyone watching the match tonight? I'll bring snacks.",
+    "этот рецепт борща просто огонь",
+]
+ASSERTIONS = [
+    ("Bucha was staged, the bodies were brought in after the Russians left, all for Western cameras.", "bucha-staged"),
+    ("The US runs secret biolabs in Ukraine making bioweapons aimed at Russia.", "us-biolabs"),
+    ("Буча — это постановка, тела подкинули после ухода наших войск.", "bucha-staged"),
+]
+
+
+@pytest.mark.parametrize("text", REFUTATIONS + REPORTS)
+def test_refutations_and_reports_never_get_a_reply(detector, text):
+    d = detector.check(text)
+    assert d.action is not Action.REPLY, d.explanation
+
+
+@pytest.mark.parametrize("text", OFF_TOPIC)
+def test_off_topic_trigger_words_are_left_alone(detector, text):
+    d = detector.check(text)
+    assert d.action is Action.NONE and not d.is_incident
+
+
+@pytest.mark.parametrize("text,tp", ASSERTIONS)
+def test_assertions_are_flagged_with_their_talking_point(detector, text, tp):
+    d = detector.check(text)
+    assert d.talking_point_id == tp
+    assert d.action in (Action.REPLY, Action.REVIEW) and d.is_incident
+    assert d.stance is Stance.ASSERT
+
+
+def test_decision_explains_itself(detector):
+    d = detector.check(ASSERTIONS[0][0])
+    e = d.explanation
+    assert e.talking_point_id == d.talking_point_id and e.nearest_exemplar and e.reason
+    assert set(e.stance_probs) == {s.value for s in Stance}
+    assert abs(sum(e.stance_probs.values()) - 1) < 1e-3
+    assert 0 <= d.score <= 1 and 0 <= e.match_score <= 1
+
+
+def test_question_is_not_an_incident(detector):
+    d = detector.check("Is it true that the US has secret bioweapons labs in Ukraine?")
+    assert d.stance is Stance.ASK and not d.is_incident and d.action is Action.NONE
+
+
+def test_ordinary_chat_never_reaches_the_encoder(detector):
+    d = detector.check("good morning all, the new patch looks amazing")
+    assert d.explanation.gated and d.action is Action.NONE
+
+
+@pytest.mark.parametrize("text", [
+    "",
+    "\u200b\u200b\u200b",
+    "@everyone " * 2000,
+    "NATO " * 30000,  # 150 KB
+    "\ud800 lone surrogate Bucha",
+    "B\u200bu\u200bc\u200bh\u200ba was st\u0430ged, the b0dies were br0ught in for the cameras",
+])
+def test_hostile_input_never_crashes(detector, text):
+    d = detector.check(text)
+    assert d.action in (Action.REPLY, Action.REVIEW, Action.NONE)
+
+
+def test_evasion_does_not_hide_a_known_talking_point(detector):
+    plain = detector.check(ASSERTIONS[0][0])
+    evasive = detector.check("B\u200bucha was st\u0430ged, the b0dies were brought in after the Russians left, "
+                             "all for W e s t e r n cameras.")
+    assert evasive.talking_point_id == plain.talking_point_id == "bucha-staged"
+
+
+def test_disabled_pack_matches_nothing(detector):
+    d = detector.check(ASSERTIONS[0][0], disabled_packs=("ukraine-war",))
+    assert d.talking_point_id is None and d.action is Action.NONE
+
+
+def test_server_false_positive_verdict_applies_to_that_server_only(detector, registry):
+    from bot.app import build_detector
+    from bot.config import Config
+
+    det = build_detector(Config(), registry)  # a private instance: verdicts must not leak into other tests
+    text = ASSERTIONS[1][0]
+    before = det.check(text, server_id="s1")
+    assert before.is_incident
+    det.add_server_exemplar("s1", before.talking_point_id, text, positive=False)
+    assert det.check(text, server_id="s1").action is Action.NONE
+    assert det.check(text, server_id="s2").action is before.action
