@@ -9,9 +9,10 @@ from .migrator import (
     SchemaTooNewError,
     migrate,
 )
-from .settings import SqliteSettingsRepository
+from .settings import CachingSettingsRepository, SqliteSettingsRepository
 
 __all__ = [
+    "CachingSettingsRepository",
     "Database",
     "MAX_CONTENT_CHARS",
     "MigrationError",
