@@ -135,11 +135,9 @@ class IncidentService:
         if tp is None:
             return Outcome(decision=decision, mode=mode)
 
-        already = await self.incidents.card_post_for_source(msg.platform, msg.channel_id, msg.message_id)
-
         # Questions: the card may answer them in reply mode; never an incident against the author.
         if decision.answer_question:
-            if mode is ChannelMode.REPLY and already is None:
+            if mode is ChannelMode.REPLY and not await self._card_exists(msg):
                 return await self._budgeted_card(msg, decision, tp, mode, server, now, None, is_answer=True)
             return Outcome(decision=decision, mode=mode)
 
@@ -176,10 +174,13 @@ class IncidentService:
             return Outcome(decision=decision, mode=mode, incident=incident)
         if mode is ChannelMode.REVIEW or decision.action is Action.REVIEW:
             return Outcome(decision=decision, mode=mode, incident=incident, alert=new_incident)
-        # mode REPLY and a confident assertion
-        if already is not None:
+        # mode REPLY and a confident assertion; a redelivered or edited message never gets a second card
+        if await self._card_exists(msg):
             return Outcome(decision=decision, mode=mode, incident=incident, suppressed="card already posted")
         return await self._budgeted_card(msg, decision, tp, mode, server, now, incident)
+
+    async def _card_exists(self, msg: IncomingMessage) -> bool:
+        return await self.incidents.card_post_for_source(msg.platform, msg.channel_id, msg.message_id) is not None
 
     async def handle_edit(self, msg: IncomingMessage) -> Outcome:
         """An edited message: re-checked, never a second card for the same message, no duplicate incident."""
