@@ -36,7 +36,7 @@ class PacksConfig:
 
 @dataclass(frozen=True)
 class DetectorConfig:
-    reply_threshold: float = 0.70  # min P(assert) to post a card
+    reply_threshold: float = 0.90  # min P(assert) to post a card
     review_threshold: float = 0.25  # min P(assert) to log an incident for review
     match_threshold: float = 0.48  # min retrieval score to consider a talking point
     reply_match_threshold: float = 0.60  # min retrieval score to post a card

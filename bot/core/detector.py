@@ -42,7 +42,7 @@ from .stance import (
 log = logging.getLogger(__name__)
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
-GENERIC_STANCE_FILE = DATA_DIR / "stance_train.jsonl"
+GENERIC_STANCE_FILES = (DATA_DIR / "stance_train.jsonl", DATA_DIR / "stance_train_2.jsonl")
 MODEL_VERSION = "stance-v2"
 
 
@@ -330,14 +330,12 @@ class Detector:
 
 
 def _generic_examples() -> list[dict]:
-    if not GENERIC_STANCE_FILE.exists():
-        return []
+    """The generic stance training messages (claims on other topics than any shipped pack)."""
     rows = []
-    with GENERIC_STANCE_FILE.open(encoding="utf-8") as f:
-        for line in f:
-            line = line.strip()
-            if line:
-                rows.append(json.loads(line))
+    for path in GENERIC_STANCE_FILES:
+        if path.exists():
+            with path.open(encoding="utf-8") as f:
+                rows += [json.loads(line) for line in f if line.strip()]
     return rows
 
 
@@ -451,8 +449,9 @@ def _cache_key(registry, encoder: Encoder) -> str:
     h.update(MODEL_VERSION.encode())
     h.update(registry.fingerprint().encode())
     h.update(getattr(encoder, "name", type(encoder).__name__).encode())
-    if GENERIC_STANCE_FILE.exists():
-        h.update(GENERIC_STANCE_FILE.read_bytes())
+    for path in GENERIC_STANCE_FILES:
+        if path.exists():
+            h.update(path.read_bytes())
     for module in ("stance.py", "detector.py", "normalize.py", "retrieval.py"):  # code that shapes the cached artefacts
         h.update(Path(__file__).with_name(module).read_bytes())
     return h.hexdigest()[:24]

@@ -18,7 +18,7 @@ from .models import Action, Stance
 @dataclass(frozen=True)
 class Thresholds:
     # Chosen on the odd-numbered half of data/devset.jsonl; the even half is the check (bench/eval_detection.py).
-    reply: float = 0.70  # min P(assert) to post a card
+    reply: float = 0.90  # min P(assert) to post a card
     review: float = 0.25  # min P(assert) to log an incident for moderator review
     match: float = 0.48  # min retrieval score to consider a talking point at all
     reply_match: float = 0.60  # min retrieval score to post a card

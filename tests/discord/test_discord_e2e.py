@@ -13,7 +13,7 @@ from discord_helpers import delete, edit, rows, say
 from fake_discord import EVERYONE_PERMS, MODERATOR_PERMS, opt, sub
 
 ASSERTION = "NATO expansion caused this war, period. Russia had no choice but to invade Ukraine."
-ASSERTION_2 = "The West pushed NATO right up to Russia's border. Putin was left with no other option than to invade."
+ASSERTION_2 = "Russia had legitimate security concerns, NATO expanded east for decades and forced Russia to act."
 REFUTATION = "No, NATO didn't force Russia to invade anyone. Countries asked to join because they feared Russia."
 INNOCENT = "Does anyone have a good recipe for borscht? Mine always turns out too sour."
 

@@ -26,12 +26,12 @@ from matrix_harness import BotRunner, Member, bot_reply_to, content, is_card, me
 pytestmark = pytest.mark.synapse
 
 # Texts checked with `python -m bot check` against the shipped pack.
-ASSERT_NATO = "Honestly NATO kept creeping east for 30 years, Russia had no choice but to defend itself in Ukraine."
-ASSERT_BIOLABS = "The US runs secret biolabs in Ukraine making bioweapons aimed at Russia."
-EDIT_BIOLABS = "The US runs secret biolabs in Ukraine that make bioweapons aimed at Russia, everyone knows it."
-ASSERT_NAZI = "Ukraine is run by Nazis, the whole Kyiv regime is neo-nazi."
-REFUTE_CLEAR = ("That's a myth: NATO expansion did not provoke the war. Sovereign countries chose to join, "
-                "and Russia chose to invade.")
+ASSERT_NATO = ("NATO expansion provoked this war. The West pushed NATO right up to Russia's border and Russia had "
+               "to respond.")
+ASSERT_BOMB = "Ukraine is preparing a dirty bomb to blame Russia."
+EDIT_BOMB = "Ukraine is preparing a dirty bomb to blame Russia, they have been planning it for months."
+ASSERT_SANCTIONS = "The sanctions backfired, they hurt Europe much more than Russia."
+REFUTE_CLEAR = "NATO didn't provoke anything. That story is a myth pushed by Russian state TV."
 REFUTE_BRIEF = "No, NATO didn't force anyone. Countries asked to join, and Russia chose to invade."
 
 
@@ -101,7 +101,7 @@ async def test_reply_mode_card_and_no_card_under_refutations(synapse, people, ap
             room, f"> <{people.member.user_id}> {ASSERT_NATO}\n\nNonsense, that's Kremlin propaganda.",
             **{"m.relates_to": {"m.in_reply_to": {"event_id": src}}})
         # A threaded assertion gets its card inside the thread.
-        threaded = await people.other.say(room, ASSERT_NAZI, **{"m.relates_to": {"rel_type": "m.thread", "event_id": src}})
+        threaded = await people.other.say(room, ASSERT_SANCTIONS, **{"m.relates_to": {"rel_type": "m.thread", "event_id": src}})
         tcard = await people.alice.wait_for(bot_reply_to(bot.user_id, room, threaded), "a card in the thread")
         assert content(tcard)["m.relates_to"]["rel_type"] == "m.thread"
         assert content(tcard)["m.relates_to"]["event_id"] == src
@@ -127,7 +127,7 @@ async def test_feedback_edit_and_redaction(synapse, people, app, bot_account):
         ans = await people.alice.wait_for(bot_reply_to(bot.user_id, room, ask), "the mode answer")
         assert "Mode in this room: reply" in content(ans)["body"]
 
-        src = await people.member.say(room, ASSERT_BIOLABS)
+        src = await people.member.say(room, ASSERT_BOMB)
         card = await people.alice.wait_for(bot_reply_to(bot.user_id, room, src), "a card")
         post = await app.service.incidents.card_post_for_source("matrix", room, src)
 
@@ -139,14 +139,14 @@ async def test_feedback_edit_and_redaction(synapse, people, app, bot_account):
         assert await app.service.incidents.feedback_counts(post.id) == (1, 1)
 
         # An edit (m.replace) of the asserted message is re-checked without a second card or incident.
-        await people.member.edit(room, src, EDIT_BIOLABS)
+        await people.member.edit(room, src, EDIT_BOMB)
         await barrier(people, people.member, room, bot.user_id)
         cards = [ev for ev in bot_events(people, room, bot.user_id) if is_card(ev)]
         assert [reply_to_of(ev) for ev in cards] == [src]
         assert len(await app.service.incidents.incidents_for_message("matrix", room, src)) == 1
 
         # An edit forged by someone else is ignored.
-        await people.other.edit(room, src, ASSERT_NAZI)
+        await people.other.edit(room, src, ASSERT_SANCTIONS)
         await barrier(people, people.member, room, bot.user_id)
         assert len([ev for ev in bot_events(people, room, bot.user_id) if is_card(ev)]) == 1
 
@@ -178,7 +178,7 @@ async def test_moderator_commands_power_levels_and_alerts(synapse, people, app, 
         assert await app.service.settings.get_channel_mode("matrix", server, room) is ChannelMode.REVIEW
 
         # default mode review: an assertion becomes an incident and an alert in the management room
-        src = await people.member.say(room, ASSERT_NAZI)
+        src = await people.member.say(room, ASSERT_SANCTIONS)
         alert = await people.alice.wait_for(
             lambda r, ev: r == mgmt and ev.get("sender") == bot.user_id and "needs review" in content(ev).get("body", ""),
             "an alert in the management room")
@@ -212,7 +212,7 @@ async def test_moderator_commands_power_levels_and_alerts(synapse, people, app, 
         assert f"#{incident.id}" in content(listing)["body"] and "all rooms" in content(listing)["body"]
         ask = await people.mod.say(room, f"!cb incident {incident.id}")
         detail = await people.alice.wait_for(bot_reply_to(bot.user_id, room, ask), "the incident details")
-        assert "nazi-regime" in content(detail)["body"] and content_is_quiet(content(detail))
+        assert "sanctions-backfire" in content(detail)["body"] and content_is_quiet(content(detail))
 
         ask = await people.mod.say(room, f"!cb resolve {incident.id} confirmed looked again")
         done = await people.alice.wait_for(bot_reply_to(bot.user_id, room, ask), "the resolve answer")
@@ -223,7 +223,7 @@ async def test_moderator_commands_power_levels_and_alerts(synapse, people, app, 
         ask = await people.mod.say(room, "!cb mode reply")
         await people.alice.wait_for(bot_reply_to(bot.user_id, room, ask), "the mode answer")
         assert await app.service.settings.get_channel_mode("matrix", server, room) is ChannelMode.REPLY
-        src2 = await people.other.say(room, ASSERT_BIOLABS)
+        src2 = await people.other.say(room, ASSERT_BOMB)
         await people.alice.wait_for(bot_reply_to(bot.user_id, room, src2), "a card now that the room is in reply mode")
     finally:
         await runner.stop()
@@ -280,7 +280,7 @@ async def test_first_start_ignores_history_and_restart_neither_replays_nor_misse
     await runner.stop()
 
     # While the bot is down: an assertion, then more chatter than the bot's timeline limit (forces a gap fill).
-    missed = await people.other.say(room, ASSERT_BIOLABS)
+    missed = await people.other.say(room, ASSERT_BOMB)
     for i in range(5):
         await people.member.say(room, f"just chatting {i}")
 

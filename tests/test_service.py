@@ -1,0 +1,152 @@
+"""The incident service with the real detector and real SQLite: modes, budget, edits, deletes, questions."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from bot.app import build_app
+from bot.config import Config
+from bot.core.models import Action, ChannelMode, IncomingMessage, IncidentStatus
+from bot.core.ports import IncidentFilter
+
+ASSERT_1 = "Zelensky is illegitimate, his term ended and he cancelled the elections."
+ASSERT_2 = "Zelensky has no mandate any more, his term ran out and there were no elections."
+REFUTE = "No, NATO didn't force anyone. Countries asked to join, and Russia chose to invade."
+QUESTION = "Is it true that the US has secret bioweapons labs in Ukraine?"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 5, 1, 12, 0, tzinfo=timezone.utc)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+async def app(tmp_path, detector):
+    app = await build_app(Config(), detector=detector, database=tmp_path / "svc.db")
+    app.service.clock = Clock()
+    yield app
+    await app.close()
+
+
+_ids = itertools.count(1)
+
+
+def msg(text: str, *, channel: str = "c1", author: str = "u1", mid: str | None = None, **kw) -> IncomingMessage:
+    return IncomingMessage("test", "g1", channel, mid or str(next(_ids)), author, text, **kw)
+
+
+async def test_new_server_defaults_to_review_mode(app):
+    out = await app.service.handle_message(msg(ASSERT_1))
+    assert out.mode is ChannelMode.REVIEW
+    assert out.card is None and out.incident is not None and out.alert
+
+
+async def test_reply_mode_posts_a_card_and_cooldown_holds_the_next_one_back(app):
+    svc = app.service
+    await svc.settings.set_channel_mode("test", "g1", "c1", ChannelMode.REPLY)
+    first_msg = msg(ASSERT_1)
+    first = await svc.handle_message(first_msg)
+    assert first.decision.action is Action.REPLY and first.card is not None
+    assert first.card.talking_point_id == "zelensky-illegitimate" and first.card.sources
+    await svc.card_posted(first_msg, first, "bot-1")
+
+    svc.clock.now += timedelta(minutes=5)
+    second = await svc.handle_message(msg(ASSERT_1 + " Wake up.", author="u2"))
+    assert second.card is None and "cooldown" in (second.suppressed or "")
+    assert second.incident is not None  # still logged
+    rows = await app.db.execute_fetchall("SELECT reason FROM suppressed_replies")
+    assert len(rows) == 1 and "cooldown" in rows[0][0]
+
+    svc.clock.now += timedelta(minutes=31)
+    third = await svc.handle_message(msg(ASSERT_1 + " Again.", author="u3"))
+    assert third.card is not None
+
+
+async def test_refutation_in_reply_mode_gets_nothing(app):
+    await app.service.settings.set_channel_mode("test", "g1", "c1", ChannelMode.REPLY)
+    out = await app.service.handle_message(msg(REFUTE))
+    assert out.card is None and out.decision.action is not Action.REPLY
+
+
+async def test_question_may_be_answered_but_is_never_an_incident(app):
+    await app.service.settings.set_channel_mode("test", "g1", "c1", ChannelMode.REPLY)
+    out = await app.service.handle_message(msg(QUESTION))
+    assert out.incident is None
+    assert await app.service.incidents.count_incidents(IncidentFilter()) == 0
+    if out.decision.answer_question:
+        assert out.card is not None and out.is_answer
+
+
+async def test_edit_is_rechecked_without_a_second_card_or_incident(app):
+    svc = app.service
+    await svc.settings.set_channel_mode("test", "g1", "c1", ChannelMode.REPLY)
+    original = msg(ASSERT_1, mid="m-edit")
+    out = await svc.handle_message(original)
+    await svc.card_posted(original, out, "bot-edit")
+    edited = msg(ASSERT_2, mid="m-edit", is_edit=True)
+    again = await svc.handle_edit(edited)
+    assert again.card is None
+    assert await svc.incidents.count_incidents(IncidentFilter()) == 1
+
+
+async def test_delete_purges_the_stored_message(app):
+    svc = app.service
+    m = msg(ASSERT_1, mid="m-del")
+    out = await svc.handle_message(m)
+    assert (await svc.incidents.get_incident(out.incident.id)).content == ASSERT_1
+    assert await svc.handle_delete("test", "c1", "m-del") == 1
+    assert (await svc.incidents.get_incident(out.incident.id)).content is None
+
+
+async def test_off_and_log_modes(app):
+    svc = app.service
+    await svc.settings.set_channel_mode("test", "g1", "off", ChannelMode.OFF)
+    await svc.settings.set_channel_mode("test", "g1", "log", ChannelMode.LOG)
+    off = await svc.handle_message(msg(ASSERT_1, channel="off"))
+    assert off.incident is None and off.decision.explanation.reason == "channel mode is off"
+    logged = await svc.handle_message(msg(ASSERT_1, channel="log"))
+    assert logged.incident is not None and not logged.alert and logged.card is None
+
+
+async def test_bots_are_ignored(app):
+    out = await app.service.handle_message(msg(ASSERT_1, author_is_bot=True))
+    assert out.incident is None
+
+
+async def test_repeat_hits_by_one_author_are_grouped(app):
+    svc = app.service
+    a = await svc.handle_message(msg(ASSERT_1))
+    svc.clock.now += timedelta(hours=1)
+    b = await svc.handle_message(msg(ASSERT_2))
+    assert b.incident.group_id == a.incident.id
+    assert (await svc.incidents.get_incident(a.incident.id)).hit_count == 2
+
+
+async def test_resolve_and_feedback(app):
+    svc = app.service
+    await svc.settings.set_channel_mode("test", "g1", "c1", ChannelMode.REPLY)
+    m = msg(ASSERT_1)
+    out = await svc.handle_message(m)
+    post = await svc.card_posted(m, out, "bot-fb")
+    assert await svc.record_feedback("test", "bot-fb", "member-1", helpful=True)
+    assert not await svc.record_feedback("test", "bot-fb", "member-1", helpful=True)  # one vote per member
+    assert await svc.record_feedback("test", "bot-fb", "member-1", helpful=False)  # changed vote
+    assert await svc.incidents.feedback_counts(post.id) == (0, 1)
+    resolved = await svc.resolve(out.incident.id, IncidentStatus.CONFIRMED, "mod", "clear case")
+    assert resolved.status is IncidentStatus.CONFIRMED and resolved.reviewer == "mod"
+
+
+async def test_hostile_message_is_logged_intact_and_never_crashes(app):
+    text = "@everyone <@&123> " + "\u200bBucha was staged " * 6000  # ~110 KB
+    out = await app.service.handle_message(msg(text))
+    if out.incident is not None:
+        stored = await app.service.incidents.get_incident(out.incident.id)
+        assert stored.content and len(stored.content) <= 8000
+    rows = await app.db.execute_fetchall("PRAGMA integrity_check")
+    assert rows[0][0] == "ok"
