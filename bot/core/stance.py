@@ -91,6 +91,7 @@ def build_features(q_emb: np.ndarray, knn: np.ndarray, cues: np.ndarray) -> np.n
 NGRAMS = dict(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True, max_features=60000, dtype=np.float32)
 DENSE_WEIGHT = 0.05  # standardised dense features are scaled down next to the (unit-norm) n-gram vector
 C_DEFAULT = 4.0
+WORD_CACHE_SIZE = 50_000
 
 
 _MULTI_SPACE = re.compile(r"\s\s+")
@@ -135,21 +136,29 @@ class StanceModel:
         self._w_sparse = np.ascontiguousarray(self.coef[:, : self._n_sparse].T)  # (n_ngrams, n_classes)
         self._w_dense = np.ascontiguousarray(self.coef[:, self._n_sparse:].T) * DENSE_WEIGHT
         self._index = {str(t): i for i, t in enumerate(vocab_terms)}
+        self._word_cache: dict[str, np.ndarray] = {}  # filled from worker threads; dict ops are atomic
+
+    def _word_indices(self, word: str) -> np.ndarray:
+        """Vocabulary indices of the n-grams of one (lower-cased) word; memoised, as chat words repeat a lot."""
+        hit = self._word_cache.get(word)
+        if hit is None:
+            index = self._index
+            hit = np.array([i for g in char_wb_ngrams(word) if (i := index.get(g)) is not None], dtype=np.int64)
+            if len(self._word_cache) >= WORD_CACHE_SIZE:
+                self._word_cache.clear()
+            self._word_cache[word] = hit
+        return hit
 
     def ngram_vector(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """The TF-IDF vector of ``text`` as (indices, values): sublinear tf, idf, L2 norm, exactly as
-        scikit-learn's TfidfVectorizer(analyzer="char_wb") computes it, without its per-call overhead."""
-        counts: dict[int, int] = {}
-        index = self._index
-        for gram in char_wb_ngrams(text):
-            i = index.get(gram)
-            if i is not None:
-                counts[i] = counts.get(i, 0) + 1
-        if not counts:
+        scikit-learn's TfidfVectorizer(analyzer="char_wb") computes it, without its per-call overhead.
+        (char_wb n-grams never cross a word boundary, so they are computed per distinct word.)"""
+        parts = [self._word_indices(w) for w in text.lower().split()]
+        hits = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+        if not len(hits):
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        idx = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-        tf = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
-        vals = (1.0 + np.log(tf)) * self.idf[idx]
+        idx, tf = np.unique(hits, return_counts=True)
+        vals = (1.0 + np.log(tf.astype(np.float32))) * self.idf[idx]
         vals /= np.linalg.norm(vals)
         return idx, vals
 

@@ -1,0 +1,57 @@
+"""The stance model's own n-gram transform must equal scikit-learn's TfidfVectorizer exactly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bot.core.stance import StanceModel, char_wb_ngrams
+
+TEXTS = [
+    "NATO didn't provoke anything, that's a myth!",
+    "Буча — це   постановка?? ні, не постановка",
+    "Die Sanktionen schaden Europa mehr als Russland",
+    "a ab abc abcd abcde",
+    "x",
+    "",
+    "😂😂 lol",
+    "Не было никакого «ни дюйма на восток», это миф",
+]
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    rng = np.random.default_rng(0)
+    train = TEXTS * 3 + ["NATO expansion forced Russia", "нато вынудило россию", "no, it did not"] * 2
+    y = [i % 3 for i in range(len(train))]
+    dense = rng.normal(size=(len(train), 4)).astype(np.float32)
+    return StanceModel.fit(dense, train, y)
+
+
+@pytest.mark.parametrize("text", TEXTS + ["completely unseen words here", "NATO NATO NATO nato"])
+def test_ngram_vector_matches_sklearn(fitted, text):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True,
+                          vocabulary={str(t): i for i, t in enumerate(fitted.vocab_terms)})
+    vec.idf_ = fitted.idf
+    expected = vec.transform([text]).toarray()[0]
+    idx, vals = fitted.ngram_vector(text)
+    got = np.zeros_like(expected)
+    got[idx] = vals
+    assert np.allclose(got, expected, atol=1e-5)
+
+
+def test_char_wb_ngrams_match_sklearn_analyzer():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    analyzer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5)).build_analyzer()
+    for text in TEXTS:
+        assert char_wb_ngrams(text) == analyzer(text)
+
+
+def test_model_round_trips_through_arrays(fitted):
+    again = StanceModel.from_arrays(fitted.to_arrays())
+    dense = np.ones(4, dtype=np.float32)
+    assert np.allclose(again.predict_proba(dense, TEXTS[0]), fitted.predict_proba(dense, TEXTS[0]))
+    assert abs(float(fitted.predict_proba(dense, TEXTS[1]).sum()) - 1) < 1e-5
