@@ -48,16 +48,20 @@ async def build_app(
     database: str | Path | None = None,
 ) -> App:
     """Load packs, build (or reuse) the detector, open and migrate the database, wire the service."""
+    from .dashboard.learning import VerdictLearner, restore_learning
     from .storage import CachingSettingsRepository, SqliteIncidentRepository, SqliteSettingsRepository, open_database
+    from .storage.dashboard import SqliteDashboardRepository
 
     registry = load_registry(config) if detector is None else detector.registry
     detector = detector or build_detector(config, registry, encoder)
     db = await open_database(database if database is not None else config.storage.database)
+    await restore_learning(db, detector)  # moderators' verdicts (per-server exemplars) and per-point policies
     service = IncidentService(
         detector,
         registry,
         SqliteIncidentRepository(db),
         CachingSettingsRepository(SqliteSettingsRepository(db)),
         group_window=timedelta(hours=config.storage.group_window_hours),
+        learner=VerdictLearner(SqliteDashboardRepository(db), detector),  # chat verdicts teach it too
     )
     return App(config, registry, detector, db, service)

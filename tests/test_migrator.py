@@ -18,6 +18,10 @@ from bot.storage import (
 )
 from bot.storage.migrator import DEFAULT_MIGRATIONS_DIR, split_statements
 
+# the migrations shipped with the code, e.g. [(1, "0001_initial.sql"), (2, "0002_dashboard.sql")]
+SHIPPED = [(int(f.name[:4]), f.name) for f in sorted(DEFAULT_MIGRATIONS_DIR.glob("[0-9][0-9][0-9][0-9]_*.sql"))]
+LATEST = SHIPPED[-1][0]
+
 EXPECTED_TABLES = {
     "incidents",
     "card_posts",
@@ -60,10 +64,11 @@ async def versions(db: aiosqlite.Connection) -> list[tuple[int, str]]:
 async def test_empty_database_migrates_to_latest(conn):
     result = await migrate(conn)
 
-    assert result.applied == [1]
-    assert result.current_version == 1
+    assert SHIPPED[0] == (1, "0001_initial.sql") and [v for v, _ in SHIPPED] == list(range(1, LATEST + 1))
+    assert result.applied == [v for v, _ in SHIPPED]
+    assert result.current_version == LATEST
     assert EXPECTED_TABLES <= await tables(conn)
-    assert await versions(conn) == [(1, "0001_initial.sql")]
+    assert await versions(conn) == SHIPPED
     (applied_at,) = (await conn.execute_fetchall("SELECT applied_at FROM schema_migrations"))[0]
     assert datetime.fromisoformat(applied_at).utcoffset().total_seconds() == 0
     assert DEFAULT_MIGRATIONS_DIR == Path(__file__).resolve().parents[1] / "migrations"
@@ -105,10 +110,10 @@ async def test_rerun_applies_nothing(conn):
     before = await conn.execute_fetchall("SELECT sql FROM sqlite_master ORDER BY name")
     second = await migrate(conn)
 
-    assert first.applied == [1]
+    assert first.applied == [v for v, _ in SHIPPED]
     assert second.applied == []
-    assert second.current_version == 1
-    assert await versions(conn) == [(1, "0001_initial.sql")]
+    assert second.current_version == LATEST
+    assert await versions(conn) == SHIPPED
     assert await conn.execute_fetchall("SELECT sql FROM sqlite_master ORDER BY name") == before
 
 
@@ -245,10 +250,11 @@ async def test_schema_newer_than_code_is_refused(conn, tmp_path):
 async def test_schema_newer_than_bundled_migrations_is_refused(tmp_path):
     path = tmp_path / "bot.db"
     db = await open_database(path)
-    await db.execute("INSERT INTO schema_migrations VALUES (2, '0002_future.sql', '2030-01-01T00:00:00Z')")
+    await db.execute(f"INSERT INTO schema_migrations VALUES ({LATEST + 1}, '9999_future.sql', '2030-01-01T00:00:00Z')")
     await db.close()
 
-    with pytest.raises(SchemaTooNewError, match=r"version 2 is newer than this contextbot \(knows up to 1\)"):
+    with pytest.raises(SchemaTooNewError,
+                       match=rf"version {LATEST + 1} is newer than this contextbot \(knows up to {LATEST}\)"):
         await open_database(path)
 
 
@@ -321,7 +327,7 @@ async def test_open_database_file_pragmas(tmp_path):
     # reopening an existing, current database applies nothing and keeps WAL
     db = await open_database(str(path))
     try:
-        assert await versions(db) == [(1, "0001_initial.sql")]
+        assert await versions(db) == SHIPPED
         async with db.execute("PRAGMA journal_mode") as cur:
             assert (await cur.fetchone())[0] == "wal"
     finally:

@@ -231,6 +231,11 @@ class Detector:
             ov.tp.append(self.tp_index[talking_point_id])
             ov.positive.append(positive)
 
+    def clear_server_exemplars(self, server_id: str) -> None:
+        """Forget a server's learned exemplars (they are then reloaded from storage after a changed verdict)."""
+        with self._lock:
+            self._overlays.pop(server_id, None)
+
     def set_point_policy(self, server_id: str | None, talking_point_id: str, policy: PointPolicy | None) -> None:
         """Set (or clear, with None) a per-point reply threshold / review-only switch. Effective immediately."""
         with self._lock:

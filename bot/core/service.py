@@ -53,6 +53,10 @@ class TalkingPointCatalog(Protocol):
     def search(self, query: str, limit: int = 25) -> list[TalkingPoint]: ...
 
 
+class VerdictHook(Protocol):
+    async def learn(self, incident: Incident, status: IncidentStatus, actor: str) -> Any: ...
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -102,6 +106,7 @@ class IncidentService:
         group_window: timedelta = GROUP_WINDOW,
         offload: bool = True,
         max_batch: int = 16,
+        learner: VerdictHook | None = None,
     ) -> None:
         self.detector = detector
         self.catalog = catalog
@@ -109,6 +114,7 @@ class IncidentService:
         self.settings = settings
         self.clock = clock
         self.group_window = group_window
+        self.learner = learner  # turns verdicts into per-server exemplars (wired by the composition root)
         # the detector runs in a worker thread (offload=False: inline, for profiling)
         self.batcher = MicroBatcher(detector, max_batch=max_batch, offload=offload)
 
@@ -251,7 +257,11 @@ class IncidentService:
     # ------------------------------------------------------------------ moderator actions
 
     async def resolve(self, incident_id: int, status: IncidentStatus, reviewer: str, note: str | None = None) -> Incident | None:
-        return await self.incidents.resolve_incident(incident_id, status, reviewer, note)
+        """Record a moderator's verdict (from any platform); the verdict also teaches the detector."""
+        incident = await self.incidents.resolve_incident(incident_id, status, reviewer, note)
+        if incident is not None and self.learner is not None:
+            await self.learner.learn(incident, status, reviewer)
+        return incident
 
     async def record_feedback(self, platform: str, post_message_id: str, user_id: str, helpful: bool) -> bool:
         """A member rated a card. Returns False if the card is unknown or the vote did not change."""

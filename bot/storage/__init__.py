@@ -1,5 +1,6 @@
 """SQLite storage for contextbot (aiosqlite): migrations, incident and settings repositories."""
 
+from .dashboard import SqliteDashboardRepository as SqliteDashboardRepository
 from .db import Database, open_database
 from .incidents import MAX_CONTENT_CHARS, SqliteIncidentRepository
 from .migrator import (
