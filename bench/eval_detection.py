@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot.config import DetectorConfig  # noqa: E402
-from bot.core.detector import Detector, Thresholds, _embed_pack, stance_training_groups, training_matrix  # noqa: E402
+from bot.core.detector import Detector, _embed_pack, stance_training_groups, training_matrix  # noqa: E402
 from bot.core.encoders import UsemEncoder  # noqa: E402
 from bot.core.models import Action  # noqa: E402
 from bot.core.packs import PackRegistry  # noqa: E402

@@ -18,7 +18,6 @@ import asyncio
 import json
 import random
 import resource
-import statistics
 import sys
 import tempfile
 import time

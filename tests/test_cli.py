@@ -80,7 +80,7 @@ def test_demo_then_incident_commands(tmp_path):
     assert n >= 3
 
     code, out = run(["incidents", "list", "--db", str(db)])
-    assert code == 0 and f"(" in out and "of" in out
+    assert code == 0 and f"({n} of {n})" in out and f"{first:>4}  open" in out
     code, out = run(["incidents", "resolve", str(first), "false_positive", "--note", "satire", "--db", str(db)])
     assert code == 0 and "false_positive" in out
     code, out = run(["incidents", "show", str(first), "--db", str(db)])

@@ -7,7 +7,6 @@ Adapters post, then call :meth:`IncidentService.card_posted` with the id of the 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from dataclasses import asdict, dataclass
