@@ -130,7 +130,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=20000)
     ap.add_argument("--sample", type=int, default=2000, help="messages used for the encode-every-message baseline")
-    ap.add_argument("--concurrency", type=int, default=8, help="messages handled at once")
+    ap.add_argument("--concurrency", type=int, default=16, help="messages handled at once")
     args = ap.parse_args()
     return asyncio.run(main_async(args.n, args.sample, args.concurrency))
 

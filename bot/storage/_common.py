@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import math
+import sqlite3
 import weakref
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
@@ -101,7 +102,14 @@ async def execute(db: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()
 
 
 async def fetch_all(db: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-    """Rows as dicts, independent of the connection's ``row_factory``."""
+    """Rows as dicts, independent of the connection's ``row_factory``.
+
+    With ``sqlite3.Row`` rows (what :func:`bot.storage.db.open_database` sets) this is one trip to the
+    connection's thread (``execute_fetchall``) instead of three (execute, fetch, close): it matters on the
+    per-message path."""
+    if db.row_factory is sqlite3.Row:
+        rows = await db.execute_fetchall(sql, bind(params))
+        return [dict(zip(row.keys(), tuple(row))) for row in rows]
     async with db.execute(sql, bind(params)) as cur:
         rows = await cur.fetchall()
         names = [d[0] for d in cur.description or ()]
