@@ -46,10 +46,6 @@ GENERIC_STANCE_FILES = (DATA_DIR / "stance_train.jsonl", DATA_DIR / "stance_trai
 MODEL_VERSION = "stance-v2"
 
 
-def stance_text(text: str) -> str:
-    """What the n-gram part of the stance model reads: the normalised message (evasion undone)."""
-    return normalize(text).text
-
 @dataclass(frozen=True)
 class Prepared:
     """A message after the cheap steps (normalisation, language, gate)."""
@@ -162,10 +158,6 @@ class Detector:
         return cls(registry, encoder, tps, tp_emb, model, thresholds, gate)
 
     # ------------------------------------------------------------------ public API
-
-    def gate(self, normalized_text: str) -> bool:
-        """Cheap check: True if the text shares a topical stem with any loaded talking point."""
-        return self._gate_stems(_stems(normalized_text))
 
     def _gate_stems(self, stems: list[str]) -> bool:
         if any(s in self.gate_vocab for s in stems):
@@ -401,7 +393,7 @@ def training_matrix(
         for i in range(len(emb)):
             others = np.arange(len(emb)) != i
             knn = knn_features(emb[i], emb[others], stances[others], claim)
-            norm = stance_text(texts[i])
+            norm = normalize(texts[i]).text  # the same normalised text the detector scores at run time
             xs.append(build_features(emb[i], knn, cue_features(norm)))
             ts.append(norm)
             ys.append(int(stances[i]))

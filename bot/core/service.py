@@ -72,10 +72,6 @@ class Outcome:
     suppressed: str | None = None  # why a card was held back by the budget
     is_answer: bool = False  # the card answers a question (not an incident against the author)
 
-    @property
-    def should_reply(self) -> bool:
-        return self.card is not None
-
 
 def _skipped(mode: ChannelMode) -> Decision:
     """The decision reported for a message that was not examined (channel off, or a bot author)."""
