@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -9,6 +10,7 @@ from pathlib import Path
 
 from .config import Config
 from .core.detector import Detector
+from .core.encoder_process import ProcessEncoder
 from .core.packs import PackRegistry, default_pack_dirs, load_pack
 from .core.ports import Encoder
 from .core.service import IncidentService
@@ -35,9 +37,15 @@ class App:
     detector: Detector
     db: object  # aiosqlite.Connection (kept opaque here)
     service: IncidentService
+    owned_encoder: object | None = None  # an encoder build_app started (a child process): closed with the app
 
     async def close(self) -> None:
-        await self.db.close()
+        try:
+            await self.db.close()
+        finally:
+            if self.owned_encoder is not None:
+                encoder, self.owned_encoder = self.owned_encoder, None
+                await asyncio.to_thread(encoder.close)
 
 
 async def build_app(
@@ -53,9 +61,21 @@ async def build_app(
     from .storage.dashboard import SqliteDashboardRepository
 
     registry = load_registry(config) if detector is None else detector.registry
-    detector = detector or build_detector(config, registry, encoder)
-    db = await open_database(database if database is not None else config.storage.database)
-    await restore_learning(db, detector)  # moderators' verdicts (per-server exemplars) and per-point policies
+    owned = None
+    if detector is None and encoder is None and config.detector.encoder_process:
+        # a long-running bot: the encoder gets a process (a core and a GIL) of its own
+        owned = encoder = await asyncio.to_thread(ProcessEncoder)
+    db = None
+    try:
+        detector = detector or build_detector(config, registry, encoder)
+        db = await open_database(database if database is not None else config.storage.database)
+        await restore_learning(db, detector)  # moderators' verdicts (per-server exemplars) and per-point policies
+    except BaseException:
+        if db is not None:
+            await db.close()
+        if owned is not None:
+            owned.close()
+        raise
     service = IncidentService(
         detector,
         registry,
@@ -63,5 +83,8 @@ async def build_app(
         CachingSettingsRepository(SqliteSettingsRepository(db)),
         group_window=timedelta(hours=config.storage.group_window_hours),
         learner=VerdictLearner(SqliteDashboardRepository(db), detector),  # chat verdicts teach it too
+        # with the encoder in its own process, one batch is encoded there while the previous one's stance and
+        # policy run here
+        batches_in_flight=2 if isinstance(detector.encoder, ProcessEncoder) else 1,
     )
-    return App(config, registry, detector, db, service)
+    return App(config, registry, detector, db, service, owned_encoder=owned)

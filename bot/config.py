@@ -41,6 +41,7 @@ class DetectorConfig:
     match_threshold: float = 0.48  # min retrieval score to consider a talking point
     reply_match_threshold: float = 0.60  # min retrieval score to post a card
     cache_dir: Path | None = None  # trained stance model cache; default ~/.cache/contextbot
+    encoder_process: bool = True  # long-running bots encode in a child process (its own core and GIL)
 
 
 @dataclass(frozen=True)
@@ -190,7 +191,8 @@ def parse_config(raw: Mapping[str, Any], env: Mapping[str, str], *, source: str 
             r.fail("paths", f"pack path {p} does not exist")
 
     r = _Reader(source, "detector", raw.get("detector", {}), {"reply_threshold", "review_threshold", "match_threshold",
-                                                                    "reply_match_threshold", "cache_dir"})
+                                                                    "reply_match_threshold", "cache_dir",
+                                                                    "encoder_process"})
     cache = r.get("cache_dir", str, None)
     detector = DetectorConfig(
         reply_threshold=r.unit("reply_threshold", DetectorConfig.reply_threshold),
@@ -198,6 +200,7 @@ def parse_config(raw: Mapping[str, Any], env: Mapping[str, str], *, source: str 
         match_threshold=r.unit("match_threshold", DetectorConfig.match_threshold),
         reply_match_threshold=r.unit("reply_match_threshold", DetectorConfig.reply_match_threshold),
         cache_dir=rel(cache) if cache else None,
+        encoder_process=r.get("encoder_process", bool, DetectorConfig.encoder_process),
     )
     if detector.review_threshold > detector.reply_threshold:
         r.fail("review_threshold", f"must not exceed reply_threshold ({detector.review_threshold} > {detector.reply_threshold})")

@@ -25,6 +25,7 @@ BAD = [
     ("[[dashboard.moderators]]\nusername = \"a\"\npassword_hash = \"plain\"\n", "password_hash: required"),
     ("[unknown]\nx = 1\n", "unknown section [unknown]"),
     ("[detector\n", "not valid TOML"),
+    ("[detector]\nencoder_process = \"yes\"\n", "detector.encoder_process: expected bool"),
 ]
 
 
@@ -43,6 +44,13 @@ def test_example_config_is_valid_and_secrets_come_from_the_environment():
     assert cfg.discord.token == "t0k" and cfg.matrix.password == "pw"
     assert cfg.storage.database.is_absolute()
     assert 0 < cfg.detector.review_threshold <= cfg.detector.reply_threshold < 1
+    assert cfg.detector.encoder_process is True
+
+
+def test_encoder_process_can_be_switched_off(tmp_path):
+    path = tmp_path / "cb.toml"
+    path.write_text("[detector]\nencoder_process = false\n", encoding="utf-8")
+    assert load_config(path, env={}).detector.encoder_process is False
 
 
 def test_running_a_platform_without_credentials_is_refused(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from datetime import datetime, timedelta, timezone
 
@@ -150,3 +151,36 @@ async def test_hostile_message_is_logged_intact_and_never_crashes(app):
         assert stored.content and len(stored.content) <= 8000
     rows = await app.db.execute_fetchall("PRAGMA integrity_check")
     assert rows[0][0] == "ok"
+
+
+async def test_built_as_a_running_bot_the_encoder_has_its_own_process(tmp_path):
+    """build_app without a detector (as `python -m bot run` does): the encoder runs in a child process, two
+    batches may be in flight, decisions are the same, and closing the app stops the child."""
+    import os
+
+    from bot.core.encoder_process import ProcessEncoder
+
+    app = await build_app(Config(), database=tmp_path / "run.db")
+    try:
+        assert isinstance(app.detector.encoder, ProcessEncoder)
+        assert app.owned_encoder is app.detector.encoder
+        assert app.service.batcher.max_in_flight == 2
+        pid = app.detector.encoder.child_pid()
+        assert pid is not None and pid != os.getpid()
+        await app.service.settings.set_channel_mode("test", "g1", "c1", ChannelMode.REPLY)
+        outcomes = await asyncio.gather(*(app.service.handle_message(msg(t)) for t in (ASSERT_1, REFUTE, "gg all")))
+        assert [o.decision.talking_point_id for o in outcomes[:2]] == ["zelensky-illegitimate", "nato-expansion-provoked"]
+        assert outcomes[0].decision.action is Action.REPLY and outcomes[0].card is not None
+        assert outcomes[1].decision.action is Action.NONE and outcomes[1].card is None
+        assert outcomes[2].decision.explanation.gated
+    finally:
+        await app.close()
+    with pytest.raises(ProcessLookupError):
+        for _ in range(200):  # the child exits once its pipe closes
+            os.kill(pid, 0)
+            await asyncio.sleep(0.05)
+
+
+async def test_an_app_given_a_detector_starts_no_encoder_process(app):
+    assert app.owned_encoder is None
+    assert app.service.batcher.max_in_flight == 1

@@ -253,6 +253,27 @@ async def test_grouping_is_sliding_and_counts_on_root(repo):
     assert (await repo.get_incident(root.id)).hit_count == 4
 
 
+async def test_hit_whose_group_root_is_gone_starts_a_new_group(repo, db):
+    first = await repo.record_incident(new_incident(), WINDOW)
+    second = await repo.record_incident(new_incident(message_id="m2", created_at=T0 + timedelta(minutes=1)), WINDOW)
+    assert second.group_id == first.id
+    await db.execute("PRAGMA foreign_keys = OFF")  # an operator removed the root row by hand
+    await db.execute("DELETE FROM incidents WHERE id = ?", (first.id,))
+    third = await repo.record_incident(new_incident(message_id="m3", created_at=T0 + timedelta(minutes=2)), WINDOW)
+    stored = await repo.get_incident(third.id)
+    assert third.group_id == third.id == stored.group_id
+    assert stored.hit_count == 1
+
+
+async def test_recorded_incident_is_returned_exactly_as_stored(repo):
+    """record_incident returns the row from INSERT ... RETURNING plus the trigger's effect on a new root."""
+    root = await repo.record_incident(new_incident(), WINDOW)
+    assert root == await repo.get_incident(root.id)
+    joined = await repo.record_incident(new_incident(message_id="m2", created_at=T0 + timedelta(minutes=1)), WINDOW)
+    assert joined == await repo.get_incident(joined.id)
+    assert joined.group_id == root.id
+
+
 async def test_zero_window_disables_grouping(repo):
     a = await repo.record_incident(new_incident(), timedelta(0))
     b = await repo.record_incident(new_incident(message_id="m2"), timedelta(0))

@@ -1,8 +1,15 @@
 """Micro-batching: messages that arrive while the detector is busy are decided together in one encoder call.
 
 No timer and no artificial delay: the first message is decided at once; whatever queues up while that runs
-(a burst from the gateway) forms the next batch. The detector runs in a worker thread, so the event loop (and
+(a burst from the gateway) forms the next batch. The detector runs in worker threads, so the event loop (and
 the platforms' heartbeats) never waits on it.
+
+``max_in_flight=2`` lets a second batch start while the first is still being decided. That pays when the
+encoder works in another process (:class:`bot.core.encoder_process.ProcessEncoder`): the second batch waits at
+the encoder, ready to go the moment the first batch's embeddings come back, while the first batch's retrieval,
+stance and policy run here, so the encoder never idles and both cores are busy. (Splitting the detector into an
+encode stage and a decide stage, with the second batch taken from the queue only once the encoder was free,
+made larger batches but measured slower: the encoder idled between batches while the event loop handed over.)
 """
 
 from __future__ import annotations
@@ -18,12 +25,16 @@ class BatchableDetector(Protocol):
 
 
 class MicroBatcher:
-    def __init__(self, detector: BatchableDetector, *, max_batch: int = 16, offload: bool = True) -> None:
+    def __init__(self, detector: BatchableDetector, *, max_batch: int = 16, offload: bool = True,
+                 max_in_flight: int = 1) -> None:
+        if max_batch < 1 or max_in_flight < 1:
+            raise ValueError("max_batch and max_in_flight must be >= 1")
         self.detector = detector
         self.max_batch = max_batch
         self.offload = offload
+        self.max_in_flight = max_in_flight if offload else 1  # inline (offload=False) cannot overlap
         self._queue: list[tuple[object, str | None, tuple[str, ...], asyncio.Future]] = []
-        self._worker: asyncio.Task | None = None
+        self._workers: set[asyncio.Task] = set()
         self.batches = 0  # counters for status pages and benchmarks
         self.items = 0
 
@@ -31,8 +42,10 @@ class MicroBatcher:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future = loop.create_future()
         self._queue.append((prepared, server_id, disabled_packs, fut))
-        if self._worker is None or self._worker.done():
-            self._worker = loop.create_task(self._drain())
+        if len(self._workers) < self.max_in_flight:
+            task = loop.create_task(self._drain())
+            self._workers.add(task)
+            task.add_done_callback(self._workers.discard)
         return await fut
 
     async def _drain(self) -> None:

@@ -1,4 +1,8 @@
-"""Sentence encoders behind the small :class:`bot.core.ports.Encoder` interface."""
+"""Sentence encoders behind the small :class:`bot.core.ports.Encoder` interface.
+
+* :class:`UsemEncoder` runs the multilingual USE v3 in this process.
+* :class:`bot.core.encoder_process.ProcessEncoder` runs one of these in a child process.
+"""
 
 from __future__ import annotations
 
@@ -28,6 +32,15 @@ class UsemEncoder:
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.maximum(norms, 1e-12)
 
+    def close(self) -> None:
+        pass
+
 
 def default_encoder() -> UsemEncoder:
     return UsemEncoder()
+
+
+def usem_single_thread() -> UsemEncoder:
+    """The encoder :class:`bot.core.encoder_process.ProcessEncoder` runs by default: one BLAS thread, since the
+    child is meant to own one core while the bot's process uses the other."""
+    return UsemEncoder(threads=1)

@@ -101,6 +101,7 @@ class IncidentService:
         group_window: timedelta = GROUP_WINDOW,
         offload: bool = True,
         max_batch: int = 16,
+        batches_in_flight: int = 1,
         learner: VerdictHook | None = None,
     ) -> None:
         self.detector = detector
@@ -111,7 +112,7 @@ class IncidentService:
         self.group_window = group_window
         self.learner = learner  # turns verdicts into per-server exemplars (wired by the composition root)
         # the detector runs in a worker thread (offload=False: inline, for profiling)
-        self.batcher = MicroBatcher(detector, max_batch=max_batch, offload=offload)
+        self.batcher = MicroBatcher(detector, max_batch=max_batch, offload=offload, max_in_flight=batches_in_flight)
 
     async def _decide(self, text: str, lang: str | None, server_id: str | None,
                       disabled_packs: tuple[str, ...] = ()) -> Decision:

@@ -178,66 +178,55 @@ class SqliteIncidentRepository:
         return _row_to_incident(row) if row else None
 
     async def record_incident(self, new: NewIncident, group_window: timedelta) -> Incident:
+        # One statement, one trip to the SQLite thread: the subquery finds the group (the newest incident by
+        # the same author on the same point within the window whose root still exists) and the trigger from
+        # migrations/0003 makes a new row its own root or bumps the root's hit_count.
         now = self._now()
         created = as_utc(new.created_at)
-        db = self._db
-        async with write_transaction(db):
-            root_id: int | None = None
-            if group_window > timedelta(0):
-                try:
-                    window_start = created - group_window
-                except OverflowError:
-                    window_start = datetime.min.replace(tzinfo=timezone.utc)
-                row = await fetch_one(
-                    db,
-                    "SELECT id, group_id FROM incidents"
-                    " WHERE server_id = ? AND author_id = ? AND talking_point_id = ? AND platform = ?"
-                    " AND created_at >= ?"
-                    " ORDER BY created_at DESC, id DESC LIMIT 1",
-                    (new.server_id, new.author_id, new.talking_point_id, new.platform, window_start),
-                )
-                if row:
-                    root_id = row["group_id"] if row["group_id"] is not None else row["id"]
-
-            cur = await execute(
-                db,
-                "INSERT INTO incidents (platform, server_id, channel_id, message_id, message_link, author_id,"
-                " content, talking_point_id, stance, score, match_score, action, status, explanation_json,"
-                " group_id, hit_count, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, 1, ?, ?)",
-                (
-                    new.platform,
-                    new.server_id,
-                    new.channel_id,
-                    new.message_id,
-                    new.message_link,
-                    new.author_id,
-                    _cap_content(new.content),
-                    new.talking_point_id,
-                    Stance(new.stance),
-                    _finite(new.score),
-                    _finite(new.match_score),
-                    Action(new.action),
-                    new.explanation_json if new.explanation_json is not None else "{}",
-                    root_id,
-                    created,
-                    now,
-                ),
+        group_sql, group_params = "NULL", ()
+        if group_window > timedelta(0):
+            try:
+                window_start = created - group_window
+            except OverflowError:
+                window_start = datetime.min.replace(tzinfo=timezone.utc)
+            group_sql = (
+                "(SELECT r.id FROM incidents AS p JOIN incidents AS r ON r.id = COALESCE(p.group_id, p.id)"
+                " WHERE p.server_id = ? AND p.author_id = ? AND p.talking_point_id = ? AND p.platform = ?"
+                " AND p.created_at >= ? ORDER BY p.created_at DESC, p.id DESC LIMIT 1)"
             )
-            new_id = cur.lastrowid
-            joined = False
-            if root_id is not None:
-                upd = await execute(
-                    db,
-                    "UPDATE incidents SET hit_count = hit_count + 1, updated_at = ? WHERE id = ?",
-                    (now, root_id),
-                )
-                joined = upd.rowcount == 1
-            if not joined:  # a new group (or its first row vanished): this row is the root
-                await execute(db, "UPDATE incidents SET group_id = id WHERE id = ?", (new_id,))
-            incident = await self._get(new_id)  # type: ignore[arg-type]
-        assert incident is not None
-        return incident
+            group_params = (new.server_id, new.author_id, new.talking_point_id, new.platform, window_start)
+        params = (
+            new.platform,
+            new.server_id,
+            new.channel_id,
+            new.message_id,
+            new.message_link,
+            new.author_id,
+            _cap_content(new.content),
+            new.talking_point_id,
+            Stance(new.stance),
+            _finite(new.score),
+            _finite(new.match_score),
+            Action(new.action),
+            new.explanation_json if new.explanation_json is not None else "{}",
+            *group_params,
+            created,
+            now,
+        )
+        sql = (
+            "INSERT INTO incidents (platform, server_id, channel_id, message_id, message_link, author_id,"
+            " content, talking_point_id, stance, score, match_score, action, status, explanation_json,"
+            f" group_id, hit_count, created_at, updated_at)"
+            f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, {group_sql}, 1, ?, ?)"
+            f" RETURNING {_INCIDENT_COLUMNS}"
+        )
+        async with locked(self._db):  # a single statement is its own transaction; the lock keeps it out of others'
+            row = await fetch_one(self._db, sql, params)
+        assert row is not None
+        # RETURNING shows the row as inserted, before the trigger: a new root's group_id is its own id
+        if row["group_id"] is None:
+            row["group_id"] = row["id"]
+        return _row_to_incident(row)
 
     async def get_incident(self, incident_id: int) -> Incident | None:
         async with locked(self._db):
@@ -316,12 +305,12 @@ class SqliteIncidentRepository:
         return _row_to_card(row) if row else None
 
     async def record_card_post(self, post: CardPost) -> CardPost:
-        async with write_transaction(self._db):
-            cur = await execute(
+        async with locked(self._db):  # one statement (autocommit): one trip to the SQLite thread
+            row = await fetch_one(
                 self._db,
                 "INSERT INTO card_posts (platform, server_id, channel_id, thread_id, source_message_id,"
                 " post_message_id, talking_point_id, author_id, incident_id, lang, pack_version, created_at,"
-                " retracted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f" retracted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_CARD_COLUMNS}",
                 (
                     post.platform,
                     post.server_id,
@@ -338,9 +327,8 @@ class SqliteIncidentRepository:
                     bool(post.retracted),
                 ),
             )
-            stored = await self._card("id = ?", (cur.lastrowid,))
-        assert stored is not None
-        return stored
+        assert row is not None
+        return _row_to_card(row)
 
     async def card_posts_since(self, platform: str, channel_id: str, since: datetime) -> list[CardPost]:
         async with locked(self._db):
@@ -368,7 +356,7 @@ class SqliteIncidentRepository:
             await execute(self._db, "UPDATE card_posts SET retracted = 1 WHERE id = ?", (card_post_id,))
 
     async def record_suppressed(self, s: SuppressedReply) -> None:
-        async with write_transaction(self._db):
+        async with locked(self._db):  # one statement (autocommit)
             await execute(
                 self._db,
                 "INSERT INTO suppressed_replies (platform, server_id, channel_id, source_message_id,"
