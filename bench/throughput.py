@@ -8,15 +8,15 @@ Workloads (20,000 messages each by default):
 Two measurements per workload:
 * throughput (closed loop): ``--concurrency`` messages in flight at once, as in a gateway burst; each message is
   awaited end to end (decision, incident row, card-post row). Messages/s over the whole run.
-* latency (open loop): messages arrive at a fixed rate (``--mixed-rate`` / ``--on-topic-rate``, Poisson
-  arrivals); latency runs from a message's scheduled arrival to the end of its handling, so time spent queueing
-  behind earlier messages counts (no coordinated omission). p50/p99.
+* latency (open loop): messages arrive at fixed rates (``--mixed-rates`` / ``--on-topic-rates``, Poisson
+  arrivals, ``--seconds`` per rate); latency runs from a message's scheduled arrival to the end of its handling,
+  so time spent queueing behind earlier messages counts (no coordinated omission). p50/p99/max.
 
 Also: peak RSS (bot process + encoder process), and the ratio of throughput against "encode every message"
 (one encoder call per message, in process, no gate). Targets (issue #2): (a) >= 1,000 msg/s, (b) >= 300 msg/s,
 p99 <= 20 ms, RSS <= 500 MB.
 
-    python bench/throughput.py [--n 20000] [--concurrency 16] [--in-process]
+    python bench/throughput.py [--n 20000] [--concurrency 16] [--seconds 20] [--in-process]
 """
 
 from __future__ import annotations
@@ -152,8 +152,8 @@ def encode_every_message(texts: list[str]) -> float:
 async def main_async(args) -> int:
     cfg = Config()
     cfg = replace(cfg, detector=replace(cfg.detector, encoder_process=not args.in_process))
-    rates = {"mixed": args.mixed_rate, "on-topic": args.on_topic_rate}
-    results = []
+    rates = {"mixed": args.mixed_rates, "on-topic": args.on_topic_rates}
+    results, latencies = [], []
     with tempfile.TemporaryDirectory() as tmp:
         app = await build_app(cfg, database=Path(tmp) / "bench.db")
         encoder_pid = app.owned_encoder.child_pid() if app.owned_encoder is not None else None
@@ -163,8 +163,11 @@ async def main_async(args) -> int:
                 texts = workload(kind, args.n)
                 r = {"kind": kind, "n": args.n, "texts": texts}
                 r.update(await closed_loop(app, kind, texts, args.concurrency))
-                r["latency"] = await open_loop(app, kind, texts, rates[kind], seed=21)
                 results.append(r)
+                for rate in rates[kind]:
+                    m = min(len(texts), max(1, int(rate * args.seconds)))
+                    lt = await open_loop(app, f"{kind}-{rate:g}", texts[:m], rate, seed=21)
+                    latencies.append({"kind": kind, "n": m, **lt})
             rss_main = vm_hwm_mb()
             rss_child = vm_hwm_mb(encoder_pid) if encoder_pid else 0.0
         finally:
@@ -174,20 +177,21 @@ async def main_async(args) -> int:
 
     mode = "in-process encoder" if args.in_process else "encoder in its own process"
     print(f"full pipeline with SQLite logging, {mode}; all 20 channels in reply mode")
-    print(f"{'workload':<9} {'n':>6} │ {'msg/s':>6} {'batch':>5} {'vs encode-all':>13} │ {'offered':>7} {'p50 ms':>7} "
-          f"{'p99 ms':>7} {'max ms':>7} │ outcomes")
+    print(f"\nthroughput: closed loop, {args.concurrency} messages in flight (a gateway burst)")
+    print(f"{'workload':<9} {'n':>6} {'msg/s':>7} {'batch':>6} {'vs encode-all':>15}  outcomes")
     for r in results:
-        lt = r["latency"]
         ratio = r["msgs_per_s"] / r["encode_all_msgs_per_s"]
-        print(f"{r['kind']:<9} {r['n']:>6} │ {r['msgs_per_s']:>6.0f} {r['mean_batch']:>5.1f} "
-              f"{ratio:>6.2f}× ({r['encode_all_msgs_per_s']:>4.0f}) │ {lt['rate']:>7.0f} {lt['p50_ms']:>7.2f} "
-              f"{lt['p99_ms']:>7.2f} {lt['max_ms']:>7.1f} │ {r['outcomes']}")
-    print(f"throughput: closed loop, {args.concurrency} messages in flight (a gateway burst); batch = mean encoder "
-          f"batch size")
-    print("latency: open loop, Poisson arrivals at the offered rate (msg/s); from scheduled arrival to handled")
-    print(f"encode-all: one in-process encoder call per message, first {args.sample} messages of the workload")
+        print(f"{r['kind']:<9} {r['n']:>6} {r['msgs_per_s']:>7.0f} {r['mean_batch']:>6.1f} "
+              f"{ratio:>6.2f}× ({r['encode_all_msgs_per_s']:>4.0f}/s)  {r['outcomes']}")
+    print("batch = mean encoder batch; encode-all = one in-process encoder call per message, no gate "
+          f"(first {args.sample} messages)")
+    print("\nlatency: open loop, Poisson arrivals at the offered rate; from scheduled arrival to handled")
+    print(f"{'workload':<9} {'offered':>8} {'n':>6} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7}")
+    for lt in latencies:
+        print(f"{lt['kind']:<9} {lt['rate']:>6.0f}/s {lt['n']:>6} {lt['p50_ms']:>7.2f} {lt['p99_ms']:>7.2f} "
+              f"{lt['max_ms']:>7.1f}")
     total = rss_main + rss_child
-    print(f"peak RSS: {total:.0f} MB (bot process {rss_main:.0f} MB + encoder process {rss_child:.0f} MB)")
+    print(f"\npeak RSS: {total:.0f} MB (bot process {rss_main:.0f} MB + encoder process {rss_child:.0f} MB)")
     return 0
 
 
@@ -196,8 +200,11 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=20000)
     ap.add_argument("--sample", type=int, default=2000, help="messages used for the encode-every-message baseline")
     ap.add_argument("--concurrency", type=int, default=16, help="messages in flight in the throughput run")
-    ap.add_argument("--mixed-rate", type=float, default=1000.0, help="offered msg/s in the mixed latency run")
-    ap.add_argument("--on-topic-rate", type=float, default=300.0, help="offered msg/s in the on-topic latency run")
+    rates = lambda v: [float(x) for x in v.split(",")]  # noqa: E731
+    ap.add_argument("--mixed-rates", type=rates, default=[1000.0], help="offered msg/s for mixed latency runs")
+    ap.add_argument("--on-topic-rates", type=rates, default=[50.0, 150.0, 300.0],
+                    help="offered msg/s for on-topic latency runs (comma-separated)")
+    ap.add_argument("--seconds", type=float, default=20.0, help="length of each latency run (at most --n messages)")
     ap.add_argument("--in-process", action="store_true", help="encode in the bot's process (encoder_process = false)")
     args = ap.parse_args()
     return asyncio.run(main_async(args))

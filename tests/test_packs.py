@@ -408,7 +408,7 @@ def test_errors_in_a_single_file_pack_name_file_and_talking_point(tmp_path):
 
     assert any(l.startswith(str(path)) and f"talking point '{TP2}': cards.en.summary: 650 characters (max 600)" in l
                for l in err.errors), str(err)
-    assert any(f"mypack.yaml:" in l and f"talking point '{TP}': cards.ru: missing" in l for l in err.errors), str(err)
+    assert any("mypack.yaml:" in l and f"talking point '{TP}': cards.ru: missing" in l for l in err.errors), str(err)
 
 
 def test_single_file_pack_rejects_duplicate_talking_point_ids(tmp_path):
