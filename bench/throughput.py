@@ -95,16 +95,16 @@ class Feeder:
 async def closed_loop(app, kind: str, texts: list[str], concurrency: int) -> dict:
     feeder = Feeder(app, f"closed-{kind}")
     await feeder.setup()
-    sem = asyncio.Semaphore(concurrency)
     batcher = app.service.batcher
     batches0, items0 = batcher.batches, batcher.items
+    queue = iter(enumerate(texts))
 
-    async def one(i: int, text: str) -> None:
-        async with sem:
+    async def worker() -> None:  # each worker takes the next message when it is done with one
+        for i, text in queue:
             await feeder.handle(i, text)
 
     t0 = time.perf_counter()
-    await asyncio.gather(*(one(i, t) for i, t in enumerate(texts)))
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
     total = time.perf_counter() - t0
     batches = batcher.batches - batches0
     return {"msgs_per_s": len(texts) / total, "outcomes": feeder.outcomes,
