@@ -135,3 +135,16 @@ def test_bad_limits_are_refused():
         MicroBatcher(RecordingDetector(), max_batch=0)
     with pytest.raises(ValueError):
         MicroBatcher(RecordingDetector(), max_in_flight=0)
+
+
+@pytest.mark.parametrize("offload", [False, True])
+async def test_a_message_right_after_the_previous_result_is_still_decided(offload):
+    """Regression: a worker that had just finished (its done-callback not run yet) was counted as running, so a
+    message queued at that moment waited forever."""
+    b = MicroBatcher(RecordingDetector(), offload=offload, max_in_flight=1)
+
+    async def one_after_another() -> list[str]:
+        # awaited directly: the next decide() runs in the same step that receives the previous result
+        return [(await b.decide(f"m{i}", None, ())).explanation.reason for i in range(20)]
+
+    assert await asyncio.wait_for(one_after_another(), timeout=10) == [f"decided m{i}" for i in range(20)]

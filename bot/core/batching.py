@@ -42,10 +42,11 @@ class MicroBatcher:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future = loop.create_future()
         self._queue.append((prepared, server_id, disabled_packs, fut))
+        # A worker that has returned is done at once, but its done-callback runs later: count live ones only,
+        # or a message queued in between would wait for a worker that is never started.
+        self._workers = {t for t in self._workers if not t.done()}
         if len(self._workers) < self.max_in_flight:
-            task = loop.create_task(self._drain())
-            self._workers.add(task)
-            task.add_done_callback(self._workers.discard)
+            self._workers.add(loop.create_task(self._drain()))
         return await fut
 
     async def _drain(self) -> None:
