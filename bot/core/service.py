@@ -254,10 +254,18 @@ class IncidentService:
 
     async def resolve(self, incident_id: int, status: IncidentStatus, reviewer: str, note: str | None = None) -> Incident | None:
         """Record a moderator's verdict (from any platform); the verdict also teaches the detector."""
-        incident = await self.incidents.resolve_incident(incident_id, status, reviewer, note)
-        if incident is not None and self.learner is not None:
-            await self.learner.learn(incident, status, reviewer)
+        incident, _ = await self.resolve_and_learn(incident_id, status, reviewer, note)
         return incident
+
+    async def resolve_and_learn(self, incident_id: int, status: IncidentStatus, reviewer: str,
+                                note: str | None = None) -> tuple[Incident | None, Any]:
+        """:meth:`resolve`, also returning what the learner reports about the verdict (None without a learner
+        or for an unknown incident), for callers that show it (the dashboard's audit log)."""
+        incident = await self.incidents.resolve_incident(incident_id, status, reviewer, note)
+        learned = None
+        if incident is not None and self.learner is not None:
+            learned = await self.learner.learn(incident, status, reviewer)
+        return incident, learned
 
     async def record_feedback(self, platform: str, post_message_id: str, user_id: str, helpful: bool) -> bool:
         """A member rated a card. Returns False if the card is unknown or the vote did not change."""

@@ -17,7 +17,7 @@ import getpass
 import sys
 from typing import TYPE_CHECKING, TextIO
 
-from .learning import VerdictLearner, resolve_and_learn, restore_learning
+from .learning import VerdictLearner, restore_learning
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..config import Config
@@ -76,4 +76,4 @@ def dashboard_main(args, cfg: "Config", out: TextIO, *, stdin: TextIO | None = N
     return 0
 
 
-__all__ = ["VerdictLearner", "dashboard_main", "resolve_and_learn", "restore_learning", "run_dashboard"]
+__all__ = ["VerdictLearner", "dashboard_main", "restore_learning", "run_dashboard"]

@@ -51,7 +51,7 @@ from .auth import (
     parse_server_entry,
     verify_password,
 )
-from .learning import VerdictLearner, clear_point_policy, resolve_and_learn, set_point_policy
+from .learning import clear_point_policy, set_point_policy
 
 log = logging.getLogger(__name__)
 
@@ -299,7 +299,6 @@ class Dashboard:
         self.codec = SessionCodec(cfg.dashboard.secret or "")
         self.limiter = limiter or LoginRateLimiter()
         self.store = SqliteDashboardRepository(bot_app.db)
-        self.learner = VerdictLearner(self.store, bot_app.detector)
         self.registry = bot_app.registry
         self.detector = bot_app.detector
         self.incidents = bot_app.service.incidents
@@ -598,7 +597,8 @@ async def queue(request: web.Request) -> web.StreamResponse:
 
 async def _resolve_one(d: Dashboard, access: Access, inc: Incident, status: IncidentStatus, note: str | None,
                        bulk: bool = False) -> None:
-    updated, result = await resolve_and_learn(d.bot.service, d.learner, inc.id, status, access.username, note)
+    # the service records the verdict and its learner (wired by the composition root) teaches the detector
+    updated, result = await d.bot.service.resolve_and_learn(inc.id, status, access.username, note)
     detail: dict[str, Any] = {"status": status.value, "previous": inc.status.value, "note": note}
     if bulk:
         detail["bulk"] = True

@@ -9,8 +9,8 @@
   review-only switch, stored (``point_policies``) and applied at once (``Detector.set_point_policy``).
 * :func:`restore_learning` loads stored exemplars and policies into a detector at start-up. It is idempotent
   per detector object (exemplars already loaded are skipped), so calling it twice does no harm.
-* :func:`resolve_and_learn` is what a Discord/Matrix resolve command can call instead of
-  ``IncidentService.resolve`` to get the same learning as the dashboard.
+* ``IncidentService.resolve`` calls :meth:`VerdictLearner.learn` (the composition root wires it), so a verdict
+  from Discord, Matrix or the dashboard teaches the detector the same way.
 """
 
 from __future__ import annotations
@@ -184,22 +184,11 @@ async def restore_learning(db, detector: LearningDetector) -> int:
     return added + len(policies)
 
 
-async def resolve_and_learn(service, learner: VerdictLearner, incident_id: int, status: IncidentStatus,
-                            reviewer: str, note: str | None = None) -> tuple[Incident | None, LearnResult | None]:
-    """``IncidentService.resolve`` plus learning (for any platform's resolve command)."""
-    # straight to the repository: the service's own learner hook would learn the same verdict a second time
-    incident = await service.incidents.resolve_incident(incident_id, IncidentStatus(status), reviewer, note)
-    if incident is None:
-        return None, None
-    return incident, await learner.learn(incident, status, reviewer)
-
-
 __all__ = [
     "LearnResult",
     "VerdictLearner",
     "clear_point_policy",
     "incident_language",
-    "resolve_and_learn",
     "restore_learning",
     "set_point_policy",
     "verdict_polarity",
