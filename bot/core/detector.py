@@ -211,12 +211,23 @@ class Detector:
             j += 1
         return out
 
-    def add_server_exemplar(self, server_id: str, talking_point_id: str, text: str, positive: bool) -> None:
+    def exemplar_embedding(self, text: str) -> np.ndarray:
+        """The vector a learned exemplar is stored as (so it can outlive the message text)."""
+        return self.encoder.encode([normalize(text).text])[0]
+
+    def add_server_exemplar(self, server_id: str, talking_point_id: str, text: str, positive: bool,
+                            embedding: np.ndarray | None = None) -> None:
         """A moderator verdict: a confirmed (positive) or false-positive (negative) message for one server.
-        Takes effect on the next message, without a restart."""
+        Takes effect on the next message, without a restart. ``embedding`` (from :meth:`exemplar_embedding`)
+        is used when given, so an exemplar whose text was purged still works."""
         if talking_point_id not in self.tp_index:
             return
-        q = self.encoder.encode([normalize(text).text])[0]
+        if embedding is not None:
+            q = np.asarray(embedding, dtype=np.float32).reshape(-1)
+            if q.shape != (self.ex_emb.shape[1],) or not np.isfinite(q).all():
+                raise ValueError(f"exemplar embedding has shape {q.shape}, expected ({self.ex_emb.shape[1]},)")
+        else:
+            q = self.exemplar_embedding(text)
         with self._lock:
             ov = self._overlays.setdefault(server_id, _ServerOverlay())
             ov.emb.append(q)

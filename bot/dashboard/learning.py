@@ -9,6 +9,9 @@
   review-only switch, stored (``point_policies``) and applied at once (``Detector.set_point_policy``).
 * :func:`restore_learning` loads stored exemplars and policies into a detector at start-up. It is idempotent
   per detector object (exemplars already loaded are skipped), so calling it twice does no harm.
+* Each exemplar is stored with its sentence vector. When the incident's content is purged (retention, or the
+  message was deleted) the database blanks the exemplar's text too (trigger in migrations/0004); the detector
+  keeps learning from the vector, so purging loses no verdict.
 * ``IncidentService.resolve`` calls :meth:`VerdictLearner.learn` (the composition root wires it), so a verdict
   from Discord, Matrix or the dashboard teaches the detector the same way.
 """
@@ -16,11 +19,14 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
+
+import numpy as np
 
 from ..core.detector import PointPolicy
 from ..core.models import Incident, IncidentStatus
@@ -30,19 +36,26 @@ log = logging.getLogger(__name__)
 
 
 class LearningDetector(Protocol):
-    def add_server_exemplar(self, server_id: str, talking_point_id: str, text: str, positive: bool) -> None: ...
+    def add_server_exemplar(self, server_id: str, talking_point_id: str, text: str, positive: bool,
+                            embedding: Any = None) -> None: ...
 
     def set_point_policy(self, server_id: str | None, talking_point_id: str, policy: PointPolicy | None) -> None: ...
 
 
-# What each live detector already holds, as (server_id, talking point, text, positive), so restore_learning is
-# idempotent and a verdict learned while running is not loaded twice (independent of database row ids).
+# What each live detector already holds, as (server_id, talking point, vector digest or text, positive), so
+# restore_learning is idempotent and a verdict learned while running is not loaded twice (independent of database
+# row ids). The vector identifies an exemplar also after its text was purged.
 _Key = tuple[str, str, str, bool]
 _loaded: "weakref.WeakKeyDictionary[Any, set[_Key]]" = weakref.WeakKeyDictionary()
 
 
 def _key(e: ServerExemplar) -> _Key:
-    return (e.server_id, e.talking_point_id, e.text, bool(e.positive))
+    ident = "vec:" + hashlib.sha1(e.embedding).hexdigest() if e.embedding else e.text
+    return (e.server_id, e.talking_point_id, ident, bool(e.positive))
+
+
+def _vector(e: ServerExemplar) -> np.ndarray | None:
+    return np.frombuffer(e.embedding, dtype=np.float32) if e.embedding else None
 
 
 def _loaded_keys(detector: Any) -> set[_Key]:
@@ -58,10 +71,23 @@ def _add(detector: LearningDetector, exemplars: list[ServerExemplar]) -> int:
     for e in exemplars:
         if _key(e) in loaded:
             continue
-        detector.add_server_exemplar(e.server_id, e.talking_point_id, e.text, e.positive)
+        vector = _vector(e)
+        if vector is None and not e.text:
+            log.warning("learned exemplar %s has neither text nor vector (purged before it was back-filled); "
+                        "skipped", e.id)
+            continue
+        detector.add_server_exemplar(e.server_id, e.talking_point_id, e.text, e.positive, embedding=vector)
         loaded.add(_key(e))
         n += 1
     return n
+
+
+def _embedding_bytes(detector: Any, text: str) -> bytes | None:
+    """The detector's vector for ``text`` as stored bytes (None if the detector cannot embed)."""
+    embed = getattr(detector, "exemplar_embedding", None)
+    if embed is None or not text:
+        return None
+    return np.asarray(embed(text), dtype=np.float32).tobytes()
 
 
 def verdict_polarity(status: IncidentStatus) -> bool | None:
@@ -105,10 +131,11 @@ class VerdictLearner:
         notes: list[str] = []
         if positive is not None and not text:
             notes.append("message content was purged: nothing to learn from")
+        vector = await asyncio.to_thread(_embedding_bytes, self.detector, text) if positive is not None else None
         new, retired = await self.store.replace_incident_exemplar(
             platform=incident.platform, server_id=incident.server_id, talking_point_id=incident.talking_point_id,
             text=text or None, lang=incident_language(incident), positive=positive, incident_id=incident.id,
-            created_by=actor,
+            created_by=actor, embedding=vector,
         )
         live = True
         if any(r.positive != positive for r in retired):  # the verdict changed: the detector must forget it
@@ -175,7 +202,17 @@ async def restore_learning(db, detector: LearningDetector) -> int:
     """Load the stored exemplars and point policies into ``detector``. Returns how many were applied
     (exemplars not yet loaded into this detector + policies). Call once after building the app."""
     store = SqliteDashboardRepository(db)
-    added = await asyncio.to_thread(_add, detector, await store.active_exemplars())
+    exemplars = await store.active_exemplars()
+    # exemplars learned before vectors were stored: keep their vector now, so a later purge of the text loses nothing
+    backfilled = []
+    for e in exemplars:
+        if e.embedding is None and e.text:
+            vector = await asyncio.to_thread(_embedding_bytes, detector, e.text)
+            if vector is not None:
+                await store.set_exemplar_embedding(e.id, vector)
+                e = replace(e, embedding=vector)
+        backfilled.append(e)
+    added = await asyncio.to_thread(_add, detector, backfilled)
     policies = await store.list_point_policies()
     for p in policies:
         detector.set_point_policy(p.server_id or None, p.talking_point_id, _policy_of(p.reply_threshold, p.review_only))

@@ -45,6 +45,8 @@ class ServerExemplar:
     promoted_stance: str | None = None
     promoted_by: str | None = None
     promoted_at: datetime | None = None
+    embedding: bytes | None = None  # float32 sentence embedding (what the detector uses); kept after a purge
+    text_purged_at: datetime | None = None  # the source message's content was purged: ``text`` is ""
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,7 @@ class PointStats:
 
 _EXEMPLAR_COLUMNS = (
     "id, platform, server_id, talking_point_id, text, lang, positive, incident_id, created_by, created_at, active,"
-    " retired_at, promoted, promoted_stance, promoted_by, promoted_at"
+    " retired_at, promoted, promoted_stance, promoted_by, promoted_at, embedding, text_purged_at"
 )
 
 _STATS_SELECT = (
@@ -128,6 +130,8 @@ def _row_to_exemplar(r: dict[str, Any]) -> ServerExemplar:
         active=bool(r["active"]), retired_at=from_db_time(r["retired_at"]), promoted=bool(r["promoted"]),
         promoted_stance=r["promoted_stance"], promoted_by=r["promoted_by"],
         promoted_at=from_db_time(r["promoted_at"]),
+        embedding=bytes(r["embedding"]) if r["embedding"] is not None else None,
+        text_purged_at=from_db_time(r["text_purged_at"]),
     )
 
 
@@ -186,10 +190,10 @@ class SqliteDashboardRepository:
 
     async def replace_incident_exemplar(
         self, *, platform: str, server_id: str, talking_point_id: str, text: str | None, lang: str,
-        positive: bool | None, incident_id: int, created_by: str,
+        positive: bool | None, incident_id: int, created_by: str, embedding: bytes | None = None,
     ) -> tuple[ServerExemplar | None, list[ServerExemplar]]:
         """Retire the incident's active exemplar(s) and, unless ``positive`` is None or ``text`` is empty,
-        store a new one. Returns (new exemplar or None, retired exemplars)."""
+        store a new one (with its ``embedding``, if given). Returns (new exemplar or None, retired exemplars)."""
         now = self._now()
         async with write_transaction(self._db):
             rows = await fetch_all(
@@ -209,12 +213,17 @@ class SqliteDashboardRepository:
                 cur = await execute(
                     self._db,
                     "INSERT INTO server_exemplars (platform, server_id, talking_point_id, text, lang, positive,"
-                    " incident_id, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " incident_id, created_by, created_at, embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (platform, server_id, talking_point_id, text, lang or "", bool(positive), incident_id,
-                     created_by, now),
+                     created_by, now, embedding),
                 )
                 new = await self._exemplar(cur.lastrowid)  # type: ignore[arg-type]
         return new, retired
+
+    async def set_exemplar_embedding(self, exemplar_id: int, embedding: bytes) -> None:
+        """Store the vector of an exemplar learned before vectors were kept (back-filled at start-up)."""
+        async with locked(self._db):
+            await execute(self._db, "UPDATE server_exemplars SET embedding = ? WHERE id = ?", (embedding, exemplar_id))
 
     async def get_exemplar(self, exemplar_id: int) -> ServerExemplar | None:
         async with locked(self._db):
@@ -279,7 +288,7 @@ class SqliteDashboardRepository:
             return await self._exemplar(exemplar_id)
 
     async def promoted_exemplars(self, scope: Scope = None) -> list[ServerExemplar]:
-        clauses, params = ["promoted = 1"], []
+        clauses, params = ["promoted = 1", "text <> ''"], []  # a purged text cannot go into a pack
         _scope_clause(scope, clauses, params)
         async with locked(self._db):
             rows = await fetch_all(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 import pytest
 import yaml
@@ -481,6 +482,28 @@ async def test_promote_exemplar_and_yaml_export(client, seeded, bot_app):
     assert (await client.get("/exemplars/promoted.yaml")).status == 403
     html = await (await client.get("/exemplars")).text()
     assert "promote to pack" not in html and "promoted as assert" in html
+
+
+async def test_purged_exemplar_shows_no_text_and_is_not_exported(client, seeded, bot_app):
+    NATO = seeded.text["nato"]
+    await login(client, "alice")
+    token = await page_csrf(client)
+    await client.post(f"/incidents/{seeded.ids['nato']}/resolve", data={"csrf": token, "verdict": "false_positive"})
+    (ex,) = await rows(bot_app.db, "SELECT id FROM server_exemplars")
+    await client.post(f"/exemplars/{ex['id']}/promote", data={"csrf": token, "promote": "1", "stance": "refute"})
+    words = " ".join(re.findall(r"\w+", NATO)[:4])  # survives any HTML escaping of punctuation
+
+    def shown(page: str) -> bool:
+        return words in " ".join(re.findall(r"\w+", re.sub(r"&[#\w]+;", " ", page)))
+
+    assert shown(await (await client.get("/exemplars")).text())  # the control: visible before the purge
+    inc = await bot_app.service.incidents.get_incident(seeded.ids["nato"])
+    await bot_app.service.handle_delete(inc.platform, inc.channel_id, inc.message_id)  # the author deleted it
+
+    html = await (await client.get("/exemplars")).text()
+    assert "(message purged" in html and not shown(html)
+    text = await (await client.get("/exemplars/promoted.yaml")).text()
+    assert text.startswith("# contextbot: 0 exemplar(s) promoted") and not shown(text)
 
 
 async def test_audit_page_lists_actions(client, seeded):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import numpy as np
 import pytest
 
 from bot.core.models import Action, IncidentStatus, Stance
@@ -22,7 +23,7 @@ class RecordingDetector:
         if can_forget:
             self.clear_server_exemplars = self._clear
 
-    def add_server_exemplar(self, server_id, talking_point_id, text, positive):
+    def add_server_exemplar(self, server_id, talking_point_id, text, positive, embedding=None):
         self.added.append((server_id, talking_point_id, text, positive))
 
     def set_point_policy(self, server_id, talking_point_id, policy):
@@ -115,3 +116,66 @@ async def test_policies_are_stored_applied_and_restored(db):
     assert await clear_point_policy(store, det, platform="discord", server_id="g1", talking_point_id="tp")
     assert det.policies == {(None, "tp"): PointPolicy(0.9, False)}
     assert [p.is_global for p in await store.list_point_policies()] == [True]
+
+
+async def test_purging_the_message_blanks_the_exemplar_text_but_keeps_its_vector(db):
+    det = RecordingDetector()
+    det.exemplar_embedding = lambda text: np.full(4, len(text), dtype=np.float32)
+    learner = VerdictLearner(SqliteDashboardRepository(db), det)
+    repo = SqliteIncidentRepository(db)
+    deleted = await incident(db, "NATO forced Russia, deleted later")
+    expired = await incident(db, "NATO forced Russia, expires")
+    for inc in (deleted, expired):
+        r = await learner.learn(inc, IncidentStatus.FALSE_POSITIVE, "mod")
+        assert r.exemplar.text == inc.content
+        assert np.frombuffer(r.exemplar.embedding, np.float32).tolist() == [len(inc.content)] * 4
+
+    await repo.purge_message_content("discord", "c", "m-NATO forced Russia, deleted later")  # the author deleted it
+    await repo.purge_content_before(datetime.now(timezone.utc) + timedelta(days=1))  # retention
+    rows = await SqliteDashboardRepository(db).active_exemplars()
+    assert [(e.text, e.text_purged_at is not None, e.embedding is not None) for e in rows] == [("", True, True)] * 2
+    raw = await db.execute_fetchall("SELECT COUNT(*) FROM server_exemplars WHERE text LIKE '%NATO%'")
+    assert raw[0][0] == 0  # the words are nowhere in the database any more
+
+    # a restarted bot still knows both verdicts, from the vectors
+    fresh = RecordingDetector()
+    assert await restore_learning(db, fresh) == 2
+    assert [(a[2], a[3]) for a in fresh.added] == [("", False), ("", False)]
+
+
+async def test_purged_exemplar_still_decides_in_a_restarted_detector(db, detector):
+    """With the real detector: a false-positive verdict keeps working after the text is purged and the bot
+    restarts (the verdict is restored from the stored vector, not from the text)."""
+    from bot.config import DetectorConfig
+    from bot.core.detector import Detector
+
+    text = "NATO expansion forced Russia to act, the West pushed right up to its borders."
+    running = Detector.build(detector.registry, DetectorConfig(), encoder=detector.encoder)
+    before = running.check(text, server_id="g1")
+    assert before.is_incident and before.talking_point_id == "nato-expansion-provoked"
+
+    inc = await incident(db, text)
+    await VerdictLearner(SqliteDashboardRepository(db), running).learn(inc, IncidentStatus.FALSE_POSITIVE, "mod")
+    assert running.check(text, server_id="g1").action is Action.NONE
+    await SqliteIncidentRepository(db).purge_message_content("discord", "c", f"m-{text}")
+
+    restarted = Detector.build(detector.registry, DetectorConfig(), encoder=detector.encoder)
+    assert await restore_learning(db, restarted) == 1
+    assert restarted.check(text, server_id="g1").action is Action.NONE
+    assert restarted.check(text, server_id="g2").action is before.action  # other servers unaffected
+
+
+async def test_exemplars_learned_before_vectors_are_back_filled_at_start(db, detector):
+    from bot.config import DetectorConfig
+    from bot.core.detector import Detector
+
+    text = "NATO expansion forced Russia to act, the West pushed right up to its borders."
+    inc = await incident(db, text)
+    store = SqliteDashboardRepository(db)
+    await store.replace_incident_exemplar(platform="discord", server_id="g1", talking_point_id=inc.talking_point_id,
+                                          text=text, lang="en", positive=False, incident_id=inc.id, created_by="mod")
+    assert (await store.active_exemplars())[0].embedding is None  # as stored by an older version
+    restarted = Detector.build(detector.registry, DetectorConfig(), encoder=detector.encoder)
+    assert await restore_learning(db, restarted) == 1
+    (e,) = await store.active_exemplars()
+    np.testing.assert_allclose(np.frombuffer(e.embedding, np.float32), restarted.exemplar_embedding(text), atol=1e-6)
