@@ -65,6 +65,7 @@ async def build_app(
     if detector is None and encoder is None and config.detector.encoder_process:
         # a long-running bot: the encoder gets a process (a core and a GIL) of its own
         owned = encoder = await asyncio.to_thread(ProcessEncoder)
+        log.info("sentence encoder %s running in process %s", owned.name, owned.child_pid())
     db = None
     try:
         detector = detector or build_detector(config, registry, encoder)
