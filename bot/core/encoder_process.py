@@ -3,7 +3,7 @@
 The encoder is pure numpy plus a pure-Python tokenizer. In the bot's process its Python half holds the GIL
 against the event loop and the SQLite thread, and its BLAS threads compete with them for the cores. In a child
 it has a core and a GIL of its own, and the bot's process keeps retrieval, stance, policy and storage
-(bench/throughput.py: on-topic throughput 216 -> ~330 msg/s on 2 cores).
+(bench/throughput.py on 2 cores, all-on-topic traffic: 247 msg/s in process, 337-351 msg/s with the child).
 
 The child is a plain ``python -m bot.core.encoder_process FACTORY`` subprocess (not ``multiprocessing``, so it
 never re-imports the parent's ``__main__``). It talks over its stdin/stdout: each frame is a 4-byte big-endian
