@@ -37,7 +37,7 @@ class App:
     detector: Detector
     db: object  # aiosqlite.Connection (kept opaque here)
     service: IncidentService
-    owned_encoder: object | None = None  # an encoder build_app started (a child process): closed with the app
+    owned_encoder: ProcessEncoder | None = None  # the encoder child build_app started: closed with the app
 
     async def close(self) -> None:
         try:

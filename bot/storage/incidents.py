@@ -9,7 +9,7 @@ Behaviour worth knowing (beyond the protocol docstrings):
 * Grouping: ``record_incident`` joins the newest incident by the same platform/server/author on the same
   talking point whose ``created_at >= new.created_at - group_window`` (a sliding window: each hit extends
   the group). The group's first row has ``group_id`` = its own id and ``hit_count`` = size of the group;
-  later rows point at it and keep ``hit_count`` 1. The status of earlier incidents does not matter.
+  later rows point at it and keep ``hit_count`` 1 (the root's side is kept by a trigger, migrations/0003). The status of earlier incidents does not matter.
   A window of zero or less disables grouping.
 * Filters: ``since`` is inclusive, ``until`` exclusive; ``server_ids=()`` matches nothing (an empty
   allow-list); ``order`` is "newest" | "oldest" | "score" (anything else -> ValueError).
@@ -216,7 +216,7 @@ class SqliteIncidentRepository:
         sql = (
             "INSERT INTO incidents (platform, server_id, channel_id, message_id, message_link, author_id,"
             " content, talking_point_id, stance, score, match_score, action, status, explanation_json,"
-            f" group_id, hit_count, created_at, updated_at)"
+            " group_id, hit_count, created_at, updated_at)"
             f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, {group_sql}, 1, ?, ?)"
             f" RETURNING {_INCIDENT_COLUMNS}"
         )
