@@ -9,8 +9,8 @@ Behaviour worth knowing (beyond the protocol docstrings):
 * Grouping: ``record_incident`` joins the newest incident by the same platform/server/author on the same
   talking point whose ``created_at >= new.created_at - group_window`` (a sliding window: each hit extends
   the group). The group's first row has ``group_id`` = its own id and ``hit_count`` = size of the group;
-  later rows point at it and keep ``hit_count`` 1 (the root's side is kept by a trigger, migrations/0003). The status of earlier incidents does not matter.
-  A window of zero or less disables grouping.
+  later rows point at it and keep ``hit_count`` 1 (the root's side is kept by a trigger, migrations/0003).
+  The status of earlier incidents does not matter. A window of zero or less disables grouping.
 * Filters: ``since`` is inclusive, ``until`` exclusive; ``server_ids=()`` matches nothing (an empty
   allow-list); ``order`` is "newest" | "oldest" | "score" (anything else -> ValueError).
 * ``resolve_incident`` with status OPEN re-opens the incident and clears ``resolved_at``.
