@@ -1,0 +1,32 @@
+"""The throughput benchmark still runs end to end (tiny sizes; its figures are printed, never asserted)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_throughput_bench_runs_and_reports_every_figure(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "throughput.py"), "--n", "300", "--sample", "20", "--seconds", "0.5",
+         "--mixed-rates", "200", "--on-topic-rates", "40"],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = proc.stdout
+    assert "encoder in its own process" in out
+    for kind in ("mixed", "on-topic"):
+        # throughput row: workload, n, msg/s, batch, ratio, and outcomes that add up to n
+        row = re.search(rf"^{kind}\s+300\s+(\d+)\s+([\d.]+)\s+([\d.]+)× .*\{{'reply': (\d+), 'review': (\d+), 'none': (\d+)",
+                        out, re.M)
+        assert row, out
+        assert sum(int(row.group(i)) for i in (4, 5, 6)) == 300
+        assert re.search(rf"^{kind}\s+\d+/s\s+\d+\s+[\d.]+\s+[\d.]+\s+[\d.]+$", out, re.M), out  # latency row
+    rss = re.search(r"peak RSS: (\d+) MB \(bot process (\d+) MB \+ encoder process (\d+) MB\)", out)
+    assert rss, out
+    total, bot, child = (int(rss.group(i)) for i in (1, 2, 3))
+    assert child > 0 and abs(total - bot - child) <= 1  # both processes counted (rounded separately)
