@@ -76,6 +76,14 @@ def test_killed_child_is_replaced_and_the_call_retried(hash_child):
     assert hash_child.child_pid() != first
 
 
+def test_ctrl_c_does_not_kill_the_child(hash_child):
+    pid = hash_child.child_pid()
+    os.kill(pid, signal.SIGINT)  # what a terminal sends to the whole process group
+    time.sleep(0.2)
+    assert hash_child.encode(["still here"]).shape == (1, 16)
+    assert hash_child.child_pid() == pid and hash_child.restarts == 0
+
+
 def test_child_dying_twice_in_one_call_gives_up_with_a_clear_error(hash_child):
     with pytest.raises(EncoderUnavailable, match="died twice"):
         hash_child.encode(["please exit"])  # kills the first child and its replacement

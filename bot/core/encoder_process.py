@@ -8,7 +8,8 @@ it has a core and a GIL of its own, and the bot's process keeps retrieval, stanc
 The child is a plain ``python -m bot.core.encoder_process FACTORY`` subprocess (not ``multiprocessing``, so it
 never re-imports the parent's ``__main__``). It talks over its stdin/stdout: each frame is a 4-byte big-endian
 length and a pickle; requests are lists of strings, replies are float32 arrays or ``("error", text)``. Anything
-the encoder prints goes to stderr, never into the protocol. The child exits when its stdin closes.
+the encoder prints goes to stderr, never into the protocol. The child exits when its stdin closes (it ignores
+SIGINT, so Ctrl-C stops the bot, which then closes the pipe).
 
 The child holds no state besides the model, so if it dies the next call starts a new one and retries once.
 """
@@ -20,6 +21,7 @@ import logging
 import os
 import pickle
 import select
+import signal
 import struct
 import subprocess
 import sys
@@ -181,6 +183,9 @@ class ProcessEncoder:
 
 
 def child_main(factory_spec: str) -> int:
+    # Ctrl-C in a terminal reaches the whole process group: the bot shuts down and closes our stdin, which is
+    # how the child ends (no KeyboardInterrupt traceback, no half-written reply)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     proto_out = os.fdopen(os.dup(1), "wb")  # the protocol gets its own descriptor ...
     os.dup2(2, 1)  # ... and anything printed goes to stderr
     proto_in = sys.stdin.buffer
