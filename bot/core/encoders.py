@@ -49,9 +49,6 @@ class UsemEncoder:
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.maximum(norms, 1e-12)
 
-    def close(self) -> None:
-        pass
-
 
 def default_encoder() -> UsemEncoder:
     return UsemEncoder()
