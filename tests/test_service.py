@@ -84,6 +84,19 @@ async def test_question_may_be_answered_but_is_never_an_incident(app):
         assert out.card is not None and out.is_answer
 
 
+async def test_an_answered_question_is_not_answered_twice(app):
+    svc = app.service
+    await svc.settings.set_channel_mode("test", "g1", "c1", ChannelMode.REPLY)
+    question = msg(QUESTION, mid="m-q")
+    first = await svc.handle_message(question)
+    assert first.decision.answer_question and first.card is not None and first.is_answer
+    await svc.card_posted(question, first, "bot-q")
+    svc.clock.now += timedelta(hours=3)  # past every cooldown: only the card already posted holds it back
+    again = await svc.handle_edit(msg(QUESTION + " Anyone?", mid="m-q", is_edit=True))
+    assert again.card is None and again.incident is None
+    assert await svc.incidents.count_incidents(IncidentFilter()) == 0
+
+
 async def test_edit_is_rechecked_without_a_second_card_or_incident(app):
     svc = app.service
     await svc.settings.set_channel_mode("test", "g1", "c1", ChannelMode.REPLY)

@@ -290,6 +290,29 @@ async def test_concurrent_records_keep_hit_count_consistent(repo):
     assert root.hit_count == 20
 
 
+async def test_record_incident_once_returns_the_existing_incident_for_the_same_message_and_point(repo, db):
+    first, created = await repo.record_incident_once(new_incident(), WINDOW)
+    assert created and first == await repo.get_incident(first.id)
+    again, created = await repo.record_incident_once(
+        new_incident(content="edited text", created_at=T0 + timedelta(minutes=3)), WINDOW)
+    assert not created and again == first  # the edit does not overwrite or duplicate
+    other_point, created = await repo.record_incident_once(new_incident(talking_point_id="tp.other"), WINDOW)
+    assert created and other_point.id != first.id
+    other_channel, created = await repo.record_incident_once(new_incident(channel_id="c2"), WINDOW)
+    assert created and other_channel.group_id == first.id  # same author and point: grouped as by record_incident
+    joined, created = await repo.record_incident_once(new_incident(message_id="m2"), WINDOW)
+    assert created and joined.group_id == first.id
+    assert (await repo.get_incident(first.id)).hit_count == 3
+    assert await raw(db, "SELECT COUNT(*) FROM incidents") == [(4,)]
+
+
+async def test_concurrent_deliveries_of_one_message_record_one_incident(repo, db):
+    results = await asyncio.gather(*[repo.record_incident_once(new_incident(), WINDOW) for _ in range(10)])
+    assert sum(created for _, created in results) == 1
+    assert len({inc.id for inc, _ in results}) == 1
+    assert await raw(db, "SELECT COUNT(*), MAX(hit_count) FROM incidents") == [(1, 1)]
+
+
 # ------------------------------------------------------------------------------------------- resolve
 
 
@@ -388,6 +411,16 @@ async def test_card_posts_record_and_lookup(repo, db):
     assert [c.post_message_id for c in await repo.card_posts_since("discord", "c1", T0)] == ["p1", "p2"]
     assert [c.post_message_id for c in await repo.card_posts_since("discord", "c1", T0 + timedelta(minutes=5))] == ["p2"]
     assert await repo.card_posts_since("discord", "c1", T0 + timedelta(hours=1)) == []
+
+    # card_history answers both questions in one query, exactly as the two lookups do
+    for source in ("m1", "other"):
+        for since in (T0 - timedelta(days=1), T0, T0 + timedelta(minutes=5), T0 + timedelta(minutes=10),
+                      T0 + timedelta(hours=1)):
+            assert await repo.card_history("discord", "c1", source, since) == (
+                await repo.card_post_for_source("discord", "c1", source),
+                await repo.card_posts_since("discord", "c1", since)), (source, since)
+    newest, recent = await repo.card_history("discord", "c1", "m1", T0 + timedelta(hours=1))
+    assert newest == later and recent == []  # the source's card counts even outside the window
 
     await repo.mark_card_retracted(first.id)
     assert (await repo.card_post_by_post_id("discord", "p1")).retracted is True

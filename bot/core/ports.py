@@ -116,6 +116,10 @@ class IncidentRepository(Protocol):
         ``group_window``, the new row joins that group (``group_id`` = first incident's id, hit_count
         incremented on the group's first row)."""
 
+    async def record_incident_once(self, new: NewIncident, group_window: timedelta) -> tuple[Incident, bool]:
+        """:meth:`record_incident` unless the message already has an incident for the same talking point (an
+        edit or a redelivery): then that incident and False. Atomic: concurrent calls insert at most once."""
+
     async def get_incident(self, incident_id: int) -> Incident | None: ...
 
     async def list_incidents(self, flt: IncidentFilter, limit: int = 50, offset: int = 0) -> list[Incident]: ...
@@ -143,6 +147,11 @@ class IncidentRepository(Protocol):
     ) -> list[CardPost]: ...
 
     async def card_post_for_source(self, platform: str, channel_id: str, source_message_id: str) -> CardPost | None: ...
+
+    async def card_history(self, platform: str, channel_id: str, source_message_id: str,
+                           since: datetime) -> tuple[CardPost | None, list[CardPost]]:
+        """In one call: the newest card posted for the source message (any time), and the channel's cards
+        since ``since`` (:meth:`card_posts_since`)."""
 
     async def card_post_by_post_id(self, platform: str, post_message_id: str) -> CardPost | None: ...
 

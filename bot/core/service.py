@@ -139,50 +139,40 @@ class IncidentService:
 
         # Questions: the card may answer them in reply mode; never an incident against the author.
         if decision.answer_question:
-            if mode is ChannelMode.REPLY and not await self._card_exists(msg):
+            if mode is ChannelMode.REPLY:
                 return await self._budgeted_card(msg, decision, tp, mode, server, now, None, is_answer=True)
             return Outcome(decision=decision, mode=mode)
 
         if decision.action is Action.NONE or not decision.is_incident:
             return Outcome(decision=decision, mode=mode)
 
-        existing = await self.incidents.incidents_for_message(msg.platform, msg.channel_id, msg.message_id)
-        incident = next((i for i in existing if i.talking_point_id == tp.id), None)
-        if incident is None:
-            incident = await self.incidents.record_incident(
-                NewIncident(
-                    platform=msg.platform,
-                    server_id=msg.server_id,
-                    channel_id=msg.channel_id,
-                    message_id=msg.message_id,
-                    message_link=msg.link,
-                    author_id=msg.author_id,
-                    content=msg.text,
-                    talking_point_id=tp.id,
-                    stance=decision.stance or Stance.OTHER,
-                    score=decision.score,
-                    match_score=decision.explanation.match_score,
-                    action=decision.action,
-                    explanation_json=explanation_json(decision),
-                    created_at=now,
-                ),
-                self.group_window,
-            )
-            new_incident = True
-        else:
-            new_incident = False  # an edit of a message we already logged
+        # an edit or a redelivery of a message already logged for this point gets that incident back
+        incident, new_incident = await self.incidents.record_incident_once(
+            NewIncident(
+                platform=msg.platform,
+                server_id=msg.server_id,
+                channel_id=msg.channel_id,
+                message_id=msg.message_id,
+                message_link=msg.link,
+                author_id=msg.author_id,
+                content=msg.text,
+                talking_point_id=tp.id,
+                stance=decision.stance or Stance.OTHER,
+                score=decision.score,
+                match_score=decision.explanation.match_score,
+                action=decision.action,
+                explanation_json=explanation_json(decision),
+                created_at=now,
+            ),
+            self.group_window,
+        )
 
         if mode is ChannelMode.LOG:
             return Outcome(decision=decision, mode=mode, incident=incident)
         if mode is ChannelMode.REVIEW or decision.action is Action.REVIEW:
             return Outcome(decision=decision, mode=mode, incident=incident, alert=new_incident)
-        # mode REPLY and a confident assertion; a redelivered or edited message never gets a second card
-        if await self._card_exists(msg):
-            return Outcome(decision=decision, mode=mode, incident=incident, suppressed="card already posted")
+        # mode REPLY and a confident assertion
         return await self._budgeted_card(msg, decision, tp, mode, server, now, incident)
-
-    async def _card_exists(self, msg: IncomingMessage) -> bool:
-        return await self.incidents.card_post_for_source(msg.platform, msg.channel_id, msg.message_id) is not None
 
     async def handle_edit(self, msg: IncomingMessage) -> Outcome:
         """An edited message: re-checked, never a second card for the same message, no duplicate incident."""
@@ -195,7 +185,12 @@ class IncidentService:
     async def _budgeted_card(
         self, msg, decision, tp, mode, server, now, incident, *, is_answer: bool = False
     ) -> Outcome:
-        recent = await self.incidents.card_posts_since(msg.platform, msg.channel_id, now - history_window(server))
+        existing, recent = await self.incidents.card_history(
+            msg.platform, msg.channel_id, msg.message_id, now - history_window(server))
+        if existing is not None:  # a redelivered or edited message never gets a second card
+            if is_answer:
+                return Outcome(decision=decision, mode=mode)
+            return Outcome(decision=decision, mode=mode, incident=incident, suppressed="card already posted")
         reason = budget_refusal(now, recent, msg, tp.id, server)
         if reason is not None:
             await self.incidents.record_suppressed(

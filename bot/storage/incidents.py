@@ -97,6 +97,13 @@ def _row_to_incident(r: dict[str, Any]) -> Incident:
     )
 
 
+def _inserted(row: dict[str, Any]) -> Incident:
+    # RETURNING shows the row as inserted, before the trigger: a new root's group_id is its own id
+    if row["group_id"] is None:
+        row["group_id"] = row["id"]
+    return _row_to_incident(row)
+
+
 def _row_to_card(r: dict[str, Any]) -> CardPost:
     return CardPost(
         id=r["id"],
@@ -178,9 +185,33 @@ class SqliteIncidentRepository:
         return _row_to_incident(row) if row else None
 
     async def record_incident(self, new: NewIncident, group_window: timedelta) -> Incident:
+        sql, params = self._insert_incident(new, group_window, once=False)
+        async with locked(self._db):  # a single statement is its own transaction; the lock keeps it out of others'
+            row = await fetch_one(self._db, sql, params)
+        assert row is not None
+        return _inserted(row)
+
+    async def record_incident_once(self, new: NewIncident, group_window: timedelta) -> tuple[Incident, bool]:
+        sql, params = self._insert_incident(new, group_window, once=True)
+        async with locked(self._db):
+            row = await fetch_one(self._db, sql, params)
+            if row is not None:
+                return _inserted(row), True
+            row = await fetch_one(  # an edit or a redelivery: the incident already recorded for it
+                self._db,
+                f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE platform = ? AND channel_id = ?"
+                " AND message_id = ? AND talking_point_id = ? ORDER BY id LIMIT 1",
+                (new.platform, new.channel_id, new.message_id, new.talking_point_id),
+            )
+        assert row is not None
+        return _row_to_incident(row), False
+
+    def _insert_incident(self, new: NewIncident, group_window: timedelta, *, once: bool) -> tuple[str, tuple]:
         # One statement, one trip to the SQLite thread: the subquery finds the group (the newest incident by
         # the same author on the same point within the window whose root still exists) and the trigger from
-        # migrations/0003 makes a new row its own root or bumps the root's hit_count.
+        # migrations/0003 makes a new row its own root or bumps the root's hit_count. ``once``: nothing is
+        # inserted (no row returned) if the message already has an incident for this talking point; being one
+        # statement, two deliveries of the same message cannot both insert.
         now = self._now()
         created = as_utc(new.created_at)
         group_sql, group_params = "NULL", ()
@@ -213,20 +244,19 @@ class SqliteIncidentRepository:
             created,
             now,
         )
+        guard = ""
+        if once:
+            guard = (" WHERE NOT EXISTS (SELECT 1 FROM incidents WHERE platform = ? AND channel_id = ?"
+                     " AND message_id = ? AND talking_point_id = ?)")
+            params += (new.platform, new.channel_id, new.message_id, new.talking_point_id)
         sql = (
             "INSERT INTO incidents (platform, server_id, channel_id, message_id, message_link, author_id,"
             " content, talking_point_id, stance, score, match_score, action, status, explanation_json,"
             " group_id, hit_count, created_at, updated_at)"
-            f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, {group_sql}, 1, ?, ?)"
+            f" SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, {group_sql}, 1, ?, ?{guard}"
             f" RETURNING {_INCIDENT_COLUMNS}"
         )
-        async with locked(self._db):  # a single statement is its own transaction; the lock keeps it out of others'
-            row = await fetch_one(self._db, sql, params)
-        assert row is not None
-        # RETURNING shows the row as inserted, before the trigger: a new root's group_id is its own id
-        if row["group_id"] is None:
-            row["group_id"] = row["id"]
-        return _row_to_incident(row)
+        return sql, params
 
     async def get_incident(self, incident_id: int) -> Incident | None:
         async with locked(self._db):
@@ -339,6 +369,20 @@ class SqliteIncidentRepository:
                 (platform, channel_id, since),
             )
         return [_row_to_card(r) for r in rows]
+
+    async def card_history(self, platform: str, channel_id: str, source_message_id: str,
+                           since: datetime) -> tuple[CardPost | None, list[CardPost]]:
+        async with locked(self._db):  # one query for both
+            rows = await fetch_all(
+                self._db,
+                f"SELECT {_CARD_COLUMNS}, created_at >= ? AS in_window FROM card_posts"
+                " WHERE platform = ? AND channel_id = ? AND (created_at >= ? OR source_message_id = ?)"
+                " ORDER BY created_at, id",
+                (since, platform, channel_id, since, source_message_id),
+            )
+        for_source = [r for r in rows if r["source_message_id"] == source_message_id]
+        newest = _row_to_card(for_source[-1]) if for_source else None
+        return newest, [_row_to_card(r) for r in rows if r["in_window"]]
 
     async def card_post_for_source(self, platform: str, channel_id: str, source_message_id: str) -> CardPost | None:
         async with locked(self._db):
