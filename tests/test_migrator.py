@@ -71,7 +71,15 @@ async def test_empty_database_migrates_to_latest(conn):
     assert await versions(conn) == SHIPPED
     (applied_at,) = (await conn.execute_fetchall("SELECT applied_at FROM schema_migrations"))[0]
     assert datetime.fromisoformat(applied_at).utcoffset().total_seconds() == 0
-    assert DEFAULT_MIGRATIONS_DIR == Path(__file__).resolve().parents[1] / "migrations"
+    assert DEFAULT_MIGRATIONS_DIR.resolve() == (Path(__file__).resolve().parents[1] / "migrations").resolve()
+
+
+def test_the_package_carries_the_migrations_through_a_link():
+    """A wheel copies ``bot/migrations`` (declared as package data), so it must be the repository's folder."""
+    root = Path(__file__).resolve().parents[1]
+    link = root / "bot" / "migrations"
+    assert link.is_symlink() and link.resolve() == (root / "migrations").resolve()
+    assert '"migrations/*.sql"' in (root / "pyproject.toml").read_text(encoding="utf-8")
 
 
 async def test_initial_schema_indexes_and_constraints(conn):

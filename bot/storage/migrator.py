@@ -32,7 +32,13 @@ from ._common import connection_lock, to_db_time, utcnow
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+# The numbered files live in ``migrations/`` at the repository root. ``bot/migrations`` is a symbolic link to it,
+# so a built wheel (which copies what the link points at) carries them inside the package; in a checkout both
+# names are the same folder. The root folder is the fallback where the link is not one (a checkout without
+# symlink support).
+_PACKAGED_MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
+_REPO_MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+DEFAULT_MIGRATIONS_DIR = _PACKAGED_MIGRATIONS if _PACKAGED_MIGRATIONS.is_dir() else _REPO_MIGRATIONS
 
 _FILE_RE = re.compile(r"^(\d{4})_([A-Za-z0-9_]+)\.sql$")
 _TX_KEYWORDS = {"BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE"}
