@@ -55,3 +55,19 @@ def test_model_round_trips_through_arrays(fitted):
     dense = np.ones(4, dtype=np.float32)
     assert np.allclose(again.predict_proba(dense, TEXTS[0]), fitted.predict_proba(dense, TEXTS[0]))
     assert abs(float(fitted.predict_proba(dense, TEXTS[1]).sum()) - 1) < 1e-5
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_knn_from_precomputed_cosines_equals_knn_features(seed):
+    from bot.core.stance import STANCES, knn_features, knn_from_sims
+
+    rng = np.random.default_rng(seed)
+    emb = rng.normal(size=(40, 8)).astype(np.float32)
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    stance = rng.integers(0, len(STANCES) - 1, size=40).astype(np.int32)  # some stances may be absent
+    mine = np.sort(rng.choice(40, size=int(rng.integers(0, 12)), replace=False))  # this point's exemplars
+    q, claim = emb[0], emb[1]
+    expected = knn_features(q, emb[mine], stance[mine], claim)
+    by_stance = [mine[stance[mine] == s] for s in range(len(STANCES))]
+    got = knn_from_sims(emb @ q, by_stance, float(claim @ q))
+    np.testing.assert_allclose(got, expected, atol=1e-6)

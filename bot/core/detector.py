@@ -37,6 +37,7 @@ from .stance import (
     build_features,
     cue_features,
     knn_features,
+    knn_from_sims,
 )
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,7 @@ class Detector:
         self.ex_emb = tp_emb["exemplars"]
         self.claim_emb = tp_emb["claims"]
         self._by_tp = [np.flatnonzero(self.ex_tp == i) for i in range(len(self.tps))]
+        self._by_tp_stance = [[ix[self.ex_stance[ix] == s] for s in range(len(STANCES))] for ix in self._by_tp]
         self.tp_pack = np.array([tp.pack_id for tp in self.tps])
         # lexical side: one document per talking point (keywords weigh most, then the claim, then exemplars)
         docs = []
@@ -264,14 +266,17 @@ class Detector:
         return Decision(Action.NONE, None, None, round(match, 4), expl, lang=language)
 
     def _retrieve(self, q: np.ndarray, stems: list[str], allowed: np.ndarray):
+        """Cosines to every document (exemplars, then one claim per talking point) and per-point scores."""
         sc = self.index.score(q, stems)
         match = sc.fused.copy()
         match[~allowed] = 0.0
-        return sc.doc_sims[: len(self.ex_tp)], sc.semantic, sc.lexical, match
+        return sc.doc_sims, sc.semantic, sc.lexical, match
 
     def _decide(self, norm_text, q, stems, language, allowed, server_id) -> Decision:
         t = self.thresholds
-        sims, sem, lex, match = self._retrieve(q, stems, allowed)
+        doc_sims, sem, lex, match = self._retrieve(q, stems, allowed)
+        n_ex = len(self.ex_tp)
+        sims = doc_sims[:n_ex]
         order = np.argsort(-match)
         best = int(order[0])
         candidates = tuple((self.tps[int(i)].id, round(float(match[i]), 4)) for i in order[:3])
@@ -282,7 +287,7 @@ class Detector:
                                  lexical=float(lex[best]), match=m)
         tp = self.tps[best]
         idx = self._by_tp[best]
-        knn = knn_features(q, self.ex_emb[idx], self.ex_stance[idx], self.claim_emb[best])
+        knn = knn_from_sims(sims, self._by_tp_stance[best], float(doc_sims[n_ex + best]))
         probs = self.model.predict_proba(build_features(q, knn, cue_features(norm_text)), norm_text)
         near = int(idx[np.argmax(sims[idx])]) if len(idx) else None
         policy = self.point_policy(server_id, tp.id) if self._policies else None

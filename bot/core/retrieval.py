@@ -99,13 +99,20 @@ class HybridIndex:
         self.doc_keys = np.asarray(doc_keys, dtype=np.int64)
         self.doc_emb = np.asarray(doc_emb, dtype=np.float32)
         self.n_keys = n_keys
+        # documents grouped by key, so a key's best cosine is one maximum.reduceat (np.maximum.at is slow)
+        self._by_key = np.argsort(self.doc_keys, kind="stable")
+        sorted_keys = self.doc_keys[self._by_key]
+        self._group_starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]]) if len(sorted_keys) \
+            else np.zeros(0, dtype=np.int64)
+        self._group_keys = sorted_keys[self._group_starts]
         self.bm25 = Bm25(lexical_docs)
         self.sw, self.lw, self.half = semantic_weight, lexical_weight, lexical_half
 
     def score(self, q: np.ndarray, query_stems: Sequence[str]) -> Scores:
         doc_sims = self.doc_emb @ q
         sem = np.full(self.n_keys, -1.0, dtype=np.float64)
-        np.maximum.at(sem, self.doc_keys, doc_sims)
+        if len(doc_sims):
+            sem[self._group_keys] = np.maximum.reduceat(doc_sims[self._by_key], self._group_starts)
         bm = self.bm25.scores(query_stems)
         lex = bm / (bm + self.half)
         fused = np.clip(self.sw * sem + self.lw * lex, 0.0, 1.0)

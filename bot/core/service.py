@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Protocol, Sequence
 
@@ -81,9 +81,11 @@ def _skipped(mode: ChannelMode) -> Decision:
 
 
 def explanation_json(decision: Decision) -> str:
-    data = asdict(decision.explanation)
-    data["stance"] = decision.explanation.stance.value if decision.explanation.stance else None
-    ns = decision.explanation.nearest_exemplar_stance
+    e = decision.explanation
+    data = {f.name: getattr(e, f.name) for f in fields(e)}  # shallow: dataclasses.asdict deep-copies, slowly
+    data["stance_probs"] = dict(e.stance_probs)
+    data["stance"] = e.stance.value if e.stance else None
+    ns = e.nearest_exemplar_stance
     data["nearest_exemplar_stance"] = ns.value if ns else None
     data["candidates"] = [list(c) for c in decision.candidates]
     return json.dumps(data, ensure_ascii=False, sort_keys=True)

@@ -84,6 +84,17 @@ def knn_features(q: np.ndarray, ex_emb: np.ndarray, ex_stance: np.ndarray, claim
     return out
 
 
+def knn_from_sims(sims: np.ndarray, by_stance: Sequence[np.ndarray], claim_sim: float) -> np.ndarray:
+    """:func:`knn_features` from cosines already computed: ``sims`` over all exemplars, ``by_stance[i]`` the
+    indices of the talking point's exemplars of stance i."""
+    out = np.zeros(N_KNN, dtype=np.float32)
+    for i, ix in enumerate(by_stance):
+        if len(ix):
+            out[i] = float(sims[ix].max())
+    out[-1] = claim_sim
+    return out
+
+
 def build_features(q_emb: np.ndarray, knn: np.ndarray, cues: np.ndarray) -> np.ndarray:
     return np.concatenate([q_emb.astype(np.float32), knn, cues]).astype(np.float32)
 
@@ -157,7 +168,9 @@ class StanceModel:
         hits = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
         if not len(hits):
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        idx, tf = np.unique(hits, return_counts=True)
+        hits.sort()  # unique indices and their counts (np.unique does the same, with more overhead)
+        first = np.flatnonzero(np.r_[True, hits[1:] != hits[:-1]])
+        idx, tf = hits[first], np.diff(np.r_[first, len(hits)])
         vals = (1.0 + np.log(tf.astype(np.float32))) * self.idf[idx]
         vals /= np.linalg.norm(vals)
         return idx, vals
