@@ -5,9 +5,11 @@ Workloads (20,000 messages each by default):
 (a) mixed: realistic chat, ~2 % on-topic (dev-set messages) in ordinary multilingual chatter
 (b) on-topic: dev-set messages about talking points, every stance
 
-Two measurements per workload:
+Three measurements per workload:
 * throughput (closed loop): ``--concurrency`` messages in flight at once, as in a gateway burst; each message is
   awaited end to end (decision, incident row, card-post row). Messages/s over the whole run.
+* service time: messages sent one at a time, each when the previous is done (``--sample`` of them): what one
+  message costs end to end with nothing queued ahead of it.
 * latency (open loop): messages arrive at fixed rates (``--mixed-rates`` / ``--on-topic-rates``, Poisson
   arrivals, ``--seconds`` per rate); latency runs from a message's scheduled arrival to the end of its handling,
   so time spent queueing behind earlier messages counts (no coordinated omission). p50/p99/max.
@@ -138,6 +140,19 @@ async def open_loop(app, kind: str, texts: list[str], rate: float, seed: int) ->
             "max_ms": 1000 * lat[-1]}
 
 
+async def one_at_a_time(app, kind: str, texts: list[str]) -> dict:
+    """Service time: each message handled alone, the next sent when it is done (no queueing at all)."""
+    feeder = Feeder(app, f"seq-{kind}")
+    await feeder.setup()
+    lat: list[float] = []
+    for i, text in enumerate(texts):
+        t0 = time.perf_counter()
+        await feeder.handle(i, text)
+        lat.append(time.perf_counter() - t0)
+    lat.sort()
+    return {"p50_ms": 1000 * lat[len(lat) // 2], "p99_ms": 1000 * lat[int(len(lat) * 0.99)], "max_ms": 1000 * lat[-1]}
+
+
 def encode_every_message(texts: list[str]) -> float:
     from bot.core.encoders import UsemEncoder
 
@@ -163,6 +178,7 @@ async def main_async(args) -> int:
                 texts = workload(kind, args.n)
                 r = {"kind": kind, "n": args.n, "texts": texts}
                 r.update(await closed_loop(app, kind, texts, args.concurrency))
+                r["service"] = await one_at_a_time(app, kind, texts[: args.sample])
                 results.append(r)
                 for rate in rates[kind]:
                     m = min(len(texts), max(1, int(rate * args.seconds)))
@@ -185,6 +201,11 @@ async def main_async(args) -> int:
               f"{ratio:>6.2f}× ({r['encode_all_msgs_per_s']:>4.0f}/s)  {r['outcomes']}")
     print("batch = mean encoder batch; encode-all = one in-process encoder call per message, no gate "
           f"(first {args.sample} messages)")
+    print(f"\nservice time: one message at a time, back to back, no queueing (first {args.sample} messages)")
+    print(f"{'workload':<9} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7}")
+    for r in results:
+        sv = r["service"]
+        print(f"{r['kind']:<9} {sv['p50_ms']:>7.2f} {sv['p99_ms']:>7.2f} {sv['max_ms']:>7.1f}")
     print("\nlatency: open loop, Poisson arrivals at the offered rate; from scheduled arrival to handled")
     print(f"{'workload':<9} {'offered':>8} {'n':>6} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7}")
     for lt in latencies:

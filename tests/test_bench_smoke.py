@@ -26,6 +26,7 @@ def test_throughput_bench_runs_and_reports_every_figure(tmp_path):
         assert row, out
         assert sum(int(row.group(i)) for i in (4, 5, 6)) == 300
         assert re.search(rf"^{kind}\s+\d+/s\s+\d+\s+[\d.]+\s+[\d.]+\s+[\d.]+$", out, re.M), out  # latency row
+        assert re.search(rf"^{kind}\s+[\d.]+\s+[\d.]+\s+[\d.]+$", out, re.M), out  # service-time row
     rss = re.search(r"peak RSS: (\d+) MB \(bot process (\d+) MB \+ encoder process (\d+) MB\)", out)
     assert rss, out
     total, bot, child = (int(rss.group(i)) for i in (1, 2, 3))
