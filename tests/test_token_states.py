@@ -121,3 +121,9 @@ def test_not_installed_with_number_denoising():
 def test_in_process_default_encoder_has_no_caches():
     enc = UsemEncoder()
     assert enc.state_cache is None and enc.token_cache is None
+    assert enc.name == "usem3"
+
+
+def test_the_cached_encoder_has_its_own_name(cached):
+    # detector caches are keyed by encoder name: vectors that differ in the last bits train a separate model
+    assert cached.name != UsemEncoder.name

