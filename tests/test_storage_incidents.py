@@ -52,6 +52,13 @@ def new_incident(**overrides) -> NewIncident:
     return NewIncident(**values)
 
 
+async def record(repo, new: NewIncident, window: timedelta = WINDOW):
+    """Record an incident the repository must insert (a message and point it has not seen)."""
+    inc, created = await repo.record_incident(new, window)
+    assert created
+    return inc
+
+
 def card(**overrides) -> CardPost:
     values = dict(
         id=0,
@@ -86,7 +93,7 @@ def test_implements_protocol_methods():
 
 
 async def test_record_and_get_roundtrip(repo):
-    inc = await repo.record_incident(new_incident(), WINDOW)
+    inc = await record(repo, new_incident(), WINDOW)
 
     assert inc.id > 0
     assert (inc.platform, inc.server_id, inc.channel_id, inc.message_id) == ("discord", "g1", "c1", "m1")
@@ -106,15 +113,15 @@ async def test_record_and_get_roundtrip(repo):
 
 async def test_naive_and_offset_datetimes_are_stored_as_utc(repo, db):
     plus2 = timezone(timedelta(hours=2))
-    a = await repo.record_incident(new_incident(message_id="a", created_at=datetime(2025, 3, 1, 14, 0, tzinfo=plus2)), WINDOW)
-    b = await repo.record_incident(new_incident(message_id="b", author_id="u2", created_at=datetime(2025, 3, 1, 12, 0)), WINDOW)
+    a = await record(repo, new_incident(message_id="a", created_at=datetime(2025, 3, 1, 14, 0, tzinfo=plus2)), WINDOW)
+    b = await record(repo, new_incident(message_id="b", author_id="u2", created_at=datetime(2025, 3, 1, 12, 0)), WINDOW)
     assert a.created_at == b.created_at == T0
     assert await raw(db, "SELECT DISTINCT created_at FROM incidents") == [("2025-03-01T12:00:00.000000Z",)]
 
 
 async def test_content_is_capped(repo):
     text = "x" * (MAX_CONTENT_CHARS - 1) + "yz" + "overflow" * 10
-    inc = await repo.record_incident(new_incident(content=text), WINDOW)
+    inc = await record(repo, new_incident(content=text), WINDOW)
     assert MAX_CONTENT_CHARS == 8000
     assert inc.content == text[:8000]
     assert inc.content.endswith("y")
@@ -136,7 +143,7 @@ async def seeded(repo) -> dict[str, int]:
     ]
     ids = {}
     for r in rows:
-        inc = await repo.record_incident(new_incident(**r), timedelta(0))
+        inc = await record(repo, new_incident(**r), timedelta(0))
         ids[r["message_id"]] = inc.id
     await repo.resolve_incident(ids["m6"], IncidentStatus.DISMISSED, "mod", None)
     return ids
@@ -223,8 +230,8 @@ async def test_list_rejects_bad_arguments(repo, seeded, db, kwargs, exc):
     ],
 )
 async def test_grouping_window(repo, second, grouped):
-    first = await repo.record_incident(new_incident(), WINDOW)
-    other = await repo.record_incident(new_incident(**{"message_id": "m2", **second}), WINDOW)
+    first = await record(repo, new_incident(), WINDOW)
+    other = await record(repo, new_incident(**{"message_id": "m2", **second}), WINDOW)
     root = await repo.get_incident(first.id)
 
     if grouped:
@@ -242,24 +249,24 @@ async def test_grouping_window(repo, second, grouped):
 async def test_grouping_is_sliding_and_counts_on_root(repo):
     ids = []
     for minutes in (0, 50, 100, 150):  # each hit is within the window of the previous one only
-        inc = await repo.record_incident(new_incident(message_id=f"m{minutes}", created_at=T0 + timedelta(minutes=minutes)), WINDOW)
+        inc = await record(repo, new_incident(message_id=f"m{minutes}", created_at=T0 + timedelta(minutes=minutes)), WINDOW)
         ids.append(inc)
     root = await repo.get_incident(ids[0].id)
     assert [i.group_id for i in ids] == [root.id] * 4
     assert root.hit_count == 4
 
-    late = await repo.record_incident(new_incident(message_id="late", created_at=T0 + timedelta(hours=5)), WINDOW)
+    late = await record(repo, new_incident(message_id="late", created_at=T0 + timedelta(hours=5)), WINDOW)
     assert late.group_id == late.id
     assert (await repo.get_incident(root.id)).hit_count == 4
 
 
 async def test_hit_whose_group_root_is_gone_starts_a_new_group(repo, db):
-    first = await repo.record_incident(new_incident(), WINDOW)
-    second = await repo.record_incident(new_incident(message_id="m2", created_at=T0 + timedelta(minutes=1)), WINDOW)
+    first = await record(repo, new_incident(), WINDOW)
+    second = await record(repo, new_incident(message_id="m2", created_at=T0 + timedelta(minutes=1)), WINDOW)
     assert second.group_id == first.id
     await db.execute("PRAGMA foreign_keys = OFF")  # an operator removed the root row by hand
     await db.execute("DELETE FROM incidents WHERE id = ?", (first.id,))
-    third = await repo.record_incident(new_incident(message_id="m3", created_at=T0 + timedelta(minutes=2)), WINDOW)
+    third = await record(repo, new_incident(message_id="m3", created_at=T0 + timedelta(minutes=2)), WINDOW)
     stored = await repo.get_incident(third.id)
     assert third.group_id == third.id == stored.group_id
     assert stored.hit_count == 1
@@ -267,22 +274,22 @@ async def test_hit_whose_group_root_is_gone_starts_a_new_group(repo, db):
 
 async def test_recorded_incident_is_returned_exactly_as_stored(repo):
     """record_incident returns the row from INSERT ... RETURNING plus the trigger's effect on a new root."""
-    root = await repo.record_incident(new_incident(), WINDOW)
+    root = await record(repo, new_incident(), WINDOW)
     assert root == await repo.get_incident(root.id)
-    joined = await repo.record_incident(new_incident(message_id="m2", created_at=T0 + timedelta(minutes=1)), WINDOW)
+    joined = await record(repo, new_incident(message_id="m2", created_at=T0 + timedelta(minutes=1)), WINDOW)
     assert joined == await repo.get_incident(joined.id)
     assert joined.group_id == root.id
 
 
 async def test_zero_window_disables_grouping(repo):
-    a = await repo.record_incident(new_incident(), timedelta(0))
-    b = await repo.record_incident(new_incident(message_id="m2"), timedelta(0))
+    a = await record(repo, new_incident(), timedelta(0))
+    b = await record(repo, new_incident(message_id="m2"), timedelta(0))
     assert (a.group_id, b.group_id) == (a.id, b.id)
 
 
 async def test_concurrent_records_keep_hit_count_consistent(repo):
     incs = await asyncio.gather(
-        *[repo.record_incident(new_incident(message_id=f"m{i}", created_at=T0 + timedelta(seconds=i)), WINDOW) for i in range(20)]
+        *[record(repo, new_incident(message_id=f"m{i}", created_at=T0 + timedelta(seconds=i)), WINDOW) for i in range(20)]
     )
     roots = {i.group_id for i in incs}
     assert len(roots) == 1
@@ -290,24 +297,24 @@ async def test_concurrent_records_keep_hit_count_consistent(repo):
     assert root.hit_count == 20
 
 
-async def test_record_incident_once_returns_the_existing_incident_for_the_same_message_and_point(repo, db):
-    first, created = await repo.record_incident_once(new_incident(), WINDOW)
+async def test_record_incident_returns_the_existing_incident_for_the_same_message_and_point(repo, db):
+    first, created = await repo.record_incident(new_incident(), WINDOW)
     assert created and first == await repo.get_incident(first.id)
-    again, created = await repo.record_incident_once(
+    again, created = await repo.record_incident(
         new_incident(content="edited text", created_at=T0 + timedelta(minutes=3)), WINDOW)
     assert not created and again == first  # the edit does not overwrite or duplicate
-    other_point, created = await repo.record_incident_once(new_incident(talking_point_id="tp.other"), WINDOW)
+    other_point, created = await repo.record_incident(new_incident(talking_point_id="tp.other"), WINDOW)
     assert created and other_point.id != first.id
-    other_channel, created = await repo.record_incident_once(new_incident(channel_id="c2"), WINDOW)
+    other_channel, created = await repo.record_incident(new_incident(channel_id="c2"), WINDOW)
     assert created and other_channel.group_id == first.id  # same author and point: grouped as by record_incident
-    joined, created = await repo.record_incident_once(new_incident(message_id="m2"), WINDOW)
+    joined, created = await repo.record_incident(new_incident(message_id="m2"), WINDOW)
     assert created and joined.group_id == first.id
     assert (await repo.get_incident(first.id)).hit_count == 3
     assert await raw(db, "SELECT COUNT(*) FROM incidents") == [(4,)]
 
 
 async def test_concurrent_deliveries_of_one_message_record_one_incident(repo, db):
-    results = await asyncio.gather(*[repo.record_incident_once(new_incident(), WINDOW) for _ in range(10)])
+    results = await asyncio.gather(*[repo.record_incident(new_incident(), WINDOW) for _ in range(10)])
     assert sum(created for _, created in results) == 1
     assert len({inc.id for inc, _ in results}) == 1
     assert await raw(db, "SELECT COUNT(*), MAX(hit_count) FROM incidents") == [(1, 1)]
@@ -320,7 +327,7 @@ async def test_concurrent_deliveries_of_one_message_record_one_incident(repo, db
     "status", [IncidentStatus.CONFIRMED, IncidentStatus.FALSE_POSITIVE, IncidentStatus.DISMISSED]
 )
 async def test_resolve_sets_verdict(repo, db, status):
-    inc = await repo.record_incident(new_incident(), WINDOW)
+    inc = await record(repo, new_incident(), WINDOW)
     resolved = await repo.resolve_incident(inc.id, status, "mod#1", "checked the thread")
 
     assert resolved.status == status
@@ -334,7 +341,7 @@ async def test_resolve_sets_verdict(repo, db, status):
 async def test_resolve_missing_and_reopen(repo):
     assert await repo.resolve_incident(12345, IncidentStatus.CONFIRMED, "mod", None) is None
 
-    inc = await repo.record_incident(new_incident(), WINDOW)
+    inc = await record(repo, new_incident(), WINDOW)
     await repo.resolve_incident(inc.id, IncidentStatus.CONFIRMED, "mod", "yes")
     reopened = await repo.resolve_incident(inc.id, IncidentStatus.OPEN, "mod2", None)
     assert reopened.status == IncidentStatus.OPEN
@@ -346,10 +353,10 @@ async def test_resolve_missing_and_reopen(repo):
 
 
 async def test_incidents_for_message_and_purge_by_message(repo, db):
-    a = await repo.record_incident(new_incident(talking_point_id="tp.a"), WINDOW)
-    b = await repo.record_incident(new_incident(talking_point_id="tp.b"), WINDOW)
-    other = await repo.record_incident(new_incident(message_id="m2"), WINDOW)
-    same_id_other_channel = await repo.record_incident(new_incident(channel_id="c2"), WINDOW)
+    a = await record(repo, new_incident(talking_point_id="tp.a"), WINDOW)
+    b = await record(repo, new_incident(talking_point_id="tp.b"), WINDOW)
+    other = await record(repo, new_incident(message_id="m2"), WINDOW)
+    same_id_other_channel = await record(repo, new_incident(channel_id="c2"), WINDOW)
 
     assert [i.id for i in await repo.incidents_for_message("discord", "c1", "m1")] == [a.id, b.id]
     assert await repo.purge_message_content("discord", "c1", "m1") == 2
@@ -370,7 +377,7 @@ async def test_incidents_for_message_and_purge_by_message(repo, db):
 async def test_purge_content_before(repo, db):
     ids = {}
     for days in (10, 5, 1):
-        inc = await repo.record_incident(
+        inc = await record(repo, 
             new_incident(message_id=f"d{days}", created_at=NOW - timedelta(days=days)), timedelta(0)
         )
         ids[days] = inc.id
@@ -389,7 +396,7 @@ async def test_purge_content_before(repo, db):
 
 
 async def test_card_posts_record_and_lookup(repo, db):
-    inc = await repo.record_incident(new_incident(), WINDOW)
+    inc = await record(repo, new_incident(), WINDOW)
     first = await repo.record_card_post(card(id=999, incident_id=inc.id))
     assert first.id > 0 and first.id != 999  # the id on input is ignored
     assert dataclasses.replace(first, id=0) == card(incident_id=inc.id)
@@ -408,19 +415,14 @@ async def test_card_posts_record_and_lookup(repo, db):
     assert await repo.card_post_for_source("discord", "c1", "m1") == later
     assert await repo.card_post_for_source("discord", "c1", "other") is None
 
-    assert [c.post_message_id for c in await repo.card_posts_since("discord", "c1", T0)] == ["p1", "p2"]
-    assert [c.post_message_id for c in await repo.card_posts_since("discord", "c1", T0 + timedelta(minutes=5))] == ["p2"]
-    assert await repo.card_posts_since("discord", "c1", T0 + timedelta(hours=1)) == []
-
-    # card_history answers both questions in one query, exactly as the two lookups do
-    for source in ("m1", "other"):
-        for since in (T0 - timedelta(days=1), T0, T0 + timedelta(minutes=5), T0 + timedelta(minutes=10),
-                      T0 + timedelta(hours=1)):
-            assert await repo.card_history("discord", "c1", source, since) == (
-                await repo.card_post_for_source("discord", "c1", source),
-                await repo.card_posts_since("discord", "c1", since)), (source, since)
-    newest, recent = await repo.card_history("discord", "c1", "m1", T0 + timedelta(hours=1))
-    assert newest == later and recent == []  # the source's card counts even outside the window
+    # card_history: the source's newest card (at any time) and the channel's cards since a time, oldest first
+    for source, newest in (("m1", later), ("other", None)):
+        for since, recent in ((T0 - timedelta(days=1), ["p1", "p2"]), (T0, ["p1", "p2"]),
+                              (T0 + timedelta(minutes=5), ["p2"]), (T0 + timedelta(minutes=10), ["p2"]),
+                              (T0 + timedelta(hours=1), [])):
+            got_newest, got_recent = await repo.card_history("discord", "c1", source, since)
+            assert got_newest == newest and [c.post_message_id for c in got_recent] == recent, (source, since)
+    assert (await repo.card_history("discord", "c1", "m1", T0))[1][0] == first
 
     await repo.mark_card_retracted(first.id)
     assert (await repo.card_post_by_post_id("discord", "p1")).retracted is True
@@ -486,8 +488,8 @@ HOSTILE = [
 
 @pytest.mark.parametrize("text", HOSTILE)
 async def test_hostile_text_round_trips(repo, db, text):
-    await repo.record_incident(new_incident(message_id="safe"), WINDOW)
-    inc = await repo.record_incident(
+    await record(repo, new_incident(message_id="safe"), WINDOW)
+    inc = await record(repo, 
         new_incident(content=text, message_id=text, author_id=text, message_link=text, explanation_json=text), WINDOW
     )
     resolved = await repo.resolve_incident(inc.id, IncidentStatus.CONFIRMED, text, text)
@@ -525,7 +527,7 @@ async def test_hostile_text_in_cards_and_feedback(repo, db):
     ],
 )
 async def test_lone_surrogates_are_replaced_not_fatal(repo, db, text, stored):
-    inc = await repo.record_incident(new_incident(content=text, author_id=text, message_id=text), WINDOW)
+    inc = await record(repo, new_incident(content=text, author_id=text, message_id=text), WINDOW)
     assert inc.content == stored
     assert inc.author_id == stored
     # lookups with the same (unencodable) value find the row
@@ -535,6 +537,6 @@ async def test_lone_surrogates_are_replaced_not_fatal(repo, db, text, stored):
 
 
 async def test_nan_scores_do_not_break_insert(repo):
-    inc = await repo.record_incident(new_incident(score=float("nan"), match_score=float("inf")), WINDOW)
+    inc = await record(repo, new_incident(score=float("nan"), match_score=float("inf")), WINDOW)
     assert inc.score == 0.0
     assert inc.match_score == float("inf")

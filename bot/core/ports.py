@@ -111,14 +111,12 @@ class ServerSettings:
 
 
 class IncidentRepository(Protocol):
-    async def record_incident(self, new: NewIncident, group_window: timedelta) -> Incident:
-        """Insert an incident. If the same author hit the same talking point in the same server within
-        ``group_window``, the new row joins that group (``group_id`` = first incident's id, hit_count
-        incremented on the group's first row)."""
-
-    async def record_incident_once(self, new: NewIncident, group_window: timedelta) -> tuple[Incident, bool]:
-        """:meth:`record_incident` unless the message already has an incident for the same talking point (an
-        edit or a redelivery): then that incident and False. Atomic: concurrent calls insert at most once."""
+    async def record_incident(self, new: NewIncident, group_window: timedelta) -> tuple[Incident, bool]:
+        """Insert an incident and return it with True; but if the message already has an incident for the same
+        talking point (an edit or a redelivery), return that one with False. Atomic: concurrent calls insert at
+        most once. If the same author hit the same talking point in the same server within ``group_window``,
+        the new row joins that group (``group_id`` = first incident's id, hit_count incremented on the group's
+        first row)."""
 
     async def get_incident(self, incident_id: int) -> Incident | None: ...
 
@@ -142,16 +140,12 @@ class IncidentRepository(Protocol):
     async def record_card_post(self, post: CardPost) -> CardPost:
         """Store a posted card (``id`` ignored on input); returns it with its id."""
 
-    async def card_posts_since(
-        self, platform: str, channel_id: str, since: datetime
-    ) -> list[CardPost]: ...
-
     async def card_post_for_source(self, platform: str, channel_id: str, source_message_id: str) -> CardPost | None: ...
 
     async def card_history(self, platform: str, channel_id: str, source_message_id: str,
                            since: datetime) -> tuple[CardPost | None, list[CardPost]]:
-        """In one call: the newest card posted for the source message (any time), and the channel's cards
-        since ``since`` (:meth:`card_posts_since`)."""
+        """In one call: the newest card posted for the source message (any time), and every card posted in the
+        channel since ``since``, oldest first (retracted ones included)."""
 
     async def card_post_by_post_id(self, platform: str, post_message_id: str) -> CardPost | None: ...
 

@@ -149,7 +149,7 @@ class IncidentService:
             return Outcome(decision=decision, mode=mode)
 
         # an edit or a redelivery of a message already logged for this point gets that incident back
-        incident, new_incident = await self.incidents.record_incident_once(
+        incident, new_incident = await self.incidents.record_incident(
             NewIncident(
                 platform=msg.platform,
                 server_id=msg.server_id,

@@ -11,11 +11,13 @@ Behaviour worth knowing (beyond the protocol docstrings):
   the group). The group's first row has ``group_id`` = its own id and ``hit_count`` = size of the group;
   later rows point at it and keep ``hit_count`` 1 (the root's side is kept by a trigger, migrations/0003).
   The status of earlier incidents does not matter. A window of zero or less disables grouping.
+* Once per message and point: ``record_incident`` inserts nothing for a (platform, channel, message, talking
+  point) that already has an incident, and returns that one (an edit or a redelivery), in the same statement.
 * Filters: ``since`` is inclusive, ``until`` exclusive; ``server_ids=()`` matches nothing (an empty
   allow-list); ``order`` is "newest" | "oldest" | "score" (anything else -> ValueError).
 * ``resolve_incident`` with status OPEN re-opens the incident and clears ``resolved_at``.
 * ``record_card_post`` raises ``sqlite3.IntegrityError`` for a duplicate (platform, post_message_id) or an
-  ``incident_id`` that does not exist; ``card_posts_since`` includes retracted cards (check ``retracted``).
+  ``incident_id`` that does not exist; ``card_history`` includes retracted cards (check ``retracted``).
 * ``record_feedback`` raises ``sqlite3.IntegrityError`` for an unknown card.
 """
 
@@ -184,15 +186,8 @@ class SqliteIncidentRepository:
         row = await fetch_one(self._db, f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE id = ?", (incident_id,))
         return _row_to_incident(row) if row else None
 
-    async def record_incident(self, new: NewIncident, group_window: timedelta) -> Incident:
-        sql, params = self._insert_incident(new, group_window, once=False)
-        async with locked(self._db):  # a single statement is its own transaction; the lock keeps it out of others'
-            row = await fetch_one(self._db, sql, params)
-        assert row is not None
-        return _inserted(row)
-
-    async def record_incident_once(self, new: NewIncident, group_window: timedelta) -> tuple[Incident, bool]:
-        sql, params = self._insert_incident(new, group_window, once=True)
+    async def record_incident(self, new: NewIncident, group_window: timedelta) -> tuple[Incident, bool]:
+        sql, params = self._insert_incident(new, group_window)
         async with locked(self._db):
             row = await fetch_one(self._db, sql, params)
             if row is not None:
@@ -206,12 +201,12 @@ class SqliteIncidentRepository:
         assert row is not None
         return _row_to_incident(row), False
 
-    def _insert_incident(self, new: NewIncident, group_window: timedelta, *, once: bool) -> tuple[str, tuple]:
+    def _insert_incident(self, new: NewIncident, group_window: timedelta) -> tuple[str, tuple]:
         # One statement, one trip to the SQLite thread: the subquery finds the group (the newest incident by
         # the same author on the same point within the window whose root still exists) and the trigger from
-        # migrations/0003 makes a new row its own root or bumps the root's hit_count. ``once``: nothing is
-        # inserted (no row returned) if the message already has an incident for this talking point; being one
-        # statement, two deliveries of the same message cannot both insert.
+        # migrations/0003 makes a new row its own root or bumps the root's hit_count. Nothing is inserted (no row
+        # returned) if the message already has an incident for this talking point; being one statement, two
+        # deliveries of the same message cannot both insert.
         now = self._now()
         created = as_utc(new.created_at)
         group_sql, group_params = "NULL", ()
@@ -244,11 +239,9 @@ class SqliteIncidentRepository:
             created,
             now,
         )
-        guard = ""
-        if once:
-            guard = (" WHERE NOT EXISTS (SELECT 1 FROM incidents WHERE platform = ? AND channel_id = ?"
-                     " AND message_id = ? AND talking_point_id = ?)")
-            params += (new.platform, new.channel_id, new.message_id, new.talking_point_id)
+        guard = (" WHERE NOT EXISTS (SELECT 1 FROM incidents WHERE platform = ? AND channel_id = ?"
+                 " AND message_id = ? AND talking_point_id = ?)")
+        params += (new.platform, new.channel_id, new.message_id, new.talking_point_id)
         sql = (
             "INSERT INTO incidents (platform, server_id, channel_id, message_id, message_link, author_id,"
             " content, talking_point_id, stance, score, match_score, action, status, explanation_json,"
@@ -359,16 +352,6 @@ class SqliteIncidentRepository:
             )
         assert row is not None
         return _row_to_card(row)
-
-    async def card_posts_since(self, platform: str, channel_id: str, since: datetime) -> list[CardPost]:
-        async with locked(self._db):
-            rows = await fetch_all(
-                self._db,
-                f"SELECT {_CARD_COLUMNS} FROM card_posts"
-                " WHERE platform = ? AND channel_id = ? AND created_at >= ? ORDER BY created_at, id",
-                (platform, channel_id, since),
-            )
-        return [_row_to_card(r) for r in rows]
 
     async def card_history(self, platform: str, channel_id: str, source_message_id: str,
                            since: datetime) -> tuple[CardPost | None, list[CardPost]]:

@@ -48,7 +48,7 @@ async def db(tmp_path):
 
 async def incident(db, text="NATO made Russia do it", server="g1", content=True):
     repo = SqliteIncidentRepository(db)
-    inc = await repo.record_incident(NewIncident(
+    inc, _ = await repo.record_incident(NewIncident(
         "discord", server, "c", f"m-{text}", "", "a", text, "nato-expansion-provoked", Stance.ASSERT, 0.9, 0.8,
         Action.REPLY, '{"language": "en"}', datetime.now(timezone.utc)), group_window=timedelta(0))
     if not content:
