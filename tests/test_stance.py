@@ -58,7 +58,7 @@ def test_model_round_trips_through_arrays(fitted):
 
 
 @pytest.mark.parametrize("seed", range(5))
-def test_knn_from_precomputed_cosines_equals_knn_features(seed):
+def test_nearest_exemplar_features_from_embeddings_or_precomputed_cosines(seed):
     from bot.core.stance import STANCES, knn_features, knn_from_sims
 
     rng = np.random.default_rng(seed)
@@ -67,7 +67,11 @@ def test_knn_from_precomputed_cosines_equals_knn_features(seed):
     stance = rng.integers(0, len(STANCES) - 1, size=40).astype(np.int32)  # some stances may be absent
     mine = np.sort(rng.choice(40, size=int(rng.integers(0, 12)), replace=False))  # this point's exemplars
     q, claim = emb[0], emb[1]
-    expected = knn_features(q, emb[mine], stance[mine], claim)
+    expected = np.zeros(len(STANCES) + 1, dtype=np.float32)  # by hand: best cosine per stance, 0 if none
+    for s in range(len(STANCES)):
+        cos = [float(emb[j] @ q) for j in mine if stance[j] == s]
+        expected[s] = max(cos) if cos else 0.0
+    expected[-1] = float(claim @ q)
+    np.testing.assert_allclose(knn_features(q, emb[mine], stance[mine], claim), expected, atol=1e-6)
     by_stance = [mine[stance[mine] == s] for s in range(len(STANCES))]
-    got = knn_from_sims(emb @ q, by_stance, float(claim @ q))
-    np.testing.assert_allclose(got, expected, atol=1e-6)
+    np.testing.assert_allclose(knn_from_sims(emb @ q, by_stance, float(claim @ q)), expected, atol=1e-6)

@@ -73,20 +73,13 @@ def cue_features(text: str) -> np.ndarray:
 
 def knn_features(q: np.ndarray, ex_emb: np.ndarray, ex_stance: np.ndarray, claim_emb: np.ndarray) -> np.ndarray:
     """Best cosine between ``q`` and the exemplars of each stance (0 if none), then cosine to the claim."""
-    out = np.zeros(N_KNN, dtype=np.float32)
-    if len(ex_emb):
-        sims = ex_emb @ q
-        for i in range(len(STANCES)):
-            mask = ex_stance == i
-            if mask.any():
-                out[i] = float(sims[mask].max())
-    out[-1] = float(claim_emb @ q)
-    return out
+    by_stance = [np.flatnonzero(ex_stance == i) for i in range(len(STANCES))]
+    return knn_from_sims(np.asarray(ex_emb) @ q, by_stance, float(claim_emb @ q))
 
 
 def knn_from_sims(sims: np.ndarray, by_stance: Sequence[np.ndarray], claim_sim: float) -> np.ndarray:
-    """:func:`knn_features` from cosines already computed: ``sims`` over all exemplars, ``by_stance[i]`` the
-    indices of the talking point's exemplars of stance i."""
+    """:func:`knn_features` from cosines already computed (the detector has them from retrieval): ``sims`` over
+    exemplars, ``by_stance[i]`` the indices in ``sims`` of the talking point's exemplars of stance i."""
     out = np.zeros(N_KNN, dtype=np.float32)
     for i, ix in enumerate(by_stance):
         if len(ix):
