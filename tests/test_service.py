@@ -80,8 +80,7 @@ async def test_question_may_be_answered_but_is_never_an_incident(app):
     out = await app.service.handle_message(msg(QUESTION))
     assert out.incident is None
     assert await app.service.incidents.count_incidents(IncidentFilter()) == 0
-    if out.decision.answer_question:
-        assert out.card is not None and out.is_answer
+    assert out.decision.answer_question and out.card is not None and out.is_answer
 
 
 async def test_an_answered_question_is_not_answered_twice(app):
