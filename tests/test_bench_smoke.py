@@ -31,3 +31,20 @@ def test_throughput_bench_runs_and_reports_every_figure(tmp_path):
     assert rss, out
     total, bot, child = (int(rss.group(i)) for i in (1, 2, 3))
     assert child > 0 and abs(total - bot - child) <= 1  # both processes counted (rounded separately)
+
+
+async def test_open_loop_arrivals_come_once_in_order_and_never_early():
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import throughput
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    import time
+
+    start = time.perf_counter() + 0.005
+    due = [start + 0.001 * k for k in range(50)] + [start + 0.06]  # a burst, then a gap
+    got = []
+    async for i in throughput.Arrivals(due).each():
+        got.append((i, time.perf_counter()))
+    assert [i for i, _ in got] == list(range(len(due)))
+    assert all(t >= due[i] for i, t in got)
