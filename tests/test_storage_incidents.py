@@ -158,10 +158,11 @@ ALL = {"m1", "m2", "m3", "m4", "m5", "m6"}
         (IncidentFilter(), ALL),
         (IncidentFilter(platform="matrix"), {"m5"}),
         (IncidentFilter(server_id="g2"), {"m4"}),
-        (IncidentFilter(server_ids=("g1", "g2")), ALL - {"m5"}),
-        (IncidentFilter(server_ids=("!space",)), {"m5"}),
-        (IncidentFilter(server_ids=()), set()),  # empty allow-list = no access
-        (IncidentFilter(server_ids=("g1",), server_id="g2"), set()),
+        (IncidentFilter(scope=("discord:g1", "discord:g2")), ALL - {"m5"}),
+        (IncidentFilter(scope=("matrix:!space",)), {"m5"}),
+        (IncidentFilter(scope=("discord:!space", "matrix:g1")), set()),  # the pair must match, not the id alone
+        (IncidentFilter(scope=()), set()),  # empty allow-list = no access
+        (IncidentFilter(scope=("discord:g1",), server_id="g2"), set()),
         (IncidentFilter(channel_id="c2"), {"m3"}),
         (IncidentFilter(talking_point_id="tp.bio"), {"m4"}),
         (IncidentFilter(stance=Stance.ASK), {"m3"}),

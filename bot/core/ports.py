@@ -49,7 +49,9 @@ class NewIncident:
 class IncidentFilter:
     platform: str | None = None
     server_id: str | None = None
-    server_ids: tuple[str, ...] | None = None  # restrict to these servers (dashboard access control)
+    # restrict to these servers (dashboard access control): exact "platform:server_id" keys, as
+    # ``bot.storage.dashboard.Scope``; None = every server, () = none
+    scope: tuple[str, ...] | None = None
     channel_id: str | None = None
     talking_point_id: str | None = None
     stance: Stance | None = None

@@ -8,7 +8,7 @@ Security model (see docs/dashboard.md):
   issues a fresh session id and CSRF token; logging out revokes the session id.
 * Every POST carries the session's CSRF token (checked with ``hmac.compare_digest``), otherwise 403.
 * A moderator sees only the servers listed for them (``"platform:server_id"``; ``"*"`` = all): enforced in the
-  queries (``IncidentFilter.server_ids`` / exact-pair scopes) and again on every incident endpoint (404).
+  queries (exact (platform, server) scopes) and again on every incident endpoint (404).
 * Templates autoescape everything; chat content is never marked safe. Security headers on every response.
 """
 
@@ -259,17 +259,11 @@ class QueueQuery:
             platform, server_id = p, s
             if not access.can_see(p, s):
                 blocked = True
-        server_ids = access.server_ids(platform)
-        if server_ids is not None and platform is None:
-            plats = access.platforms() or ()
-            if len(plats) == 1:  # exact (platform, server) pairs when the moderator's servers share a platform
-                platform = plats[0]
-        if blocked:
-            server_ids = ()
+        scope = () if blocked else access.scope
         since = parse_day(self.since) if self.since else None
         until = parse_day(self.until) if self.until else None
         return IncidentFilter(
-            platform=platform, server_id=server_id, server_ids=server_ids, channel_id=self.channel or None,
+            platform=platform, server_id=server_id, scope=scope, channel_id=self.channel or None,
             talking_point_id=self.tp or None, stance=Stance(self.stance) if self.stance else None,
             status=IncidentStatus(self.status) if self.status else None,
             since=start_of(since) if since else None, until=start_of(until + timedelta(days=1)) if until else None,

@@ -118,12 +118,6 @@ class Access:
             return None
         return tuple(sorted(f"{p}:{s}" for p, s in self.servers))
 
-    def server_ids(self, platform: str | None = None) -> tuple[str, ...] | None:
-        """Server ids for ``IncidentFilter.server_ids`` (None = no restriction)."""
-        if self.all_servers:
-            return None
-        return tuple(sorted({s for p, s in self.servers if platform is None or p == platform}))
-
     def platforms(self) -> tuple[str, ...] | None:
         if self.all_servers:
             return None

@@ -129,20 +129,21 @@ def test_access_scope():
     a = Access.of(DashboardModerator("b", "x", ("discord:1", "matrix:example.org")))
     assert a.can_see("discord", "1") and not a.can_see("discord", "2") and not a.can_see("matrix", "1")
     assert a.scope == ("discord:1", "matrix:example.org")
-    assert a.server_ids("discord") == ("1",) and a.server_ids() == ("1", "example.org")
     everyone = Access.of(DashboardModerator("a", "x", ("*",)))
-    assert everyone.can_see("x", "y") and everyone.scope is None and everyone.server_ids() is None
+    assert everyone.can_see("x", "y") and everyone.scope is None
     nobody = Access.of(DashboardModerator("n", "x", ()))
-    assert nobody.scope == () and nobody.server_ids() == ()
+    assert nobody.scope == ()
 
 
 def test_queue_filter_is_restricted_to_the_moderators_servers():
     bob = Access.of(DashboardModerator("bob", "x", ("discord:guild-2",)))
     q = QueueQuery.parse({}, lambda tp: True)
     f = q.to_filter(bob)
-    assert f.server_ids == ("guild-2",) and f.platform == "discord"
+    assert f.scope == ("discord:guild-2",) and f.platform is None
     f = QueueQuery.parse({"server": "discord:guild-1"}, lambda tp: True).to_filter(bob)
-    assert f.server_ids == ()  # someone else's server: nothing
+    assert f.scope == ()  # someone else's server: nothing
+    f = QueueQuery.parse({"server": "discord:guild-2"}, lambda tp: True).to_filter(bob)
+    assert (f.platform, f.server_id, f.scope) == ("discord", "guild-2", ("discord:guild-2",))
     q = QueueQuery.parse({"since": "2025-02-30", "stance": "nonsense", "tp": "nope", "sort": "x", "per": "7"},
                          lambda tp: False)
     assert len(q.errors) == 3 and q.sort == "newest" and q.per == 50
