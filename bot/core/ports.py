@@ -49,8 +49,8 @@ class NewIncident:
 class IncidentFilter:
     platform: str | None = None
     server_id: str | None = None
-    # restrict to these servers (dashboard access control): exact "platform:server_id" keys, as
-    # ``bot.storage.dashboard.Scope``; None = every server, () = none
+    # restrict to these servers (dashboard access control): exact "platform:server_id" keys (a platform name
+    # has no ':'); None = every server, () = none
     scope: tuple[str, ...] | None = None
     channel_id: str | None = None
     talking_point_id: str | None = None

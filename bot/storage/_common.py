@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import json
 import math
 import sqlite3
 import weakref
@@ -88,6 +89,21 @@ def bind(params: Iterable[Any]) -> tuple[Any, ...]:
 
 
 # ------------------------------------------------------------------------------------------------ sql
+
+
+Scope = Sequence[str] | None  # "platform:server_id" keys; None = all servers
+
+
+def scope_clause(scope: Scope, clauses: list[str], params: list[Any], prefix: str = "") -> None:
+    """Restrict to the scope's exact (platform, server_id) pairs (one bound JSON array, no formatting)."""
+    if scope is None:
+        return
+    keys = [str(k) for k in scope]
+    if not keys:
+        clauses.append("0")
+        return
+    clauses.append(f"({prefix}platform || ':' || {prefix}server_id) IN (SELECT value FROM json_each(?))")
+    params.append(json.dumps(keys))
 
 
 def connection_lock(db: aiosqlite.Connection) -> asyncio.Lock:

@@ -14,13 +14,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable
 
 import aiosqlite
 
-from ._common import as_utc, execute, fetch_all, fetch_one, from_db_time, locked, utcnow, write_transaction
+from ._common import (Scope, as_utc, execute, fetch_all, fetch_one, from_db_time, locked, scope_clause, utcnow,
+                      write_transaction)
 
-Scope = Sequence[str] | None  # "platform:server_id" keys; None = all servers
 
 
 def server_key(platform: str, server_id: str) -> str:
@@ -155,18 +155,6 @@ def _row_to_stats(tp: str, r: dict[str, Any] | None, platform: str = "", server_
     )
 
 
-def _scope_clause(scope: Scope, clauses: list[str], params: list[Any], prefix: str = "") -> None:
-    """Restrict to the scope's exact (platform, server_id) pairs (one bound JSON array, no formatting)."""
-    if scope is None:
-        return
-    keys = [str(k) for k in scope]
-    if not keys:
-        clauses.append("0")
-        return
-    clauses.append(f"({prefix}platform || ':' || {prefix}server_id) IN (SELECT value FROM json_each(?))")
-    params.append(json.dumps(keys))
-
-
 def _where(clauses: list[str]) -> str:
     return (" WHERE " + " AND ".join(clauses)) if clauses else ""
 
@@ -246,7 +234,7 @@ class SqliteDashboardRepository:
     ) -> list[ServerExemplar]:
         clauses: list[str] = []
         params: list[Any] = []
-        _scope_clause(scope, clauses, params)
+        scope_clause(scope, clauses, params)
         if not include_retired:
             clauses.append("active = 1")
         for col, val in (("talking_point_id", talking_point_id), ("incident_id", incident_id)):
@@ -265,7 +253,7 @@ class SqliteDashboardRepository:
     async def count_exemplars(self, scope: Scope, *, include_retired: bool = False) -> int:
         clauses: list[str] = []
         params: list[Any] = []
-        _scope_clause(scope, clauses, params)
+        scope_clause(scope, clauses, params)
         if not include_retired:
             clauses.append("active = 1")
         async with locked(self._db):
@@ -289,7 +277,7 @@ class SqliteDashboardRepository:
 
     async def promoted_exemplars(self, scope: Scope = None) -> list[ServerExemplar]:
         clauses, params = ["promoted = 1", "text <> ''"], []  # a purged text cannot go into a pack
-        _scope_clause(scope, clauses, params)
+        scope_clause(scope, clauses, params)
         async with locked(self._db):
             rows = await fetch_all(
                 self._db,
@@ -365,7 +353,7 @@ class SqliteDashboardRepository:
         params: list[Any] = []
         if scope is not None:
             sub: list[str] = []
-            _scope_clause(scope, sub, params)
+            scope_clause(scope, sub, params)
             if actor is not None:
                 sub.append("actor = ?")
                 params.append(actor)
@@ -400,7 +388,7 @@ class SqliteDashboardRepository:
                           prefix: str = "") -> tuple[list[str], list[Any]]:
         clauses: list[str] = []
         params: list[Any] = []
-        _scope_clause(scope, clauses, params, prefix)
+        scope_clause(scope, clauses, params, prefix)
         if since is not None:
             clauses.append(f"{prefix}created_at >= ?")
             params.append(since)

@@ -13,8 +13,9 @@ Behaviour worth knowing (beyond the protocol docstrings):
   The status of earlier incidents does not matter. A window of zero or less disables grouping.
 * Once per message and point: ``record_incident`` inserts nothing for a (platform, channel, message, talking
   point) that already has an incident, and returns that one (an edit or a redelivery), in the same statement.
-* Filters: ``since`` is inclusive, ``until`` exclusive; ``scope`` matches exact (platform, server) pairs
-  given as ``"platform:server_id"`` keys, and ``scope=()`` matches nothing (an empty allow-list); ``order`` is "newest" | "oldest" | "score" (anything else -> ValueError).
+* Filters: ``since`` is inclusive, ``until`` exclusive; ``scope`` matches exact (platform, server) pairs given
+  as ``"platform:server_id"`` keys, and ``scope=()`` matches nothing (an empty allow-list); ``order`` is
+  "newest" | "oldest" | "score" (anything else -> ValueError).
 * ``resolve_incident`` with status OPEN re-opens the incident and clears ``resolved_at``.
 * ``record_card_post`` raises ``sqlite3.IntegrityError`` for a duplicate (platform, post_message_id) or an
   ``incident_id`` that does not exist; ``card_history`` includes retracted cards (check ``retracted``).
@@ -23,7 +24,6 @@ Behaviour worth knowing (beyond the protocol docstrings):
 
 from __future__ import annotations
 
-import json
 import math
 import operator
 from datetime import datetime, timedelta, timezone
@@ -41,6 +41,7 @@ from ._common import (
     fetch_one,
     from_db_time,
     locked,
+    scope_clause,
     utcnow,
     write_transaction,
 )
@@ -153,17 +154,7 @@ def _where(flt: IncidentFilter) -> tuple[str, list[Any]]:
         if value is not None:
             clauses.append(f"{column} = ?")
             params.append(value)
-    if flt.scope is not None:
-        # exact (platform, server) pairs: the same server id on two platforms is two servers. A key splits at
-        # its first ':' (platform names have none; Matrix ids do). One bound JSON array instead of N
-        # placeholders: no SQLite variable limit, still no formatting.
-        pairs = [list(clean_text(str(k)).partition(":")[::2]) for k in flt.scope]
-        if pairs:
-            clauses.append("(platform, server_id) IN "
-                           "(SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?))")
-            params.append(json.dumps(pairs))
-        else:
-            clauses.append("0")  # empty allow-list: no access
+    scope_clause(flt.scope, clauses, params)  # exact (platform, server) pairs, as the dashboard's queries
     if flt.since is not None:
         clauses.append("created_at >= ?")
         params.append(flt.since)
