@@ -22,7 +22,6 @@ from ._common import (Scope, as_utc, execute, fetch_all, fetch_one, from_db_time
                       write_transaction)
 
 
-
 def server_key(platform: str, server_id: str) -> str:
     return f"{platform}:{server_id}"
 
