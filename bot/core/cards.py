@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
-from .models import RenderedCard, TalkingPoint
+import re
+
+from .models import RenderedCard, Source, TalkingPoint
+
+# Section headings for renderers that name the card's parts, in the card's language (English otherwise)
+SECTION_LABELS = {
+    "en": {"key_facts": "Key facts", "why": "Why it matters", "sources": "Sources", "more": "continued"},
+    "ru": {"key_facts": "Ключевые факты", "why": "Почему это важно", "sources": "Источники", "more": "продолжение"},
+    "uk": {"key_facts": "Ключові факти", "why": "Чому це важливо", "sources": "Джерела", "more": "продовження"},
+    "de": {"key_facts": "Fakten", "why": "Warum das wichtig ist", "sources": "Quellen", "more": "Fortsetzung"},
+}
+
+# Pack authors write "not shown" when a source page shows no date, and "not shown (2022)" when they know roughly
+# when it was published (docs/pack-format.md). Readers get the approximate date or nothing, never the note.
+_NO_DATE = frozenset({"not shown", "n/a", "unknown", "undated", "-", "—"})
+_NOT_SHOWN_BUT = re.compile(r"not shown\s*\((?P<approx>[^()]+)\)", re.IGNORECASE)
 
 _FOOTER = {
     "en": "{pack} v{version} · Why am I seeing this? The message above resembles a known talking point "
@@ -31,11 +46,36 @@ def render_card(tp: TalkingPoint, lang: str | None) -> RenderedCard:
     )
 
 
+def section_label(lang: str, section: str) -> str:
+    """``section``: key_facts, why, sources or more."""
+    return SECTION_LABELS.get(lang, SECTION_LABELS["en"])[section]
+
+
+def sources_label(lang: str) -> str:
+    return section_label(lang, "sources")
+
+
+def shown_date(source: Source) -> str:
+    """The source's date as a reader should see it: "" when unknown, "2022" for "not shown (2022)"."""
+    text = " ".join((source.date or "").split())
+    if text.lower() in _NO_DATE:
+        return ""
+    if match := _NOT_SHOWN_BUT.fullmatch(text):
+        return match["approx"].strip()
+    return text
+
+
+def source_text(source: Source) -> str:
+    """One source as plain text: "publisher: title (date) url", the date left out when unknown."""
+    date = shown_date(source)
+    return f"{source.publisher}: {source.title}{f' ({date})' if date else ''} {source.url}"
+
+
 def card_as_text(card: RenderedCard) -> str:
-    """Plain-text rendering (console, Matrix plain body, logs)."""
+    """Plain-text rendering (console, logs)."""
     lines = [f"ℹ️ {card.title}", "", card.summary, ""]
     lines += [f"• {fact}" for fact in card.key_facts]
-    lines += ["", card.why_it_matters, "", "Sources:"]
-    lines += [f"  - {s.publisher}: {s.title} ({s.date}) {s.url}" for s in card.sources]
+    lines += ["", card.why_it_matters, "", f"{sources_label(card.lang)}:"]
+    lines += [f"  - {source_text(s)}" for s in card.sources]
     lines += ["", card.footer]
     return "\n".join(lines)

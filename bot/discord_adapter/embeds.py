@@ -12,6 +12,7 @@ from urllib.parse import quote, urlsplit
 
 import discord
 
+from bot.core.cards import section_label, shown_date
 from bot.core.models import Decision, Incident, IncidentStatus, RenderedCard, Source, TalkingPoint
 from bot.core.sanitize import clip, neutralize_mentions, safe_snippet
 
@@ -41,7 +42,6 @@ STATUS_LABEL = {
     IncidentStatus.DISMISSED: "Dismissed",
 }
 
-_NO_DATE = {"not shown", "n/a", "unknown", "undated", "-"}
 _LINK_TEXT_ESCAPE = re.compile(r"([\[\]\\*_~`|>])")
 
 
@@ -70,8 +70,8 @@ def _link_text(text: str) -> str:
 def source_line(source: Source) -> str:
     label = _link_text(neutralize_mentions(f"{source.publisher}: {source.title}"))
     url = safe_url(source.url)
-    shown = (source.date or "").strip()
-    date = f" ({neutralize_mentions(shown)})" if shown and shown.lower() not in _NO_DATE else ""
+    shown = shown_date(source)
+    date = f" ({neutralize_mentions(shown)})" if shown else ""
     line = f"[{label}]({url})" if url else label
     return f"• {line}{date}"
 
@@ -108,23 +108,26 @@ def card_embed(card: RenderedCard) -> discord.Embed:
     """
     title = safe("ℹ️ " + card.title, TITLE_MAX)
     footer = safe(card.footer, FIELD_VALUE_MAX)
-    fields: list[tuple[str, str]] = []
+    label = lambda section: section_label(card.lang, section)  # noqa: E731
+    fields: list[tuple[str, str, str]] = []  # (part, heading, value)
     if card.key_facts:
-        fields.append(("Key facts", clip("\n".join(f"• {neutralize_mentions(f)}" for f in card.key_facts), FIELD_VALUE_MAX)))
+        facts = clip("\n".join(f"• {neutralize_mentions(f)}" for f in card.key_facts), FIELD_VALUE_MAX)
+        fields.append(("key_facts", label("key_facts"), facts))
     if card.why_it_matters:
-        fields.append(("Why it matters", safe(card.why_it_matters, FIELD_VALUE_MAX)))
+        fields.append(("why", label("why"), safe(card.why_it_matters, FIELD_VALUE_MAX)))
     chunks = _packed_lines(source_line(s) for s in card.sources)[:MAX_SOURCE_FIELDS]
-    fields += [("Sources" if i == 0 else "Sources (continued)", chunk) for i, chunk in enumerate(chunks)]
+    fields += [("sources", label("sources") if i == 0 else f"{label('sources')} ({label('more')})", chunk)
+               for i, chunk in enumerate(chunks)]
 
     summary = neutralize_mentions(card.summary or "")
-    used = lambda: len(title) + len(footer) + sum(len(n) + len(v) for n, v in fields)  # noqa: E731
-    for optional in ("Why it matters", "Key facts"):
+    used = lambda: len(title) + len(footer) + sum(len(n) + len(v) for _, n, v in fields)  # noqa: E731
+    for optional in ("why", "key_facts"):
         if TOTAL_MAX - used() >= min(len(summary), MIN_SUMMARY):
             break
         fields = [f for f in fields if f[0] != optional]
     embed = discord.Embed(title=title, colour=CARD_COLOUR,
                           description=clip(summary, max(0, min(DESCRIPTION_MAX, TOTAL_MAX - used()))) or None)
-    for name, value in fields:
+    for _, name, value in fields:
         embed.add_field(name=name, value=value, inline=False)
     embed.set_footer(text=footer)
     return _fit(embed)

@@ -14,13 +14,11 @@ import re
 from typing import Any, Iterable, Mapping
 from urllib.parse import urlsplit
 
+from bot.core.cards import shown_date, source_text, sources_label
 from bot.core.models import Decision, Incident, RenderedCard
 from bot.core.sanitize import clip, neutralize_mentions, safe_snippet
 
 HTML_FORMAT = "org.matrix.custom.html"
-
-_SOURCES_LABEL = {"en": "Sources", "ru": "Источники", "uk": "Джерела", "de": "Quellen"}
-
 
 def plain(text: str) -> str:
     """Text for a plain ``body``: mentions neutralised."""
@@ -86,20 +84,20 @@ def text_notice(text: str, *, reply_to: str | None = None, thread_root: str = ""
 
 
 def card_text(card: RenderedCard) -> str:
-    label = _SOURCES_LABEL.get(card.lang, _SOURCES_LABEL["en"])
+    label = sources_label(card.lang)
     lines = [f"ℹ️ {card.title}", "", card.summary, ""]
     lines += [f"• {fact}" for fact in card.key_facts]
     if card.why_it_matters:
         lines += ["", card.why_it_matters]
     if card.sources:
         lines += ["", f"{label}:"]
-        lines += [f"- {s.publisher}: {s.title} ({s.date}) {s.url}" for s in card.sources]
+        lines += [f"- {source_text(s)}" for s in card.sources]
     lines += ["", card.footer]
     return plain("\n".join(lines))
 
 
 def card_html(card: RenderedCard) -> str:
-    label = _SOURCES_LABEL.get(card.lang, _SOURCES_LABEL["en"])
+    label = sources_label(card.lang)
     parts = [f"<h4>{esc(card.title)}</h4>", f"<p>{esc(card.summary)}</p>"]
     if card.key_facts:
         parts.append("<ul>" + "".join(f"<li>{esc(f)}</li>" for f in card.key_facts) + "</ul>")
@@ -111,7 +109,8 @@ def card_html(card: RenderedCard) -> str:
             text = f"{esc(s.publisher)}: {esc(s.title)}"
             href = safe_href(s.url)
             linked = f'<a href="{href}">{text}</a>' if href else f"{text} ({esc(s.url)})"
-            items.append(f"<li>{linked} ({esc(s.date)})</li>")
+            date = shown_date(s)
+            items.append(f"<li>{linked} ({esc(date)})</li>" if date else f"<li>{linked}</li>")
         parts.append(f"<p><strong>{esc(label)}</strong></p><ul>{''.join(items)}</ul>")
     parts.append(f"<p><sub>{esc(card.footer)}</sub></p>")
     return "".join(parts)

@@ -60,6 +60,13 @@ def test_card_embed_layout():
     assert embed["footer"]["text"] == "pack v1 · Why am I seeing this?"
 
 
+def test_card_embed_headings_follow_the_card_language_and_hide_unknown_dates():
+    card = make_card(lang="uk", sources=(Source("UNIAN", "Nuland", "https://example.org/n", "not shown (2014)"),))
+    embed = card_embed(card).to_dict()
+    assert [f["name"] for f in embed["fields"]] == ["Ключові факти", "Чому це важливо", "Джерела"]
+    assert embed["fields"][2]["value"] == "• [UNIAN: Nuland](https://example.org/n) (2014)"
+
+
 def test_card_text_cannot_ping_or_break_links():
     card = make_card(
         title="@everyone look", summary="<@123> and <@&456> and @here", key_facts=("@room fact",),
