@@ -45,6 +45,11 @@ class NewIncident:
     created_at: datetime
 
 
+def server_key(platform: str, server_id: str) -> str:
+    """The ``"platform:server_id"`` key of a server, as :attr:`IncidentFilter.scope` and the dashboard use it."""
+    return f"{platform}:{server_id}"
+
+
 @dataclass(frozen=True)
 class IncidentFilter:
     platform: str | None = None

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable
 
 from ..config import Config, ConfigError, DashboardModerator
+from ..core.ports import server_key
 
 MIN_SECRET_LENGTH = 32
 
@@ -116,7 +117,7 @@ class Access:
         """``"platform:server_id"`` keys for the storage layer; None = every server."""
         if self.all_servers:
             return None
-        return tuple(sorted(f"{p}:{s}" for p, s in self.servers))
+        return tuple(sorted(server_key(p, s) for p, s in self.servers))
 
     def platforms(self) -> tuple[str, ...] | None:
         if self.all_servers:

@@ -18,12 +18,9 @@ from typing import Any, Callable, Iterable
 
 import aiosqlite
 
+from ..core.ports import server_key
 from ._common import (Scope, as_utc, execute, fetch_all, fetch_one, from_db_time, locked, scope_clause, utcnow,
                       write_transaction)
-
-
-def server_key(platform: str, server_id: str) -> str:
-    return f"{platform}:{server_id}"
 
 
 @dataclass(frozen=True)
