@@ -59,9 +59,12 @@ def test_no_renderer_shows_the_pack_authors_note():
 
 def test_the_shipped_pack_renders_without_notes(registry):
     for tp in registry.talking_points():
-        for lang in ("en", "ru", "uk"):
-            text = card_as_text(render_card(tp, lang))
+        for lang in ("en", "ru", "uk", "de"):
+            card = render_card(tp, lang)
+            assert card.lang == lang, (tp.id, lang)  # German readers get German cards, not the English fallback
+            text = card_as_text(card)
             assert "not shown" not in text and "()" not in text, tp.id
+            assert f"({tp.id})" in card.footer and card.footer != render_card(tp, "en").footer or lang == "en"
 
 
 def test_section_labels_exist_for_every_language():

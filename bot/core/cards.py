@@ -26,6 +26,8 @@ _FOOTER = {
     "({tp}). Карточка добавляет контекст и не оценивает автора.",
     "uk": "{pack} v{version} · Чому я це бачу? Повідомлення вище схоже на відомий пропагандистський наратив "
     "({tp}). Картка додає контекст і не оцінює автора.",
+    "de": "{pack} v{version} · Warum sehe ich das? Die Nachricht oben ähnelt einem bekannten Propaganda-Narrativ "
+    "({tp}). Diese Karte ergänzt Kontext und ist kein Urteil über die Person, die die Nachricht geschrieben hat.",
 }
 
 
