@@ -20,6 +20,7 @@ from bot.core.sanitize import clip, neutralize_mentions, safe_snippet
 
 HTML_FORMAT = "org.matrix.custom.html"
 
+
 def plain(text: str) -> str:
     """Text for a plain ``body``: mentions neutralised."""
     return neutralize_mentions(text or "")

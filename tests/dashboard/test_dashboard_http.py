@@ -225,6 +225,7 @@ async def test_incident_detail_shows_snapshot_card_scores_and_prior(client, seed
     assert str(escape(seeded.text["nato"])) in html
     assert 'href="https://discord.com/channels/guild-1/general/m-nato"' in html
     assert "Did NATO expansion force Russia to invade Ukraine?" in html  # the card
+    assert "(9 Jun 2022)" in html and "not shown" not in html  # source dates as members see them
     assert "Posted " in html and "1 helpful, 1 not relevant" in html
     assert "Nearest exemplar" in html and "Stance probabilities" in html
     assert str(escape(seeded.outcomes["nato"].decision.explanation.reason)) in html
