@@ -72,6 +72,7 @@ def test_demo_then_incident_commands(tmp_path):
     code, out = run(["demo", "--db", str(db)])
     assert code == 0
     assert "contextbot replied" in out  # at least one card shown as a member sees it
+    assert "Haben die Krim und die besetzten Gebiete frei" in out  # the German question gets the German card
     assert "Moderator's incident summary" in out
     assert "@everyone" not in out.replace("@\u200beveryone", "")  # the injected ping is neutralised
     with sqlite3.connect(db) as con:
