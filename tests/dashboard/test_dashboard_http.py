@@ -226,6 +226,7 @@ async def test_incident_detail_shows_snapshot_card_scores_and_prior(client, seed
     assert 'href="https://discord.com/channels/guild-1/general/m-nato"' in html
     assert "Did NATO expansion force Russia to invade Ukraine?" in html  # the card
     assert "(9 Jun 2022)" in html and "not shown" not in html  # source dates as members see them
+    assert '<p class="small">Sources:</p>' in html  # the heading in the card's language (English here)
     assert "Posted " in html and "1 helpful, 1 not relevant" in html
     assert "Nearest exemplar" in html and "Stance probabilities" in html
     assert str(escape(seeded.outcomes["nato"].decision.explanation.reason)) in html
