@@ -300,8 +300,8 @@ class Dashboard:
             loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=StrictUndefined,
             trim_blocks=True, lstrip_blocks=True,
         )
-        self.jinja.filters.update(dt=fmt_dt, pct=fmt_pct, snippet=safe_snippet, safe_url=safe_url, shown_date=shown_date,
-                                  sources_label=sources_label)
+        self.jinja.filters.update(dt=fmt_dt, pct=fmt_pct, snippet=safe_snippet, safe_url=safe_url,
+                                  shown_date=shown_date, sources_label=sources_label)
         self.jinja.globals.update(
             STATUS_COLORS=charts.STATUS_COLORS, ACTION_COLORS=charts.ACTION_COLORS,
             stances=[s.value for s in Stance], statuses=[s.value for s in IncidentStatus],
