@@ -75,6 +75,28 @@ def vm_hwm_mb(pid: int | str = "self") -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def cpu_ticks() -> tuple[int, int] | None:
+    """(steal, total) CPU time of the whole machine so far, in clock ticks, from /proc/stat; None elsewhere.
+
+    Steal is time a virtual CPU was ready to run but the hypervisor ran something else. On a shared VM it
+    comes in stalls of a few to a few tens of milliseconds, which is the size of the p99 being measured."""
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            fields = f.readline().split()
+    except OSError:
+        return None
+    if not fields or fields[0] != "cpu" or len(fields) < 9:
+        return None
+    ticks = [int(x) for x in fields[1:]]
+    return ticks[7], sum(ticks[:8])  # user nice system idle iowait irq softirq steal (guest time is in user)
+
+
+def steal_share(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
+    if before is None or after is None or after[1] <= before[1]:
+        return None
+    return (after[0] - before[0]) / (after[1] - before[1])
+
+
 class Feeder:
     """Feeds one workload into the service; one server per run so runs do not share budgets or groups."""
 
@@ -166,7 +188,8 @@ async def open_loop(app, kind: str, texts: list[str], rate: float, seed: int, *,
     """Messages arrive at ``rate`` per second, Poisson (or ``even``ly spaced), whether or not earlier ones are done.
 
     ``busy`` is the share that arrived while an earlier message was still being handled: those wait for it at
-    least in part, which is where most of the p99 comes from at low rates (compare the evenly spaced row)."""
+    least in part, which is where much of the p99 comes from at low rates (compare the evenly spaced row).
+    ``steal`` is the share of the machine's CPU time the hypervisor took during the run (see :func:`cpu_ticks`)."""
     feeder = Feeder(app, f"open-{kind}")
     await feeder.setup()
     rnd = random.Random(seed)
@@ -187,15 +210,17 @@ async def open_loop(app, kind: str, texts: list[str], rate: float, seed: int, *,
     for _ in texts:
         t += 1.0 / rate if even else rnd.expovariate(rate)
         due.append(t)
+    ticks0 = cpu_ticks()
     async for i in Arrivals(due).each():
         busy += in_flight > 0
         in_flight += 1
         tasks.append(asyncio.create_task(one(i, texts[i], due[i])))
     await asyncio.gather(*tasks)
     total = time.perf_counter() - start
+    steal = steal_share(ticks0, cpu_ticks())
     lat.sort()
     return {"rate": rate, "arrivals": "even" if even else "Poisson", "achieved": len(texts) / total,
-            "busy": busy / len(texts), "p50_ms": 1000 * lat[len(lat) // 2],
+            "busy": busy / len(texts), "steal": steal, "p50_ms": 1000 * lat[len(lat) // 2],
             "p99_ms": 1000 * lat[int(len(lat) * 0.99)], "max_ms": 1000 * lat[-1]}
 
 
@@ -269,12 +294,15 @@ async def main_async(args) -> int:
         sv = r["service"]
         print(f"{r['kind']:<9} {sv['p50_ms']:>7.2f} {sv['p99_ms']:>7.2f} {sv['max_ms']:>7.1f}")
     print("\nlatency: open loop at the offered rate; from scheduled arrival to handled")
-    print(f"{'workload':<9} {'offered':>8} {'arrivals':>8} {'n':>6} {'busy':>5} {'p50 ms':>7} {'p99 ms':>7} "
-          f"{'max ms':>7}")
+    print(f"{'workload':<9} {'offered':>8} {'arrivals':>8} {'n':>6} {'busy':>5} {'steal':>6} {'p50 ms':>7} "
+          f"{'p99 ms':>7} {'max ms':>7}")
     for lt in latencies:
-        print(f"{lt['kind']:<9} {lt['rate']:>6.0f}/s {lt['arrivals']:>8} {lt['n']:>6} {lt['busy']:>5.0%} "
+        steal = "n/a" if lt["steal"] is None else f"{lt['steal']:.1%}"
+        print(f"{lt['kind']:<9} {lt['rate']:>6.0f}/s {lt['arrivals']:>8} {lt['n']:>6} {lt['busy']:>5.0%} {steal:>6} "
               f"{lt['p50_ms']:>7.2f} {lt['p99_ms']:>7.2f} {lt['max_ms']:>7.1f}")
     print("busy = arrived while an earlier message was still being handled (it waits for it, at least in part)")
+    print("steal = share of the machine's CPU time the hypervisor took during the run (/proc/stat); on this kind "
+          "of\n        VM it comes as stalls of a few to tens of ms, and the p99 rises with it")
     total = rss_main + rss_child
     print(f"\npeak RSS: {total:.0f} MB (bot process {rss_main:.0f} MB + encoder process {rss_child:.0f} MB)")
     return 0
