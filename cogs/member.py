@@ -11,6 +11,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.core.phrases import phrase
 from bot.core.sanitize import clip
 from bot.discord_adapter.convert import MAX_TEXT, NO_MENTIONS
 from bot.discord_adapter.embeds import card_embed, decision_embed
@@ -46,7 +47,7 @@ class Member(commands.Cog):
         lang = locale_lang(interaction.locale if private else (interaction.guild_locale or interaction.locale))
         card = self.service.context_card(topic, lang)
         if card is None:
-            await reply_ephemeral(interaction, "No known talking point matches that. Start typing to see suggestions.")
+            await reply_ephemeral(interaction, phrase(locale_lang(interaction.locale), "no_topic"))  # only to them
             return
         await interaction.response.send_message(embed=card_embed(card), ephemeral=private, allowed_mentions=NO_MENTIONS)
 
@@ -68,15 +69,16 @@ class Member(commands.Cog):
         await self._check(interaction, message.content)
 
     async def _check(self, interaction: discord.Interaction, text: str) -> None:
+        lang = locale_lang(interaction.locale)  # the answer is private: the member's own Discord language
         if not text or not text.strip():
-            await reply_ephemeral(interaction, "There is no text to check.")
+            await reply_ephemeral(interaction, phrase(lang, "no_text"))
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
         server_id = str(interaction.guild_id) if interaction.guild_id else None
         # the service runs the detector in a worker thread and honours the server's disabled packs
         decision, card = await self.service.check_text(text[:MAX_TEXT], None, server_id, platform="discord")
         tp = self.service.catalog.get(decision.talking_point_id) if decision.talking_point_id else None
-        embeds = [decision_embed(decision, tp.title if tp else None)]
+        embeds = [decision_embed(decision, tp.card_for(lang)[1].title if tp else None, lang)]
         if card is not None:
             embeds.append(card_embed(card))
         await interaction.followup.send(embeds=embeds, ephemeral=True, allowed_mentions=NO_MENTIONS)

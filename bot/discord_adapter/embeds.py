@@ -14,6 +14,7 @@ import discord
 
 from bot.core.cards import section_label, shown_date
 from bot.core.models import Decision, Incident, IncidentStatus, RenderedCard, Source, TalkingPoint
+from bot.core.phrases import phrase, phrase_lang, stance_name
 from bot.core.sanitize import clip, neutralize_mentions, safe_snippet
 
 # Discord embed limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits)
@@ -133,19 +134,24 @@ def card_embed(card: RenderedCard) -> discord.Embed:
     return _fit(embed)
 
 
-def decision_embed(decision: Decision, title: str | None) -> discord.Embed:
-    """/check and the context menu: what the detector thinks, for the member who asked."""
+def decision_embed(decision: Decision, title: str | None, lang: str | None = None) -> discord.Embed:
+    """/check and the context menu: what the detector thinks, for the member who asked, in ``lang`` (the member's
+    Discord language; English when the bot does not speak it). The detector's reason is an English diagnostic
+    sentence, shown under English answers only."""
     ex = decision.explanation
+    lang = phrase_lang(lang)
     if decision.talking_point_id is None:
-        embed = discord.Embed(title="No known talking point found", colour=discord.Colour(0x6B7280))
+        embed = discord.Embed(title=phrase(lang, "no_match"), colour=discord.Colour(0x6B7280))
+    else:
+        embed = discord.Embed(title=safe(phrase(lang, "resembles", title=title or decision.talking_point_id), TITLE_MAX),
+                              colour=CARD_COLOUR)
+        embed.add_field(name=phrase(lang, "talking_point"), value=safe(f"`{decision.talking_point_id}`", FIELD_VALUE_MAX))
+        embed.add_field(name=phrase(lang, "stance"), value=stance_name(lang, decision.stance))
+        embed.add_field(name=phrase(lang, "score"), value=phrase(lang, "score_value", score=f"{decision.score:.2f}",
+                                                                 match=f"{ex.match_score:.2f}"))
+        embed.set_footer(text=phrase(lang, "check_footer", language=ex.language))
+    if lang == "en":
         embed.description = safe(ex.reason, DESCRIPTION_MAX)
-        return embed
-    embed = discord.Embed(title=safe(f"Resembles: {title or decision.talking_point_id}", TITLE_MAX), colour=CARD_COLOUR)
-    embed.description = safe(ex.reason, DESCRIPTION_MAX)
-    embed.add_field(name="Talking point", value=safe(f"`{decision.talking_point_id}`", FIELD_VALUE_MAX))
-    embed.add_field(name="Stance", value=str(decision.stance or "unknown"))
-    embed.add_field(name="Score", value=f"{decision.score:.2f} (match {ex.match_score:.2f})")
-    embed.set_footer(text=f"Language: {ex.language} · Nothing was logged for this check.")
     return embed
 
 

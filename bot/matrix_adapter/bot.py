@@ -48,7 +48,9 @@ from nio import (
 from nio.api import Api
 
 from bot.config import ConfigError, MatrixConfig
+from bot.core.lang import detect_language
 from bot.core.models import ChannelMode, IncidentStatus, IncomingMessage
+from bot.core.phrases import check_summary, phrase
 from bot.core.ports import IncidentFilter, SettingsRepository
 from bot.core.service import IncidentService, Outcome
 
@@ -76,7 +78,6 @@ from .render import (
     card_content,
     card_html,
     card_text,
-    decision_summary,
     esc,
     incident_detail_text,
     incidents_content,
@@ -560,9 +561,10 @@ class MatrixBot:
         elif isinstance(command, cmds.Unknown):
             await say(f"Unknown command “{command.name}”. Try {self.prefix} help.")
         elif isinstance(command, cmds.Context):
-            card = self.service.context_card(command.topic)
+            lang = detect_language(command.topic)  # no client language in Matrix: the topic's own language
+            card = self.service.context_card(command.topic, lang)
             if card is None:
-                await say(f"No talking point matches “{command.topic}”.")
+                await say(phrase(lang, "no_topic_named", topic=command.topic))
             else:
                 await self.send(room_id, card_content(card, reply_to=reply_to, thread_root=thread))
         elif isinstance(command, cmds.Check):
@@ -601,7 +603,8 @@ class MatrixBot:
             return
         decision, card = await self.service.check_text(text, server_id=self.server_id(room_id), platform="matrix")
         tp = self.service.catalog.get(decision.talking_point_id) if decision.talking_point_id else None
-        summary = decision_summary(decision, tp.title if tp else None)
+        # no client language in Matrix: answered in the checked text's language, like the card
+        summary = check_summary(decision, tp.card_for(decision.lang)[1].title if tp else None, decision.lang)
         if card is None:
             await say(summary)
             return

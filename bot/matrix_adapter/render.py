@@ -15,7 +15,7 @@ from typing import Any, Iterable, Mapping
 from urllib.parse import urlsplit
 
 from bot.core.cards import shown_date, source_text, sources_label
-from bot.core.models import Decision, Incident, RenderedCard
+from bot.core.models import Incident, RenderedCard
 from bot.core.sanitize import clip, neutralize_mentions, safe_snippet
 
 HTML_FORMAT = "org.matrix.custom.html"
@@ -123,18 +123,6 @@ def card_content(card: RenderedCard, *, reply_to: str | None, thread_root: str =
 
 
 # --------------------------------------------------------------------------------------- decisions
-
-
-def decision_summary(decision: Decision, title: str | None) -> str:
-    """One line for ``!cb check``."""
-    if decision.talking_point_id is None:
-        return f"No known talking point matched. ({decision.explanation.reason})"
-    verdict = {"reply": "would get a context card", "review": "would be sent to moderators for review",
-               "none": "would not be acted on"}[decision.action.value]
-    stance = decision.stance.value if decision.stance else "unknown"
-    name = f"{title} ({decision.talking_point_id})" if title else decision.talking_point_id
-    return (f"Closest talking point: {name} · stance: {stance} · score {decision.score:.2f} · "
-            f"in a reply-mode room this {verdict}. {decision.explanation.reason}")
 
 
 # --------------------------------------------------------------------------------------- incidents

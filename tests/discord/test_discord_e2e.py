@@ -133,6 +133,31 @@ async def test_check_command_answers_ephemerally(bot, world, db):
     assert await rows(db, "SELECT id FROM incidents") == []  # and nothing logged
 
 
+async def test_check_and_context_answer_in_the_members_discord_language(bot, world, db):
+    ukrainian = "Розширення НАТО змусило Росію діяти, у неї не було вибору."
+    answer = await world.fake.wait_for_answer(await world.fake.slash_command(
+        "check", [opt("text", ukrainian)], user=world.bob, channel=world.general, locale="uk"))
+    verdict, card = answer.answer()["embeds"]
+    assert verdict["title"] == "Схоже на: Чи змусило розширення НАТО Росію напасти на Україну?"
+    assert card["title"] == "ℹ️ Чи змусило розширення НАТО Росію напасти на Україну?"
+    assert [f["name"] for f in verdict["fields"]] == ["Наратив", "Позиція", "Оцінка"]
+    assert verdict["footer"]["text"].startswith("Мова: uk · ") and "description" not in verdict  # no English reason
+
+    # a German member checks the same text: the answer in German, the card still in the text's language
+    answer = await world.fake.wait_for_answer(await world.fake.slash_command(
+        "check", [opt("text", ukrainian)], user=world.bob, channel=world.general, locale="de"))
+    verdict, card = answer.answer()["embeds"]
+    assert verdict["title"] == "Ähnelt: Hat die NATO-Erweiterung Russland zum Einmarsch in die Ukraine gezwungen?"
+    assert [f["name"] for f in verdict["fields"]][0] == "Narrativ"
+    assert card["title"] == "ℹ️ Чи змусило розширення НАТО Росію напасти на Україну?"
+    assert any(f["name"] == "Джерела" for f in card["fields"])
+
+    unknown = await world.fake.wait_for_answer(await world.fake.slash_command(
+        "context", [opt("topic", "qwertyuiop")], user=world.alice, channel=world.general, locale="ru"))
+    assert unknown.ephemeral() and unknown.answer()["content"].startswith("Такого известного тезиса нет.")
+    assert await rows(db, "SELECT id FROM incidents") == []
+
+
 async def test_feedback_button_one_vote_per_member(bot, world, db):
     await say(bot, world, world.general, ASSERTION)
     [card] = world.fake.bot_messages(world.general)

@@ -247,6 +247,19 @@ async def test_member_commands_with_access_token_login(synapse, people, app, bot
         ans = content(await people.alice.wait_for(bot_reply_to(bot.user_id, room, ask), "the context card"))
         assert ans["formatted_body"].startswith("<h4>") and "us-biolabs" in ans["body"]
 
+        # no client language in Matrix: a Russian check is answered in Russian, a Russian topic gets the Russian card
+        ask = await people.member.say(room, "!cb check На Украине факельные шествия в честь Бандеры, а вы говорите, "
+                                            "нацизма нет. денацификация была нужна")
+        ans = content(await people.alice.wait_for(bot_reply_to(bot.user_id, room, ask), "the Russian check answer"))
+        assert ans["body"].startswith("Ближайший тезис: ") and "(nazi-regime) · позиция: утверждает" in ans["body"]
+        assert "<h4>" in ans["formatted_body"] and "Источники" in ans["formatted_body"]
+        ask = await people.member.say(room, "!cb context лаборатории")
+        ans = content(await people.alice.wait_for(bot_reply_to(bot.user_id, room, ask), "the Russian context card"))
+        assert ans["formatted_body"].startswith("<h4>") and "лаборатории биологического оружия" in ans["body"]
+        ask = await people.member.say(room, "!cb context йцукенгшщз")
+        ans = content(await people.alice.wait_for(bot_reply_to(bot.user_id, room, ask), "the Russian no-match answer"))
+        assert ans["body"] == "Ни один тезис не подходит к «йцукенгшщз»."
+
         ask = await people.member.say(room, "!cb frobnicate")
         ans = content(await people.alice.wait_for(bot_reply_to(bot.user_id, room, ask), "the unknown-command answer"))
         assert "Unknown command" in ans["body"]

@@ -1,0 +1,126 @@
+"""What the bot says to members outside the cards (check results, "nothing found"), in the cards' languages.
+
+Members see these in answer to ``/check``, ``/context`` and ``!cb check`` / ``!cb context``. English is the
+fallback for any other language. Moderator-facing text (incident lists, settings) stays English, like the
+dashboard. Stance values are shown as they are in English, where moderators and the JSON output use them too.
+"""
+
+from __future__ import annotations
+
+from .models import Action, Decision, Stance
+
+PHRASES: dict[str, dict[str, str]] = {
+    "en": {
+        "no_match": "No known talking point found",
+        "no_match_line": "No known talking point matched.",
+        "resembles": "Resembles: {title}",
+        "talking_point": "Talking point",
+        "stance": "Stance",
+        "score": "Score",
+        "score_value": "{score} (match {match})",
+        "check_footer": "Language: {language} · Nothing was logged for this check.",
+        "no_text": "There is no text to check.",
+        "no_topic": "No known talking point matches that. Start typing to see suggestions.",
+        "no_topic_named": "No talking point matches “{topic}”.",
+        "closest": "Closest talking point: {name} · stance: {stance} · score {score} · "
+        "in a reply-mode room this {verdict}.",
+        "verdict_reply": "would get a context card",
+        "verdict_review": "would be sent to moderators for review",
+        "verdict_none": "would not be acted on",
+    },
+    "ru": {
+        "no_match": "Известный тезис не найден",
+        "no_match_line": "Известный тезис не найден.",
+        "resembles": "Похоже на: {title}",
+        "talking_point": "Тезис",
+        "stance": "Позиция",
+        "score": "Оценка",
+        "score_value": "{score} (совпадение {match})",
+        "check_footer": "Язык: {language} · Результат этой проверки нигде не сохранён.",
+        "no_text": "Нет текста для проверки.",
+        "no_topic": "Такого известного тезиса нет. Начните вводить текст, чтобы увидеть подсказки.",
+        "no_topic_named": "Ни один тезис не подходит к «{topic}».",
+        "closest": "Ближайший тезис: {name} · позиция: {stance} · оценка {score} · "
+        "в комнате в режиме reply это сообщение {verdict}.",
+        "verdict_reply": "получило бы карточку с контекстом",
+        "verdict_review": "было бы передано модераторам на проверку",
+        "verdict_none": "осталось бы без последствий",
+    },
+    "uk": {
+        "no_match": "Відомого наративу не знайдено",
+        "no_match_line": "Відомого наративу не знайдено.",
+        "resembles": "Схоже на: {title}",
+        "talking_point": "Наратив",
+        "stance": "Позиція",
+        "score": "Оцінка",
+        "score_value": "{score} (збіг {match})",
+        "check_footer": "Мова: {language} · Результат цієї перевірки ніде не збережено.",
+        "no_text": "Немає тексту для перевірки.",
+        "no_topic": "Такого відомого наративу немає. Почніть вводити текст, щоб побачити підказки.",
+        "no_topic_named": "Жоден наратив не відповідає «{topic}».",
+        "closest": "Найближчий наратив: {name} · позиція: {stance} · оцінка {score} · "
+        "у кімнаті в режимі reply це повідомлення {verdict}.",
+        "verdict_reply": "отримало б картку з контекстом",
+        "verdict_review": "було б передано модераторам на перевірку",
+        "verdict_none": "залишилося б без наслідків",
+    },
+    "de": {
+        "no_match": "Kein bekanntes Narrativ gefunden",
+        "no_match_line": "Kein bekanntes Narrativ erkannt.",
+        "resembles": "Ähnelt: {title}",
+        "talking_point": "Narrativ",
+        "stance": "Haltung",
+        "score": "Wert",
+        "score_value": "{score} (Übereinstimmung {match})",
+        "check_footer": "Sprache: {language} · Diese Prüfung wurde nirgends gespeichert.",
+        "no_text": "Es gibt keinen Text zu prüfen.",
+        "no_topic": "Dazu passt kein bekanntes Narrativ. Tippe, um Vorschläge zu sehen.",
+        "no_topic_named": "Zu „{topic}“ passt kein Narrativ.",
+        "closest": "Nächstes Narrativ: {name} · Haltung: {stance} · Wert {score} · "
+        "in einem Raum im Modus reply {verdict}.",
+        "verdict_reply": "bekäme diese Nachricht eine Kontextkarte",
+        "verdict_review": "ginge diese Nachricht zur Prüfung an die Moderation",
+        "verdict_none": "bliebe diese Nachricht ohne Folgen",
+    },
+}
+
+STANCE_NAMES: dict[str, dict[Stance | None, str]] = {
+    "en": {Stance.ASSERT: "assert", Stance.REFUTE: "refute", Stance.REPORT: "report", Stance.ASK: "ask",
+           Stance.OTHER: "other", None: "unknown"},
+    "ru": {Stance.ASSERT: "утверждает", Stance.REFUTE: "опровергает", Stance.REPORT: "пересказывает",
+           Stance.ASK: "спрашивает", Stance.OTHER: "другое", None: "неизвестно"},
+    "uk": {Stance.ASSERT: "стверджує", Stance.REFUTE: "спростовує", Stance.REPORT: "переказує",
+           Stance.ASK: "запитує", Stance.OTHER: "інше", None: "невідомо"},
+    "de": {Stance.ASSERT: "behauptet es", Stance.REFUTE: "widerlegt es", Stance.REPORT: "berichtet darüber",
+           Stance.ASK: "fragt danach", Stance.OTHER: "anderes", None: "unbekannt"},
+}
+
+
+def phrase_lang(lang: str | None) -> str:
+    """``lang`` when the bot speaks it, else "en"."""
+    return lang if lang in PHRASES else "en"
+
+
+def phrase(lang: str | None, key: str, /, **values: object) -> str:
+    """The member-facing text ``key`` in ``lang`` (English otherwise), with ``values`` filled in."""
+    text = PHRASES[phrase_lang(lang)][key]
+    return text.format(**values) if values else text
+
+
+def stance_name(lang: str | None, stance: Stance | None) -> str:
+    return STANCE_NAMES[phrase_lang(lang)][stance]
+
+
+def check_summary(decision: Decision, title: str | None, lang: str | None) -> str:
+    """One line answering a member's check: the closest talking point, the stance, and what the bot would do.
+
+    The decision's reason (a diagnostic sentence, English) follows in the English line only."""
+    if decision.talking_point_id is None:
+        line = phrase(lang, "no_match_line")
+        return f"{line} ({decision.explanation.reason})" if phrase_lang(lang) == "en" else line
+    name = f"{title} ({decision.talking_point_id})" if title else decision.talking_point_id
+    verdict = phrase(lang, {Action.REPLY: "verdict_reply", Action.REVIEW: "verdict_review",
+                            Action.NONE: "verdict_none"}[decision.action])
+    line = phrase(lang, "closest", name=name, stance=stance_name(lang, decision.stance),
+                  score=f"{decision.score:.2f}", verdict=verdict)
+    return f"{line} {decision.explanation.reason}" if phrase_lang(lang) == "en" else line
