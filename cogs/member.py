@@ -53,8 +53,9 @@ class Member(commands.Cog):
 
     @context.autocomplete("topic")
     async def topic_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        lang = locale_lang(interaction.locale)  # suggestions are shown to the member typing: their language
         return [
-            app_commands.Choice(name=clip(tp.title, 100), value=tp.id)
+            app_commands.Choice(name=clip(tp.card_for(lang)[1].title, 100), value=tp.id)
             for tp in self.service.search_topics(current[:100], limit=25)
         ]
 

@@ -265,6 +265,12 @@ async def test_context_command_posts_the_card_and_autocompletes(bot, world):
     values = [c["value"] for c in auto.response_data["choices"]]
     assert TP in values and len(values) <= 25
 
+    auto = await world.fake.slash_command("context", [opt("topic", "біологічної зброї", focused=True)], user=world.alice,
+                                          channel=world.general, focused=True, locale="uk")
+    await world.fake.wait_until(lambda: auto.callback is not None)
+    [choice] = auto.response_data["choices"]  # found by its Ukrainian title, and shown in Ukrainian
+    assert choice == {"name": "Чи тримали США в Україні лабораторії біологічної зброї?", "value": "us-biolabs"}
+
 
 async def test_message_context_menu_checks_privately(bot, world, db):
     msg, _ = await say(bot, world, world.review, ASSERT)
