@@ -12,8 +12,9 @@ import logging
 import discord
 from discord.ext import commands
 
+from bot.core.phrases import phrase
 from bot.discord_adapter.components import FeedbackButton
-from bot.discord_adapter.convert import PLATFORM
+from bot.discord_adapter.convert import PLATFORM, locale_lang
 from bot.discord_adapter.permissions import reply_ephemeral
 
 log = logging.getLogger(__name__)
@@ -28,18 +29,19 @@ class Feedback(commands.Cog):
     async def on_card_feedback(self, interaction: discord.Interaction, helpful: bool) -> None:
         if interaction.message is None:
             return
+        lang = locale_lang(interaction.locale)  # the answer is private: the member's own Discord language
         try:
             changed = await self.service.record_feedback(
                 PLATFORM, str(interaction.message.id), str(interaction.user.id), helpful
             )
         except Exception:
             log.exception("recording feedback on card %s failed", interaction.message.id)
-            await reply_ephemeral(interaction, "Sorry, your feedback could not be saved.")
+            await reply_ephemeral(interaction, phrase(lang, "feedback_failed"))
             return
         if changed:
-            text = "Thanks, noted: helpful." if helpful else "Thanks, noted: not relevant. Moderators review this feedback."
+            text = phrase(lang, "feedback_helpful" if helpful else "feedback_not_relevant")
         else:
-            text = "Your vote on this card was already recorded."
+            text = phrase(lang, "feedback_again")
         await reply_ephemeral(interaction, text)
 
 

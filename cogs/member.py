@@ -13,18 +13,13 @@ from discord.ext import commands
 
 from bot.core.phrases import phrase
 from bot.core.sanitize import clip
-from bot.discord_adapter.convert import MAX_TEXT, NO_MENTIONS
+from bot.discord_adapter.convert import MAX_TEXT, NO_MENTIONS, locale_lang
 from bot.discord_adapter.embeds import card_embed, decision_embed
 from bot.discord_adapter.permissions import reply_ephemeral
 
 log = logging.getLogger(__name__)
 
 CHECK_MENU_NAME = "Check for known talking points"
-
-
-def locale_lang(locale: discord.Locale | None) -> str | None:
-    """'uk', 'ru', 'en' ... from a Discord locale such as 'en-US'."""
-    return str(locale.value).split("-")[0].lower() if locale else None
 
 
 class Member(commands.Cog):

@@ -103,7 +103,7 @@ class Watcher(commands.Cog):
             return
         try:
             sent = await message.reply(
-                embed=card_embed(outcome.card), view=card_view(), allowed_mentions=NO_MENTIONS, mention_author=False
+                embed=card_embed(outcome.card), view=card_view(outcome.card.lang), allowed_mentions=NO_MENTIONS, mention_author=False
             )
         except discord.Forbidden as e:
             await self._cannot_post(message, f"Discord refused ({e.text or 'Missing Permissions'}); I need View Channel, "

@@ -1,6 +1,8 @@
-"""What the bot says to members outside the cards (check results, "nothing found"), in the cards' languages.
+"""What the bot says to members outside the cards (check results, "nothing found", feedback), in the cards'
+languages.
 
-Members see these in answer to ``/check``, ``/context`` and ``!cb check`` / ``!cb context``. English is the
+Members see these in answer to ``/check``, ``/context`` and ``!cb check`` / ``!cb context``, and on the
+feedback buttons under a card and the answers to them. English is the
 fallback for any other language. Moderator-facing text (incident lists, settings) stays English, like the
 dashboard. Stance values are shown as they are in English, where moderators and the JSON output use them too.
 """
@@ -27,6 +29,12 @@ PHRASES: dict[str, dict[str, str]] = {
         "verdict_reply": "would get a context card",
         "verdict_review": "would be sent to moderators for review",
         "verdict_none": "would not be acted on",
+        "helpful": "Helpful",
+        "not_relevant": "Not relevant",
+        "feedback_helpful": "Thanks, noted: helpful.",
+        "feedback_not_relevant": "Thanks, noted: not relevant. Moderators review this feedback.",
+        "feedback_again": "Your vote on this card was already recorded.",
+        "feedback_failed": "Sorry, your feedback could not be saved.",
     },
     "ru": {
         "no_match": "Известный тезис не найден",
@@ -45,6 +53,12 @@ PHRASES: dict[str, dict[str, str]] = {
         "verdict_reply": "получило бы карточку с контекстом",
         "verdict_review": "было бы передано модераторам на проверку",
         "verdict_none": "осталось бы без последствий",
+        "helpful": "Полезно",
+        "not_relevant": "Не по теме",
+        "feedback_helpful": "Спасибо, учтено: полезно.",
+        "feedback_not_relevant": "Спасибо, учтено: не по теме. Модераторы просматривают такие отзывы.",
+        "feedback_again": "Ваш голос за эту карточку уже учтён.",
+        "feedback_failed": "Извините, не удалось сохранить ваш отзыв.",
     },
     "uk": {
         "no_match": "Відомого наративу не знайдено",
@@ -63,6 +77,12 @@ PHRASES: dict[str, dict[str, str]] = {
         "verdict_reply": "отримало б картку з контекстом",
         "verdict_review": "було б передано модераторам на перевірку",
         "verdict_none": "залишилося б без наслідків",
+        "helpful": "Корисно",
+        "not_relevant": "Не по темі",
+        "feedback_helpful": "Дякуємо, враховано: корисно.",
+        "feedback_not_relevant": "Дякуємо, враховано: не по темі. Модератори переглядають такі відгуки.",
+        "feedback_again": "Ваш голос за цю картку вже враховано.",
+        "feedback_failed": "Вибачте, не вдалося зберегти ваш відгук.",
     },
     "de": {
         "no_match": "Kein bekanntes Narrativ gefunden",
@@ -81,6 +101,12 @@ PHRASES: dict[str, dict[str, str]] = {
         "verdict_reply": "bekäme diese Nachricht eine Kontextkarte",
         "verdict_review": "ginge diese Nachricht zur Prüfung an die Moderation",
         "verdict_none": "bliebe diese Nachricht ohne Folgen",
+        "helpful": "Hilfreich",
+        "not_relevant": "Nicht relevant",
+        "feedback_helpful": "Danke, notiert: hilfreich.",
+        "feedback_not_relevant": "Danke, notiert: nicht relevant. Die Moderation sieht sich solche Rückmeldungen an.",
+        "feedback_again": "Deine Stimme zu dieser Karte ist schon gespeichert.",
+        "feedback_failed": "Entschuldigung, deine Rückmeldung konnte nicht gespeichert werden.",
     },
 }
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import discord
 
 from bot.core.models import IncidentStatus
+from bot.core.phrases import phrase
 
 FEEDBACK_EVENT = "card_feedback"  # listeners: on_card_feedback(interaction, helpful: bool)
 VERDICT_EVENT = "incident_verdict"  # listeners: on_incident_verdict(interaction, incident_id: int, status)
@@ -36,10 +37,11 @@ def verdict_custom_id(incident_id: int, status: IncidentStatus) -> str:
 
 
 class FeedbackButton(discord.ui.DynamicItem[discord.ui.Button], template=r"cb:fb:(?P<vote>[yn])"):
-    def __init__(self, helpful: bool) -> None:
+    def __init__(self, helpful: bool, lang: str | None = None) -> None:
+        """``lang``: the card's language, for the label (a click is decoded from the custom_id alone)."""
         super().__init__(
             discord.ui.Button(
-                label="Helpful" if helpful else "Not relevant",
+                label=phrase(lang, "helpful" if helpful else "not_relevant"),
                 emoji="👍" if helpful else "👎",
                 style=discord.ButtonStyle.secondary,
                 custom_id=feedback_custom_id(helpful),
@@ -76,11 +78,12 @@ class VerdictButton(discord.ui.DynamicItem[discord.ui.Button], template=r"cb:v:(
         interaction.client.dispatch(VERDICT_EVENT, interaction, self.incident_id, self.status)
 
 
-def card_view() -> discord.ui.View:
-    """Buttons under a context card. Fully dynamic, so nothing is stored per message."""
+def card_view(lang: str | None = None) -> discord.ui.View:
+    """Buttons under a context card, labelled in the card's language. Fully dynamic, so nothing is stored per
+    message."""
     view = discord.ui.View(timeout=None)
-    view.add_item(FeedbackButton(True))
-    view.add_item(FeedbackButton(False))
+    view.add_item(FeedbackButton(True, lang))
+    view.add_item(FeedbackButton(False, lang))
     return view
 
 

@@ -23,6 +23,11 @@ _USER_MESSAGE_TYPES = frozenset({discord.MessageType.default, discord.MessageTyp
 NO_MENTIONS = discord.AllowedMentions.none()
 
 
+def locale_lang(locale: discord.Locale | None) -> str | None:
+    """'uk', 'ru', 'en' ... from a Discord locale such as 'en-US'."""
+    return str(locale.value).split("-")[0].lower() if locale else None
+
+
 def channel_keys(channel: object) -> tuple[str, str]:
     """(channel_id, thread_id) as the core sees them.
 

@@ -445,14 +445,15 @@ class FakeDiscord:
         return record
 
     async def click_button(self, message: dict, custom_id: str, *, user: dict,
-                           permissions: discord.Permissions = EVERYONE_PERMS, roles: list[str] | None = None) -> Interaction:
+                           permissions: discord.Permissions = EVERYONE_PERMS, roles: list[str] | None = None,
+                           locale: str = "en-US") -> Interaction:
         """A member clicks the button ``custom_id`` on ``message`` (a message the client posted)."""
         ids = [c.get("custom_id") for row in message.get("components", []) for c in row.get("components", [])]
         if custom_id not in ids:
             raise AssertionError(f"message {message['id']} has no button {custom_id!r} (has {ids})")
         channel = self.channels[int(message["channel_id"])]
         data = {"custom_id": custom_id, "component_type": 2}
-        record = self._interaction(3, data, user, channel, permissions, roles, message=message)
+        record = self._interaction(3, data, user, channel, permissions, roles, message=message, locale=locale)
         await self.dispatch("INTERACTION_CREATE", record.payload)
         return record
 

@@ -122,6 +122,19 @@ async def test_incidents_resolve_requires_manage_messages(bot, world, db):
     assert await rows(db, "SELECT status FROM incidents") == [("confirmed",)]
 
 
+async def test_a_ukrainian_card_has_ukrainian_buttons_and_each_voter_is_answered_in_their_language(bot, world, db):
+    await say(bot, world, world.general, "Майдан — це переворот, організований США. Нуланд з печивом, усе ясно")
+    [card] = world.fake.bot_messages(world.general)
+    assert card["embeds"][0]["title"] == "ℹ️ Чи був Майдан 2014 року державним переворотом, організованим США?"
+    assert [c["label"] for row in card["components"] for c in row["components"]] == ["Корисно", "Не по темі"]
+
+    vote = await world.fake.wait_for_answer(await world.fake.click_button(card, "cb:fb:n", user=world.bob, locale="de"))
+    assert vote.ephemeral() and vote.answer()["content"].startswith("Danke, notiert: nicht relevant.")
+    again = await world.fake.wait_for_answer(await world.fake.click_button(card, "cb:fb:n", user=world.bob, locale="ru"))
+    assert again.answer()["content"] == "Ваш голос за эту карточку уже учтён."
+    assert await rows(db, "SELECT user_id, helpful FROM card_feedback") == [(world.bob["id"], 0)]
+
+
 async def test_check_command_answers_ephemerally(bot, world, db):
     answer = await world.fake.wait_for_answer(await world.fake.slash_command(
         "check", [opt("text", ASSERTION)], user=world.bob, channel=world.general))

@@ -133,6 +133,10 @@ def test_views_are_persistent():
         assert view.timeout is None and view.is_persistent()
     labels = [getattr(c, "item", c).label for c in alert_view(5, "https://discord.com/channels/1/2/3").children]
     assert labels == ["Confirm", "False positive", "Dismiss", "Jump to message"]
+    for lang, labels in ((None, ["Helpful", "Not relevant"]), ("en", ["Helpful", "Not relevant"]),
+                         ("ru", ["Полезно", "Не по теме"]), ("uk", ["Корисно", "Не по темі"]),
+                         ("de", ["Hilfreich", "Nicht relevant"]), ("fr", ["Helpful", "Not relevant"])):
+        assert [getattr(c, "item", c).label for c in card_view(lang).children] == labels  # the card's language
 
 
 def test_export_formats_and_csv_injection():
