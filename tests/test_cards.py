@@ -69,3 +69,14 @@ def test_section_labels_exist_for_every_language():
     for lang in ("en", "ru", "uk", "de"):
         assert all(section_label(lang, part) for part in ("key_facts", "why", "sources", "more"))
     assert section_label("pt", "why") == "Why it matters"
+
+
+def test_console_and_matrix_plain_cards_are_one_layout():
+    card = _card("en", (Source("P", "T", "https://e.org/", "2020"),))
+    assert card_as_text(card).splitlines() == [
+        "ℹ️ T", "", "S", "", "• a", "• b", "", "W", "", "Sources:", "  - P: T (2020) https://e.org/", "", "F"]
+    assert card_text(card) == card_as_text(card).replace("  - P:", "- P:")  # Matrix: its own bullet, same lines
+    bare = RenderedCard(talking_point_id="tp", lang="en", title="T", summary="S", key_facts=("a",),
+                        why_it_matters="", sources=(), footer="F", pack_version="1")
+    for text in (card_as_text(bare), card_text(bare)):  # empty sections are left out, not shown as bare headings
+        assert text.splitlines() == ["ℹ️ T", "", "S", "", "• a", "", "F"]

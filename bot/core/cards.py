@@ -73,11 +73,14 @@ def source_text(source: Source) -> str:
     return f"{source.publisher}: {source.title}{f' ({date})' if date else ''} {source.url}"
 
 
-def card_as_text(card: RenderedCard) -> str:
-    """Plain-text rendering (console, logs)."""
+def card_as_text(card: RenderedCard, *, source_prefix: str = "  - ") -> str:
+    """Plain-text rendering (console, logs, Matrix's plain-text body); a section with nothing in it is left out."""
     lines = [f"ℹ️ {card.title}", "", card.summary, ""]
     lines += [f"• {fact}" for fact in card.key_facts]
-    lines += ["", card.why_it_matters, "", f"{sources_label(card.lang)}:"]
-    lines += [f"  - {source_text(s)}" for s in card.sources]
+    if card.why_it_matters:
+        lines += ["", card.why_it_matters]
+    if card.sources:
+        lines += ["", f"{sources_label(card.lang)}:"]
+        lines += [f"{source_prefix}{source_text(s)}" for s in card.sources]
     lines += ["", card.footer]
     return "\n".join(lines)

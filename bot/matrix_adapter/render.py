@@ -14,7 +14,7 @@ import re
 from typing import Any, Iterable, Mapping
 from urllib.parse import urlsplit
 
-from bot.core.cards import shown_date, source_text, sources_label
+from bot.core.cards import card_as_text, shown_date, sources_label
 from bot.core.models import Incident, RenderedCard
 from bot.core.sanitize import clip, neutralize_mentions, safe_snippet
 
@@ -85,16 +85,7 @@ def text_notice(text: str, *, reply_to: str | None = None, thread_root: str = ""
 
 
 def card_text(card: RenderedCard) -> str:
-    label = sources_label(card.lang)
-    lines = [f"ℹ️ {card.title}", "", card.summary, ""]
-    lines += [f"• {fact}" for fact in card.key_facts]
-    if card.why_it_matters:
-        lines += ["", card.why_it_matters]
-    if card.sources:
-        lines += ["", f"{label}:"]
-        lines += [f"- {source_text(s)}" for s in card.sources]
-    lines += ["", card.footer]
-    return plain("\n".join(lines))
+    return plain(card_as_text(card, source_prefix="- "))
 
 
 def card_html(card: RenderedCard) -> str:
