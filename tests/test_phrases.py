@@ -58,7 +58,7 @@ def test_english_check_summary_keeps_the_detectors_reason():
     assert check_summary(_decision("us-biolabs"), "Biolabs?", "en") == (
         "Closest talking point: Biolabs? (us-biolabs) · stance: assert · score 0.62 · in a reply-mode room this "
         f"would be sent to moderators for review. {REASON}")
-    assert check_summary(_decision(None, Action.NONE, None), None, "en") == f"No known talking point matched. ({REASON})"
+    assert check_summary(_decision(None, Action.NONE, None), None, "en") == f"No known talking point found. ({REASON})"
 
 
 @pytest.mark.parametrize("lang,action,stance,expected", [

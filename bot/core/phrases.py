@@ -2,9 +2,9 @@
 languages.
 
 Members see these in answer to ``/check``, ``/context`` and ``!cb check`` / ``!cb context``, and on the
-feedback buttons under a card and the answers to them. English is the
-fallback for any other language. Moderator-facing text (incident lists, settings) stays English, like the
-dashboard. Stance values are shown as they are in English, where moderators and the JSON output use them too.
+feedback buttons under a card and the answers to them. English is the fallback for any other language.
+Moderator-facing text (incident lists, settings) stays English, like the dashboard. In English, stances are
+shown by their values, as moderators and the JSON output see them.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from .models import Action, Decision, Stance
 PHRASES: dict[str, dict[str, str]] = {
     "en": {
         "no_match": "No known talking point found",
-        "no_match_line": "No known talking point matched.",
         "resembles": "Resembles: {title}",
         "talking_point": "Talking point",
         "stance": "Stance",
@@ -38,7 +37,6 @@ PHRASES: dict[str, dict[str, str]] = {
     },
     "ru": {
         "no_match": "Известный тезис не найден",
-        "no_match_line": "Известный тезис не найден.",
         "resembles": "Похоже на: {title}",
         "talking_point": "Тезис",
         "stance": "Позиция",
@@ -62,7 +60,6 @@ PHRASES: dict[str, dict[str, str]] = {
     },
     "uk": {
         "no_match": "Відомого наративу не знайдено",
-        "no_match_line": "Відомого наративу не знайдено.",
         "resembles": "Схоже на: {title}",
         "talking_point": "Наратив",
         "stance": "Позиція",
@@ -86,7 +83,6 @@ PHRASES: dict[str, dict[str, str]] = {
     },
     "de": {
         "no_match": "Kein bekanntes Narrativ gefunden",
-        "no_match_line": "Kein bekanntes Narrativ erkannt.",
         "resembles": "Ähnelt: {title}",
         "talking_point": "Narrativ",
         "stance": "Haltung",
@@ -142,7 +138,7 @@ def check_summary(decision: Decision, title: str | None, lang: str | None) -> st
 
     The decision's reason (a diagnostic sentence, English) follows in the English line only."""
     if decision.talking_point_id is None:
-        line = phrase(lang, "no_match_line")
+        line = phrase(lang, "no_match") + "."
         return f"{line} ({decision.explanation.reason})" if phrase_lang(lang) == "en" else line
     name = f"{title} ({decision.talking_point_id})" if title else decision.talking_point_id
     verdict = phrase(lang, {Action.REPLY: "verdict_reply", Action.REVIEW: "verdict_review",

@@ -113,9 +113,6 @@ def card_content(card: RenderedCard, *, reply_to: str | None, thread_root: str =
     return notice_content(card_text(card), card_html(card), reply_to=reply_to, thread_root=thread_root)
 
 
-# --------------------------------------------------------------------------------------- decisions
-
-
 # --------------------------------------------------------------------------------------- incidents
 
 
