@@ -50,7 +50,7 @@ class Member(commands.Cog):
     async def topic_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
         lang = locale_lang(interaction.locale)  # suggestions are shown to the member typing: their language
         return [
-            app_commands.Choice(name=clip(tp.card_for(lang)[1].title, 100), value=tp.id)
+            app_commands.Choice(name=clip(tp.title_in(lang), 100), value=tp.id)
             for tp in self.service.search_topics(current[:100], limit=25)
         ]
 
@@ -74,7 +74,7 @@ class Member(commands.Cog):
         # the service runs the detector in a worker thread and honours the server's disabled packs
         decision, card = await self.service.check_text(text[:MAX_TEXT], None, server_id, platform="discord")
         tp = self.service.catalog.get(decision.talking_point_id) if decision.talking_point_id else None
-        embeds = [decision_embed(decision, tp.card_for(lang)[1].title if tp else None, lang)]
+        embeds = [decision_embed(decision, tp.title_in(lang) if tp else None, lang)]
         if card is not None:
             embeds.append(card_embed(card))
         await interaction.followup.send(embeds=embeds, ephemeral=True, allowed_mentions=NO_MENTIONS)

@@ -103,6 +103,10 @@ class TalkingPoint:
     def title(self) -> str:
         return self.cards["en"].title
 
+    def title_in(self, lang: str | None) -> str:
+        """The title in ``lang`` when the pack has it, else English (as :meth:`card_for` picks)."""
+        return self.card_for(lang)[1].title
+
     def card_for(self, lang: str | None) -> tuple[str, CardText]:
         """The card in ``lang`` when the pack has it, else English. Returns (language, card)."""
         if lang and lang in self.cards:

@@ -604,7 +604,7 @@ class MatrixBot:
         decision, card = await self.service.check_text(text, server_id=self.server_id(room_id), platform="matrix")
         tp = self.service.catalog.get(decision.talking_point_id) if decision.talking_point_id else None
         # no client language in Matrix: answered in the checked text's language, like the card
-        summary = check_summary(decision, tp.card_for(decision.lang)[1].title if tp else None, decision.lang)
+        summary = check_summary(decision, tp.title_in(decision.lang) if tp else None, decision.lang)
         if card is None:
             await say(summary)
             return
