@@ -8,7 +8,7 @@ import string
 import pytest
 
 from bot.core.models import Action, Decision, Explanation, Stance
-from bot.core.phrases import PHRASES, STANCE_NAMES, check_summary, phrase, stance_name
+from bot.core.phrases import PHRASES, STANCE_NAMES, check_reason, check_summary, phrase, stance_name
 
 REASON = "assertion, but not confident enough to reply: moderator review"
 
@@ -85,3 +85,9 @@ def test_nothing_found_in_russian():
 def test_english_stance_names_are_the_values_moderators_see_elsewhere(stance):
     assert stance_name("en", stance) == (stance.value if stance else "unknown")
     assert stance_name("xx", stance) == stance_name("en", stance)
+
+
+@pytest.mark.parametrize("lang,shown", [("en", True), (None, True), ("fr", True), ("ru", False), ("uk", False),
+                                        ("de", False)])
+def test_the_detectors_reason_goes_with_english_answers_only(lang, shown):
+    assert check_reason(_decision("us-biolabs"), lang) == (REASON if shown else None)

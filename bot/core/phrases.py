@@ -133,16 +133,22 @@ def stance_name(lang: str | None, stance: Stance | None) -> str:
     return STANCE_NAMES[phrase_lang(lang)][stance]
 
 
-def check_summary(decision: Decision, title: str | None, lang: str | None) -> str:
-    """One line answering a member's check: the closest talking point, the stance, and what the bot would do.
+def check_reason(decision: Decision, lang: str | None) -> str | None:
+    """The detector's reason for a member's check: an English diagnostic sentence, so shown under English
+    answers only (None otherwise)."""
+    return decision.explanation.reason if phrase_lang(lang) == "en" else None
 
-    The decision's reason (a diagnostic sentence, English) follows in the English line only."""
+
+def check_summary(decision: Decision, title: str | None, lang: str | None) -> str:
+    """One line answering a member's check: the closest talking point, the stance, and what the bot would do,
+    then :func:`check_reason`."""
+    reason = check_reason(decision, lang)
     if decision.talking_point_id is None:
         line = phrase(lang, "no_match") + "."
-        return f"{line} ({decision.explanation.reason})" if phrase_lang(lang) == "en" else line
+        return line if reason is None else f"{line} ({reason})"
     name = f"{title} ({decision.talking_point_id})" if title else decision.talking_point_id
     verdict = phrase(lang, {Action.REPLY: "verdict_reply", Action.REVIEW: "verdict_review",
                             Action.NONE: "verdict_none"}[decision.action])
     line = phrase(lang, "closest", name=name, stance=stance_name(lang, decision.stance),
                   score=f"{decision.score:.2f}", verdict=verdict)
-    return f"{line} {decision.explanation.reason}" if phrase_lang(lang) == "en" else line
+    return line if reason is None else f"{line} {reason}"

@@ -14,7 +14,7 @@ import discord
 
 from bot.core.cards import section_label, shown_date
 from bot.core.models import Decision, Incident, IncidentStatus, RenderedCard, Source, TalkingPoint
-from bot.core.phrases import phrase, phrase_lang, stance_name
+from bot.core.phrases import check_reason, phrase, stance_name
 from bot.core.sanitize import clip, neutralize_mentions, safe_snippet
 
 # Discord embed limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits)
@@ -136,10 +136,8 @@ def card_embed(card: RenderedCard) -> discord.Embed:
 
 def decision_embed(decision: Decision, title: str | None, lang: str | None = None) -> discord.Embed:
     """/check and the context menu: what the detector thinks, for the member who asked, in ``lang`` (the member's
-    Discord language; English when the bot does not speak it). The detector's reason is an English diagnostic
-    sentence, shown under English answers only."""
+    Discord language; English when the bot does not speak it), with :func:`bot.core.phrases.check_reason`."""
     ex = decision.explanation
-    lang = phrase_lang(lang)
     if decision.talking_point_id is None:
         embed = discord.Embed(title=phrase(lang, "no_match"), colour=discord.Colour(0x6B7280))
     else:
@@ -150,8 +148,9 @@ def decision_embed(decision: Decision, title: str | None, lang: str | None = Non
         embed.add_field(name=phrase(lang, "score"), value=phrase(lang, "score_value", score=f"{decision.score:.2f}",
                                                                  match=f"{ex.match_score:.2f}"))
         embed.set_footer(text=phrase(lang, "check_footer", language=ex.language))
-    if lang == "en":
-        embed.description = safe(ex.reason, DESCRIPTION_MAX)
+    reason = check_reason(decision, lang)
+    if reason is not None:
+        embed.description = safe(reason, DESCRIPTION_MAX)
     return embed
 
 
