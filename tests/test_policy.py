@@ -60,3 +60,43 @@ def test_no_stance_but_assert_ever_replies(stance):
     for match, top, nearest in itertools.product((0.5, 0.7, 0.95), (0.51, 0.7, 0.99), (A, R, None)):
         e = Evidence(match, probs(**{stance.value: top, "assert": (1 - top) * 0.9}), nearest)
         assert decide(e, T).action is not Action.REPLY
+
+
+REASON_CASES = [
+    # (name, evidence, words the reason must contain, words it must not)
+    ("blocked by the match", Evidence(0.55, probs(**{"assert": 0.97}), A), ["match 0.55 < 0.60"], ["assert probability"]),
+    ("blocked by the nearest example", Evidence(0.80, probs(**{"assert": 0.97}), P),
+     ["nearest pack example is labelled 'report'"], ["match", "assert probability"]),
+    ("blocked by the score", Evidence(0.80, probs(**{"assert": 0.60, "refute": 0.3}), A),
+     ["assert probability 0.60 < 0.90"], ["match", "nearest"]),
+    ("blocked by the stance", Evidence(0.80, probs(**{"refute": 0.55, "assert": 0.40}), A), ["stance looks like 'refute'"],
+     ["match", "nearest"]),
+    ("only a quote", Evidence(0.80, probs(**{"assert": 0.95}), A, no_reply="the message only quotes someone"),
+     ["only quotes someone"], ["match", "nearest"]),
+]
+
+
+@pytest.mark.parametrize("name,evidence,has,lacks", REASON_CASES, ids=[c[0] for c in REASON_CASES])
+def test_review_reasons_name_what_actually_blocked_the_card(name, evidence, has, lacks):
+    v = decide(evidence, T)
+    assert v.action is Action.REVIEW
+    for words in has:
+        assert words in v.reason
+    for words in lacks:
+        assert words not in v.reason
+
+
+class _Cut:
+    reply, review = 0.8, 0.4
+
+
+@pytest.mark.parametrize("verified,action", [(0.95, Action.REPLY), (0.6, Action.REVIEW), (0.2, Action.NONE)])
+def test_the_claim_verifier_score_and_thresholds_replace_the_assert_probability(verified, action):
+    v = decide(Evidence(0.80, probs(**{"assert": 0.99}), A, verified=verified), T, _Cut())
+    assert v.action is action
+    assert v.score == verified
+
+
+def test_the_verifier_never_lets_a_non_assertion_reply():
+    v = decide(Evidence(0.90, probs(**{"refute": 0.6, "assert": 0.4}), A, verified=0.99), T, _Cut())
+    assert v.action is Action.REVIEW and "stance looks like 'refute'" in v.reason

@@ -30,7 +30,10 @@ from .normalize import normalize, tokens
 from .policy import Evidence, Thresholds, decide
 from .ports import Encoder
 from .retrieval import STOPWORDS, HybridIndex, stem, stems as _stems
+from .verifier import Verifier, centered, lead, load_verifier, signals, topic_direction
+from .spans import MAX_SPANS, SPAN_MIN_CHARS, candidate_spans, context, own_words, sentences
 from .stance import (
+    CUES,
     STANCE_INDEX,
     STANCES,
     StanceModel,
@@ -48,13 +51,25 @@ MODEL_VERSION = "stance-v2"
 
 
 @dataclass(frozen=True)
+class Span:
+    """A sentence span of a long message that passed the gate (see :mod:`bot.core.spans`)."""
+
+    text: str  # normalised
+    stems: list[str]
+    raw: str  # as the author wrote it (shown in the explanation)
+    context: str  # raw span with a sentence on each side
+
+
+@dataclass(frozen=True)
 class Prepared:
     """A message after the cheap steps (normalisation, language, gate)."""
 
-    text: str  # normalised
+    text: str  # normalised (the author's own words: quoted lines are left out)
     language: str
     stems: list[str]
     passed: bool  # True if the gate let it through to the encoder
+    spans: tuple[Span, ...] = ()  # sentence spans of a long message, also scored
+    quote_only: bool = False  # the message only quotes someone: never a card
 
 
 @dataclass(frozen=True)
@@ -88,8 +103,10 @@ class Detector:
         model: StanceModel,
         thresholds: Thresholds = Thresholds(),
         gate: tuple[frozenset[str], frozenset[str]] | None = None,
+        verifier: Verifier | None = None,
     ) -> None:
         self.registry = registry
+        self.verifier = verifier
         self.encoder = encoder
         self.thresholds = thresholds
         self.model = model
@@ -128,6 +145,15 @@ class Detector:
             len(self.tps),
         )
         self.gate_vocab, self.gate_phrases = gate if gate is not None else gate_vocabulary(self.tps)
+        # claim specificity: documents with their pack's topic direction removed (see bot.core.verifier)
+        doc_emb = np.concatenate([self.ex_emb, self.claim_emb]) if n_ex else self.claim_emb
+        doc_pack = [str(x) for x in self.tp_pack[self.index.doc_keys]]
+        self._topics = topic_direction(doc_emb, doc_pack) if len(doc_emb) else {}
+        self._doc_pack = np.asarray(doc_pack)
+        self._centered_docs = np.zeros_like(doc_emb)
+        for pack, direction in self._topics.items():
+            rows = self._doc_pack == pack
+            self._centered_docs[rows] = centered(doc_emb[rows], direction)
         self._overlays: dict[str, _ServerOverlay] = {}
         self._policies: dict[tuple[str | None, str], PointPolicy] = {}
         self._lock = threading.Lock()
@@ -157,7 +183,8 @@ class Detector:
             model = train_stance_model(tps, tp_emb, encoder)
             gate = gate_vocabulary(tps)
             _save_cache(cache_dir, key, tp_emb, model, gate)
-        return cls(registry, encoder, tps, tp_emb, model, thresholds, gate)
+        verifier = load_verifier() if getattr(config, "use_verifier", True) else None
+        return cls(registry, encoder, tps, tp_emb, model, thresholds, gate, verifier)
 
     # ------------------------------------------------------------------ public API
 
@@ -190,11 +217,30 @@ class Detector:
         return self.decide_prepared([(p, server_id, disabled_packs) for p in prepared])
 
     def prepare(self, text: str, lang: str | None = None) -> Prepared:
-        """The cheap part, done inline by the service: normalise, detect language, run the gate."""
+        """The cheap part, done inline by the service: normalise, detect language, run the gate.
+
+        Quoted lines are not the author's words and are left out; a long message is also cut into sentence
+        spans, and those that pass the gate are scored beside the whole (see :mod:`bot.core.spans`)."""
         text = text if isinstance(text, str) else str(text)
-        norm = normalize(text)
+        scope = own_words(text)
+        norm = normalize(scope.text)
         stems = _stems(norm.text)
-        return Prepared(norm.text, lang or detect_language(text), stems, self._gate_stems(stems))
+        passed = self._gate_stems(stems)
+        spans = self._spans(scope.text) if passed and len(norm.text) >= SPAN_MIN_CHARS else ()
+        return Prepared(norm.text, lang or detect_language(scope.text), stems, passed, spans, scope.quote_only)
+
+    def _spans(self, raw: str) -> tuple[Span, ...]:
+        sents = sentences(raw)
+        out: list[Span] = []
+        for lo, hi in candidate_spans(sents):
+            span_raw = " ".join(sents[lo:hi])
+            norm = normalize(span_raw).text
+            st = _stems(norm)
+            if self._gate_stems(st):
+                out.append(Span(norm, st, span_raw, context(sents, (lo, hi))))
+                if len(out) >= MAX_SPANS:
+                    break
+        return tuple(out)
 
     def gated_decision(self, p: Prepared) -> Decision:
         """The decision for a message the gate kept away from the encoder."""
@@ -202,15 +248,16 @@ class Detector:
 
     def decide_prepared(self, items: Sequence[tuple[Prepared, str | None, tuple[str, ...]]]) -> list[Decision]:
         """The expensive part for a batch of (prepared message, server id, disabled packs): one encoder call."""
-        to_encode = [p.text for p, _, _ in items if p.passed]
+        to_encode = [t for p, _, _ in items if p.passed for t in (p.text, *(s.text for s in p.spans))]
         emb = self.encoder.encode(to_encode) if to_encode else np.zeros((0, 0), dtype=np.float32)
         out, j = [], 0
         for p, server_id, disabled_packs in items:
             if not p.passed:
                 out.append(self.gated_decision(p))
                 continue
-            out.append(self._decide(p.text, emb[j], p.stems, p.language, self._allowed_mask(disabled_packs), server_id))
-            j += 1
+            n = 1 + len(p.spans)
+            out.append(self._decide(p, emb[j:j + n], self._allowed_mask(disabled_packs), server_id))
+            j += n
         return out
 
     def exemplar_embedding(self, text: str) -> np.ndarray:
@@ -272,9 +319,25 @@ class Detector:
         match[~allowed] = 0.0
         return sc.doc_sims, sc.semantic, sc.lexical, match
 
-    def _decide(self, norm_text, q, stems, language, allowed, server_id) -> Decision:
+    def _centered_best(self, q: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+        """Per talking point, the best cosine between ``q`` and its documents, both without the pack's topic."""
+        sims = np.empty(len(self._doc_pack), dtype=np.float32)
+        for pack, direction in self._topics.items():
+            rows = self._doc_pack == pack
+            sims[rows] = self._centered_docs[rows] @ centered(q, direction)
+        best = self.index.best_per_key(sims)
+        best[~allowed] = -1.0
+        return best
+
+    def _decide(self, p: Prepared, qs: np.ndarray, allowed, server_id) -> Decision:
+        """Decide on the best-matching of the whole message and its spans (``qs``: their embeddings, whole first)."""
         t = self.thresholds
-        doc_sims, sem, lex, match = self._retrieve(q, stems, allowed)
+        language = p.language
+        scored = [self._retrieve(q, stems, allowed) for q, stems in zip(qs, (p.stems, *(s.stems for s in p.spans)))]
+        pick = max(range(len(scored)), key=lambda k: float(scored[k][3].max()))
+        doc_sims, sem, lex, match = scored[pick]
+        span = p.spans[pick - 1] if pick else None
+        norm_text, q = (span.text if span else p.text), qs[pick]
         n_ex = len(self.ex_tp)
         sims = doc_sims[:n_ex]
         order = np.argsort(-match)
@@ -288,8 +351,15 @@ class Detector:
         tp = self.tps[best]
         idx = self._by_tp[best]
         knn = knn_from_sims(sims, self._by_tp_stance[best], float(doc_sims[n_ex + best]))
-        probs = self.model.predict_proba(build_features(q, knn, cue_features(norm_text)), norm_text)
+        cues = cue_features(norm_text)
+        probs = self.model.predict_proba(build_features(q, knn, cues), norm_text)
         near = int(idx[np.argmax(sims[idx])]) if len(idx) else None
+        cen = self._centered_best(q, allowed)
+        named = signals(match=m, semantic=float(sem[best]), lexical=float(lex[best]),
+                        claim=float(doc_sims[n_ex + best]), centered_best=float(cen[best]),
+                        centered_margin=lead(cen, best), margin=lead(np.where(allowed, sem, -1.0), best),
+                        knn=knn, probs=probs, cues=cues, chars=len(norm_text))
+        verified = self.verifier.probability(named) if self.verifier is not None else None
         policy = self.point_policy(server_id, tp.id) if self._policies else None
         v = decide(
             Evidence(
@@ -299,8 +369,11 @@ class Detector:
                 verdict=self._overlay_verdict(server_id, q, best),
                 reply_threshold=policy.reply_threshold if policy else None,
                 review_only=bool(policy and policy.review_only),
+                no_reply=_no_reply_reason(p, span),
+                verified=verified,
             ),
             t,
+            self.verifier,
         )
         stance, score, action, is_incident, reason = v.stance, v.score, v.action, v.is_incident, v.reason
         answer = v.answer_question
@@ -317,6 +390,8 @@ class Detector:
             gated=False,
             reason=reason,
             language=language,
+            span=span.raw if span else None,
+            signals=named if verified is None else {**named, "verified": round(verified, 4)},
         )
         return Decision(action, tp.id, stance, round(score, 4), expl, lang=language, is_incident=is_incident,
                         answer_question=answer, candidates=candidates)
@@ -337,6 +412,21 @@ class Detector:
         if not mask.any():
             return None
         return bool(pos[mask][np.argmax(sims[mask])])
+
+
+# Cue families that, found around a matched span but not in it, say the author argues with or attributes it.
+_CONTRARY_CUES = np.array([name in ("negation", "debunk", "attribution", "sarcasm", "question") for name, _ in CUES])
+
+
+def _no_reply_reason(p: Prepared, span: Span | None) -> str | None:
+    """Why a confident assertion must not earn a card here (a moderator still sees it), or None."""
+    if p.quote_only:
+        return "the message only quotes someone"
+    if span is not None:
+        around = cue_features(normalize(span.context).text) - cue_features(span.text)
+        if (around[_CONTRARY_CUES] > 0).any():
+            return "the sentences around the matched span may argue with it or attribute it"
+    return None
 
 
 # ---------------------------------------------------------------------------------------- training

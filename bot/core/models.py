@@ -170,6 +170,8 @@ class Explanation:
     gated: bool  # True when the cheap gate kept the message away from the encoder
     reason: str  # one human-readable sentence
     language: str  # detected / given language of the message
+    span: str | None = None  # the sentence(s) of a long message the decision rests on (None: the whole message)
+    signals: Mapping[str, float] = field(default_factory=dict)  # the claim verifier's inputs (bot.core.verifier)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ Invariants (tests/test_policy.py):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Mapping, Protocol
 
 from .models import Action, Stance
 
@@ -33,6 +33,8 @@ class Evidence:
     verdict: bool | None = None  # a moderator's verdict on a near-identical message on this server
     reply_threshold: float | None = None  # per-point override set by an admin
     review_only: bool = False  # per-point switch set by an admin
+    no_reply: str | None = None  # why this message may not earn a card whatever its scores (it may be reviewed)
+    verified: float | None = None  # the claim verifier's probability that the message asserts the point
 
 
 @dataclass(frozen=True)
@@ -45,33 +47,53 @@ class Verdict:
     answer_question: bool = False  # the card may be offered as an answer (never an incident)
 
 
-def decide(e: Evidence, t: Thresholds) -> Verdict:
+def decide(e: Evidence, t: Thresholds, verifier: "VerifierThresholds | None" = None) -> Verdict:
+    """The action for one message. With a claim verifier (bot.core.verifier) its probability is the score and
+    its thresholds apply; without one, the stance model's assert probability and ``t``."""
     stance = max(e.probs, key=lambda s: e.probs[s])
     p_assert = float(e.probs.get(Stance.ASSERT, 0.0))
+    score = p_assert if e.verified is None else float(e.verified)
     if e.match < t.match:
-        return Verdict(Action.NONE, stance, p_assert, False, f"weak match ({e.match:.2f} < {t.match:.2f})")
+        return Verdict(Action.NONE, stance, score, False, f"weak match ({e.match:.2f} < {t.match:.2f})")
     if stance is Stance.ASK and e.probs[Stance.ASK] >= t.ask:
         answer = e.match >= t.reply_match
-        return Verdict(Action.NONE, stance, p_assert, False,
+        return Verdict(Action.NONE, stance, score, False,
                        "a question about the talking point: " + ("the card may answer it; " if answer else "")
                        + "not an incident", answer_question=answer)
     if e.verdict is False:
-        return Verdict(Action.NONE, stance, p_assert, False,
+        return Verdict(Action.NONE, stance, score, False,
                        "moderators marked a near-identical message on this server as a false positive")
-    reply_threshold = t.reply if e.reply_threshold is None else e.reply_threshold
-    confident = (stance is Stance.ASSERT and p_assert >= reply_threshold and e.match >= t.reply_match
-                 and e.nearest_stance is Stance.ASSERT)
-    if confident and e.review_only:
-        return Verdict(Action.REVIEW, stance, p_assert, True,
-                       "confident assertion, but an admin set this talking point to review only")
-    if confident:
-        return Verdict(Action.REPLY, stance, p_assert, True, "confident assertion of the talking point")
-    if p_assert >= t.review:
-        why = ("assertion, but not confident enough to reply" if stance is Stance.ASSERT
-               else f"looks like '{stance.value}', but an assertion is plausible")
-        return Verdict(Action.REVIEW, stance, p_assert, True, f"{why}: moderator review")
-    if e.verdict is True and p_assert >= t.review / 2:
-        return Verdict(Action.REVIEW, stance, p_assert, True,
+    use_verifier = verifier is not None and e.verified is not None
+    reply_threshold = e.reply_threshold if e.reply_threshold is not None else (
+        verifier.reply if use_verifier else t.reply)
+    review_threshold = verifier.review if use_verifier else t.review
+    what = "claim-verifier score" if use_verifier else "assert probability"
+    blockers = []  # every reason this message does not get a card, in the words a moderator reads
+    if stance is not Stance.ASSERT:
+        blockers.append(f"its stance looks like '{stance.value}'")
+    if score < reply_threshold:
+        blockers.append(f"{what} {score:.2f} < {reply_threshold:.2f}")
+    if e.match < t.reply_match:
+        blockers.append(f"match {e.match:.2f} < {t.reply_match:.2f}")
+    if e.nearest_stance is not Stance.ASSERT:
+        near = e.nearest_stance.value if e.nearest_stance is not None else "none"
+        blockers.append(f"the nearest pack example is labelled '{near}'")
+    if not blockers and e.review_only:
+        blockers.append("an admin set this talking point to review only")
+    if not blockers and e.no_reply:
+        blockers.append(e.no_reply)
+    if not blockers:
+        return Verdict(Action.REPLY, stance, score, True, "confident assertion of the talking point")
+    if score >= review_threshold:
+        return Verdict(Action.REVIEW, stance, score, True, f"no card because {'; '.join(blockers)}: moderator review")
+    if e.verdict is True and score >= review_threshold / 2:
+        return Verdict(Action.REVIEW, stance, score, True,
                        "moderators confirmed a near-identical message on this server")
-    return Verdict(Action.NONE, stance, p_assert, False,
-                   f"stance looks like '{stance.value}' (assert probability {p_assert:.2f})")
+    return Verdict(Action.NONE, stance, score, False,
+                   f"not an assertion of the point ({what} {score:.2f} < {review_threshold:.2f}; "
+                   f"stance looks like '{stance.value}')")
+
+
+class VerifierThresholds(Protocol):
+    reply: float
+    review: float

@@ -110,13 +110,18 @@ class HybridIndex:
 
     def score(self, q: np.ndarray, query_stems: Sequence[str]) -> Scores:
         doc_sims = self.doc_emb @ q
-        sem = np.full(self.n_keys, -1.0, dtype=np.float64)
-        if len(doc_sims):
-            sem[self._group_keys] = np.maximum.reduceat(doc_sims[self._by_key], self._group_starts)
+        sem = self.best_per_key(doc_sims)
         bm = self.bm25.scores(query_stems)
         lex = bm / (bm + self.half)
         fused = np.clip(self.sw * sem + self.lw * lex, 0.0, 1.0)
         return Scores(sem, lex, fused, doc_sims, bm)
+
+    def best_per_key(self, doc_scores: np.ndarray) -> np.ndarray:
+        """Each key's best score over its documents (-1 for a key without documents)."""
+        best = np.full(self.n_keys, -1.0, dtype=np.float64)
+        if len(doc_scores):
+            best[self._group_keys] = np.maximum.reduceat(doc_scores[self._by_key], self._group_starts)
+        return best
 
     def rank_scores(self, scores: Scores, lexical_weight: float = RANK_LEXICAL_WEIGHT) -> np.ndarray:
         """Scores for ranking many keys against one query (relative, not thresholdable)."""

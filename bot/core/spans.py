@@ -1,0 +1,83 @@
+"""Where in a message to look: the author's own words, and sentence spans of long messages.
+
+Two things a whole-message decision gets wrong:
+
+- **Quotes.** ``> Bucha was staged`` followed by a rebuttal is the author's answer to someone else's claim. Lines
+  that begin with ``>`` (Discord and Markdown quotes, Matrix's legacy reply fallback ``> <@user:hs> …``) are not
+  the author's words: the detector decides on the rest. A message that is *only* a quote is decided as a whole,
+  but can never earn a card (see :attr:`Scope.quote_only`).
+- **Long messages.** A sentence-embedding of 2,000 characters is an average of everything in it, so one
+  assertion among ten unrelated sentences disappears. Long messages are also cut into sentence spans (single
+  sentences and neighbouring pairs); the detector scores every span that passes the cheap gate and decides on
+  the best-matching one, reading the sentences around it for contrary cues.
+
+Pure functions on raw text; the detector normalises what they return.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# A message (own words, normalised) at least this long is also examined sentence by sentence. Shorter messages are
+# decided whole, as they read (chat assertions are rarely longer).
+SPAN_MIN_CHARS = 200
+MAX_SPANS = 48  # at most this many spans are scored for one message (long texts: the first ones)
+SPAN_SCAN_CHARS = 8000  # raw characters of a message looked at for spans
+MIN_SENTENCE_CHARS = 25  # a shorter piece is joined to its neighbour ("Sure." "Lol.")
+
+_QUOTE_LINE = re.compile(r"^\s*>")
+_SENTENCE_END = re.compile(r"(?<=[.!?…。])[\"'»“”)\]]*\s+|\n+")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The part of a raw message the author wrote themselves."""
+
+    text: str  # the author's own lines (the whole message when it has no quote, or is only a quote)
+    quoted: bool  # the message quoted someone
+    quote_only: bool  # the message is nothing but a quote
+
+
+def own_words(raw: str) -> Scope:
+    """Drop quoted lines (``>``) from ``raw``; keep everything when nothing else is left."""
+    if ">" not in raw:
+        return Scope(raw, False, False)
+    lines = raw.splitlines()
+    own = [ln for ln in lines if not _QUOTE_LINE.match(ln)]
+    if len(own) == len(lines):
+        return Scope(raw, False, False)
+    text = "\n".join(own).strip()
+    if not text:
+        return Scope(raw, True, True)
+    return Scope(text, True, False)
+
+
+def sentences(raw: str) -> list[str]:
+    """Sentences of ``raw`` (split at sentence-final punctuation and line breaks); short pieces are joined to the
+    sentence before them, so every sentence says something on its own."""
+    out: list[str] = []
+    for piece in _SENTENCE_END.split(raw[:SPAN_SCAN_CHARS]):
+        piece = piece.strip()
+        if not piece:
+            continue
+        if out and (len(piece) < MIN_SENTENCE_CHARS or len(out[-1]) < MIN_SENTENCE_CHARS):
+            out[-1] = f"{out[-1]} {piece}"
+        else:
+            out.append(piece)
+    return out
+
+
+def candidate_spans(sents: list[str]) -> list[tuple[int, int]]:
+    """Spans as (first, last+1) sentence indices: every sentence, then every pair of neighbours."""
+    n = len(sents)
+    if n < 2:
+        return []
+    spans = [(i, i + 1) for i in range(n)] + [(i, i + 2) for i in range(n - 1)]
+    return spans
+
+
+def context(sents: list[str], span: tuple[int, int], width: int = 1) -> str:
+    """The span with ``width`` sentences on each side (what a reader sees around it)."""
+    lo, hi = max(0, span[0] - width), min(len(sents), span[1] + width)
+    return " ".join(sents[lo:hi])

@@ -1,0 +1,68 @@
+"""Where the detector looks: the author's own words (quotes left out) and sentence spans of long messages."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.core.models import Action
+from bot.core.spans import candidate_spans, context, own_words, sentences
+
+FILLER = ("I spent the morning repairing the fence in the garden and then walked the dog along the river. "
+          "The weather was grey but pleasant, and the bakery on the corner had fresh rye bread again. "
+          "My sister called to talk about her new job at the library, which she enjoys a lot. ")
+ASSERTION = "Bucha was staged, the bodies were brought in after the Russians left, all for Western cameras."
+
+
+@pytest.mark.parametrize("raw,own,quoted,quote_only", [
+    ("plain text", "plain text", False, False),
+    ("> Bucha was staged\n\nNo, satellite images show otherwise.", "No, satellite images show otherwise.", True, False),
+    ("> <@alice:example.org> Bucha was staged\n\n!cb check this", "!cb check this", True, False),
+    ("> only a quote", "> only a quote", True, True),
+    ("a > b is not a quote", "a > b is not a quote", False, False),
+])
+def test_own_words_leave_quoted_lines_out(raw, own, quoted, quote_only):
+    scope = own_words(raw)
+    assert (scope.text, scope.quoted, scope.quote_only) == (own, quoted, quote_only)
+
+
+def test_sentences_join_short_pieces_and_split_lines():
+    sents = sentences("Sure. That is a long enough sentence to stand alone!\nAnother line here that is long enough")
+    assert sents == ["Sure. That is a long enough sentence to stand alone!", "Another line here that is long enough"]
+
+
+def test_spans_are_sentences_then_neighbouring_pairs_and_context_widens_them():
+    sents = ["a" * 30, "b" * 30, "c" * 30]
+    assert candidate_spans(sents) == [(0, 1), (1, 2), (2, 3), (0, 2), (1, 3)]
+    assert candidate_spans(sents[:1]) == []
+    assert context(sents, (1, 2)) == " ".join(sents)
+    assert context(sents, (0, 1)) == " ".join(sents[:2])
+
+
+@pytest.mark.parametrize("before,after", [(FILLER * 3, FILLER * 3), ("", FILLER * 4), (FILLER * 6, "")])
+def test_an_assertion_buried_in_a_long_message_is_found_and_its_span_named(detector, before, after):
+    text = before + ASSERTION + " " + after
+    assert len(text) >= 1000
+    d = detector.check(text)
+    assert d.action is not Action.NONE and d.talking_point_id == "bucha-staged"
+    assert d.explanation.span and "Bucha was staged" in d.explanation.span
+
+
+def test_a_quoted_claim_followed_by_a_rebuttal_is_not_an_assertion(detector):
+    text = f"> {ASSERTION}\n\nNo. The satellite images show the bodies there while Russian troops held the town."
+    d = detector.check(text)
+    assert d.action is not Action.REPLY
+    whole = detector.check(ASSERTION)
+    assert whole.talking_point_id == "bucha-staged"
+
+
+def test_a_message_that_only_quotes_never_gets_a_card(detector):
+    d = detector.check(f"> {ASSERTION}")
+    assert d.action is not Action.REPLY
+    assert detector.check(ASSERTION).talking_point_id == "bucha-staged"
+
+
+def test_a_rebuttal_next_to_the_matched_sentence_keeps_the_card_back(detector):
+    text = (FILLER + "Some people still say that " + ASSERTION[0].lower() + ASSERTION[1:]
+            + " That is a lie and it was debunked long ago. " + FILLER)
+    d = detector.check(text)
+    assert d.action is not Action.REPLY
