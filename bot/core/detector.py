@@ -31,7 +31,7 @@ from .policy import Evidence, Thresholds, decide
 from .ports import Encoder
 from .retrieval import STOPWORDS, HybridIndex, stem, stems as _stems
 from .verifier import Verifier, centered, lead, load_verifier, signals, topic_direction
-from .spans import MAX_SPANS, SPAN_MIN_CHARS, candidate_spans, context, own_words, sentences
+from .spans import MAX_SPANS, SPAN_MIN_CHARS, candidate_spans, own_words, sentences
 from .stance import (
     CUES,
     STANCE_INDEX,
@@ -56,8 +56,8 @@ class Span:
 
     text: str  # normalised
     stems: list[str]
-    raw: str  # as the author wrote it (shown in the explanation)
-    context: str  # raw span with a sentence on each side
+    bounds: tuple[int, int]  # character offsets in the message as received
+    context: str  # the span with a sentence on each side, normalised
 
 
 @dataclass(frozen=True)
@@ -226,18 +226,19 @@ class Detector:
         norm = normalize(scope.text)
         stems = _stems(norm.text)
         passed = self._gate_stems(stems)
-        spans = self._spans(scope.text) if passed and len(norm.text) >= SPAN_MIN_CHARS else ()
+        spans = self._spans(text) if passed and len(norm.text) >= SPAN_MIN_CHARS else ()
         return Prepared(norm.text, lang or detect_language(scope.text), stems, passed, spans, scope.quote_only)
 
     def _spans(self, raw: str) -> tuple[Span, ...]:
-        sents = sentences(raw)
+        bounds = sentences(raw, skip_quotes=True)
         out: list[Span] = []
-        for lo, hi in candidate_spans(sents):
-            span_raw = " ".join(sents[lo:hi])
-            norm = normalize(span_raw).text
+        for lo, hi in candidate_spans(len(bounds)):
+            a, b = bounds[lo][0], bounds[hi - 1][1]
+            norm = normalize(raw[a:b]).text
             st = _stems(norm)
             if self._gate_stems(st):
-                out.append(Span(norm, st, span_raw, context(sents, (lo, hi))))
+                wide = bounds[max(0, lo - 1)][0], bounds[min(len(bounds), hi + 1) - 1][1]
+                out.append(Span(norm, st, (a, b), normalize(raw[wide[0]:wide[1]]).text))
                 if len(out) >= MAX_SPANS:
                     break
         return tuple(out)
@@ -376,6 +377,8 @@ class Detector:
             self.verifier,
         )
         stance, score, action, is_incident, reason = v.stance, v.score, v.action, v.is_incident, v.reason
+        if span is not None:
+            reason += f" (decided on the sentence at characters {span.bounds[0]}-{span.bounds[1]})"
         answer = v.answer_question
 
         expl = Explanation(
@@ -390,7 +393,7 @@ class Detector:
             gated=False,
             reason=reason,
             language=language,
-            span=span.raw if span else None,
+            span=span.bounds if span else None,
             signals=named if verified is None else {**named, "verified": round(verified, 4)},
         )
         return Decision(action, tp.id, stance, round(score, 4), expl, lang=language, is_incident=is_incident,
@@ -423,7 +426,7 @@ def _no_reply_reason(p: Prepared, span: Span | None) -> str | None:
     if p.quote_only:
         return "the message only quotes someone"
     if span is not None:
-        around = cue_features(normalize(span.context).text) - cue_features(span.text)
+        around = cue_features(span.context) - cue_features(span.text)
         if (around[_CONTRARY_CUES] > 0).any():
             return "the sentences around the matched span may argue with it or attribute it"
     return None

@@ -170,7 +170,9 @@ class Explanation:
     gated: bool  # True when the cheap gate kept the message away from the encoder
     reason: str  # one human-readable sentence
     language: str  # detected / given language of the message
-    span: str | None = None  # the sentence(s) of a long message the decision rests on (None: the whole message)
+    # the sentence(s) of a long message the decision rests on, as character offsets into the message text (None: the
+    # whole message). Offsets, not text: when the message content is purged, nothing of it is left here.
+    span: tuple[int, int] | None = None
     signals: Mapping[str, float] = field(default_factory=dict)  # the claim verifier's inputs (bot.core.verifier)
 
 

@@ -6,7 +6,7 @@ Two things a whole-message decision gets wrong:
   that begin with ``>`` (Discord and Markdown quotes, Matrix's legacy reply fallback ``> <@user:hs> …``) are not
   the author's words: the detector decides on the rest. A message that is *only* a quote is decided as a whole,
   but can never earn a card (see :attr:`Scope.quote_only`).
-- **Long messages.** A sentence-embedding of 2,000 characters is an average of everything in it, so one
+- **Long messages.** A sentence embedding of 2,000 characters is an average of everything in it, so one
   assertion among ten unrelated sentences disappears. Long messages are also cut into sentence spans (single
   sentences and neighbouring pairs); the detector scores every span that passes the cheap gate and decides on
   the best-matching one, reading the sentences around it for contrary cues.
@@ -53,31 +53,35 @@ def own_words(raw: str) -> Scope:
     return Scope(text, True, False)
 
 
-def sentences(raw: str) -> list[str]:
-    """Sentences of ``raw`` (split at sentence-final punctuation and line breaks); short pieces are joined to the
-    sentence before them, so every sentence says something on its own."""
-    out: list[str] = []
-    for piece in _SENTENCE_END.split(raw[:SPAN_SCAN_CHARS]):
-        piece = piece.strip()
-        if not piece:
+def sentences(raw: str, *, skip_quotes: bool = False) -> list[tuple[int, int]]:
+    """Sentences of ``raw`` as (start, end) character offsets, split at sentence-final punctuation and line
+    breaks; a short piece is joined to its neighbour, so every sentence says something on its own. With
+    ``skip_quotes``, quoted lines (``>``) are left out."""
+    out: list[list[int]] = []
+    pos = 0
+    for line in raw[:SPAN_SCAN_CHARS].splitlines(keepends=True):
+        line_start, pos = pos, pos + len(line)
+        if skip_quotes and _QUOTE_LINE.match(line):
             continue
-        if out and (len(piece) < MIN_SENTENCE_CHARS or len(out[-1]) < MIN_SENTENCE_CHARS):
-            out[-1] = f"{out[-1]} {piece}"
-        else:
-            out.append(piece)
-    return out
+        piece_start = 0
+        for m in [*_SENTENCE_END.finditer(line), None]:
+            piece_end = m.start() if m else len(line)
+            piece = line[piece_start:piece_end]
+            lead_ws = len(piece) - len(piece.lstrip())
+            a, b = line_start + piece_start + lead_ws, line_start + piece_start + len(piece.rstrip())
+            piece_start = m.end() if m else len(line)
+            if b <= a:
+                continue
+            if out and (b - a < MIN_SENTENCE_CHARS or out[-1][1] - out[-1][0] < MIN_SENTENCE_CHARS):
+                out[-1][1] = b
+            else:
+                out.append([a, b])
+    return [(a, b) for a, b in out]
 
 
-def candidate_spans(sents: list[str]) -> list[tuple[int, int]]:
-    """Spans as (first, last+1) sentence indices: every sentence, then every pair of neighbours."""
-    n = len(sents)
+def candidate_spans(n: int) -> list[tuple[int, int]]:
+    """Spans of ``n`` sentences as (first, last+1) sentence indices: every sentence, then every pair of
+    neighbours (none for a single sentence: the whole message is that sentence)."""
     if n < 2:
         return []
-    spans = [(i, i + 1) for i in range(n)] + [(i, i + 2) for i in range(n - 1)]
-    return spans
-
-
-def context(sents: list[str], span: tuple[int, int], width: int = 1) -> str:
-    """The span with ``width`` sentences on each side (what a reader sees around it)."""
-    lo, hi = max(0, span[0] - width), min(len(sents), span[1] + width)
-    return " ".join(sents[lo:hi])
+    return [(i, i + 1) for i in range(n)] + [(i, i + 2) for i in range(n - 1)]
