@@ -27,6 +27,8 @@ bench: setup
 	$(PY) bench/eval_detection.py
 	$(PY) bench/clef.py
 	$(PY) bench/throughput.py
+	$(PY) bench/rumoureval.py
+	$(PY) bench/eval_claims.py
 
 clean:
 	rm -rf $(VENV) .venv-synapse .pytest_cache artifacts
