@@ -1,7 +1,9 @@
 """Moderator commands: /incidents list | show | resolve | export.
 
-Allowed for members with Manage Messages or the moderator role; everyone else gets an ephemeral refusal with
-the reason. Every answer is ephemeral. Only incidents of the current server are visible.
+Allowed for members with Manage Messages server-wide or the moderator role (see
+bot.discord_adapter.permissions); everyone else gets an ephemeral refusal with the reason. Discord hides the group
+from members without Manage Messages (``default_member_permissions``); a moderator role needs to be allowed in
+Server Settings > Integrations too. Every answer is ephemeral. Only incidents of the current server are visible.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ ChannelArg = Optional[Union[discord.TextChannel, discord.ForumChannel, discord.V
 
 
 @app_commands.guild_only()
+@app_commands.default_permissions(manage_messages=True)  # hidden from members; admins can widen it in Integrations
 class Moderation(commands.GroupCog, group_name="incidents", group_description="Review logged incidents (moderators)"):
     def __init__(self, bot: commands.Bot) -> None:
         self.bot = bot

@@ -22,7 +22,7 @@ from bot.storage import SqliteIncidentRepository, SqliteSettingsRepository, open
 
 from discord_fakes import ScriptedDetector
 from discord_helpers import World, start_bot, stop_bot
-from fake_discord import FakeDiscord
+from fake_discord import ADMIN_PERMS, EVERYONE_PERMS, MODERATOR_PERMS, FakeDiscord
 
 
 @pytest.fixture(autouse=True)
@@ -54,8 +54,18 @@ def world(fake_discord: FakeDiscord) -> World:
     f.add_channel(int(guild["id"]), "noembeds", position=4, overwrites=[deny_embeds])
     ch = {c["name"]: c for c in guild["channels"]}
     f.forbidden_channels.add(int(ch["locked"]["id"]))
-    return World(f, guild, ch["general"], ch["review"], ch["modlog"], ch["locked"], ch["noembeds"],
-                 f.make_user("alice"), f.make_user("bob"), f.make_user("mod"), f.make_user("admin"))
+    # server-level roles: Discord computes each member's permissions from these (and channel overwrites)
+    f.add_role(guild, "Staff", MODERATOR_PERMS)
+    f.add_role(guild, "Admins", ADMIN_PERMS)
+    # "Helpers" may manage messages in #review only (a channel overwrite), not server-wide
+    helpers = f.add_role(guild, "Helpers", EVERYONE_PERMS)
+    ch["review"]["permission_overwrites"].append(
+        {"id": helpers["id"], "type": 0, "allow": str(discord.Permissions(manage_messages=True).value), "deny": "0"})
+    world = World(f, guild, ch["general"], ch["review"], ch["modlog"], ch["locked"], ch["noembeds"],
+                  f.make_user("alice"), f.make_user("bob"), f.make_user("mod"), f.make_user("admin"))
+    f.add_member(guild, world.mod, "Staff")
+    f.add_member(guild, world.admin, "Admins")
+    return world
 
 
 # ---------------------------------------------------------------------------------------- core

@@ -173,3 +173,16 @@ def service_stub():
         catalog = object()
 
     return Stub()
+
+
+def test_pyproject_requires_the_discord_py_the_edit_handler_needs():
+    """on_raw_message_edit reads ``payload.message``, which discord.py 2.5 added: 2.4 must not be installable."""
+    import tomllib
+    from pathlib import Path
+
+    from packaging.requirements import Requirement
+
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    [req] = [Requirement(r) for r in pyproject["project"]["dependencies"] if Requirement(r).name == "discord.py"]
+    assert not req.specifier.contains("2.4.1") and req.specifier.contains("2.5.0"), req
+    assert "message" in discord.RawMessageUpdateEvent.__slots__  # and the installed one has it
