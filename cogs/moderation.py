@@ -113,12 +113,13 @@ class Moderation(commands.GroupCog, group_name="incidents", group_description="R
     ) -> None:
         if await self._incident(interaction, incident_id) is None:
             return
+        await interaction.response.defer(ephemeral=True, thinking=True)  # the learner may outlast the 3 s window
         updated = await self.service.resolve(incident_id, IncidentStatus(verdict.value), f"discord:{interaction.user.id}", note)
         if updated is None:
             await reply_ephemeral(interaction, f"Incident #{incident_id} no longer exists.")
             return
         embed = incident_embed(updated, self.service.catalog.get(updated.talking_point_id))
-        await interaction.response.send_message(
+        await interaction.followup.send(
             f"Incident #{incident_id}: {verdict.name.lower()}.", embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS
         )
 

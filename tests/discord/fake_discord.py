@@ -91,16 +91,24 @@ class Interaction:
     def response_data(self) -> dict:
         return (self.callback or {}).get("data") or {}
 
+    @property
+    def deferred(self) -> bool:
+        """Acknowledged first (5: "thinking", 6: deferred update of the clicked message), answered later."""
+        return self.callback_type in (5, 6)
+
     def ephemeral(self) -> bool:
-        """True if the answer the member sees is ephemeral (for a defer: the defer decides)."""
+        """True if the answer the member sees is ephemeral (after "thinking", the defer decides; after a deferred
+        update, the follow-up)."""
         flags = int(self.response_data.get("flags") or 0)
+        if self.callback_type == 6:
+            return bool(self.followups) and bool(int(self.followups[-1].get("flags") or 0) & EPHEMERAL)
         if self.callback_type != 5:
             return bool(flags & EPHEMERAL)
         return bool(flags & EPHEMERAL) and all(int(f.get("flags") or 0) & EPHEMERAL for f in self.followups)
 
     def answer(self) -> dict:
-        """The message data the user sees: follow-up after a defer, else the callback data."""
-        if self.callback_type == 5 and self.followups:
+        """The message data the user sees: follow-up (or edit) after a defer, else the callback data."""
+        if self.deferred and self.followups:
             return self.followups[-1]
         return self.response_data
 
@@ -588,9 +596,11 @@ class FakeDiscord:
             self._changed.notify_all()
 
     async def wait_for_answer(self, interaction: Interaction, timeout: float = 10.0) -> Interaction:
-        """Until the client answered (a callback other than a defer, or a follow-up after a defer)."""
-        await self.wait_until(lambda: interaction.callback is not None
-                              and (interaction.callback_type != 5 or interaction.followups), timeout)
+        """Until the client answered (a callback other than a defer, or a follow-up after a defer); fails if the
+        first answer came after :attr:`interaction_deadline`."""
+        await self.wait_until(lambda: interaction.late or (interaction.callback is not None
+                              and (not interaction.deferred or interaction.followups)), timeout)
+        assert not interaction.late, "the client missed the 3-second deadline for the first answer"
         return interaction
 
     def posted(self, channel: dict | int | str | None = None) -> list[dict]:

@@ -3,6 +3,7 @@ real IncidentService and real SQLite storage: permissions, modes, threads, comma
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -335,7 +336,7 @@ async def test_buttons_survive_a_restart_and_commands_are_not_resynced(fake_disc
         custom_id = alert["components"][0]["components"][0]["custom_id"]
         verdict = await fake_discord.wait_for_answer(
             await fake_discord.click_button(alert, custom_id, user=world.mod))
-        assert verdict.callback_type == 7
+        assert verdict.callback_type == 6 and verdict.answer()["components"] == []  # acknowledged, then edited
         assert await rows(db, "SELECT status FROM incidents WHERE id = ?", review.incident.id) == [("confirmed",)]
     finally:
         await stop_bot(bot, task)
@@ -358,3 +359,42 @@ async def test_sharded_bot_connects_and_replies(fake_discord, setup_world, servi
         assert len(world.fake.posted(world.general)) == 1
     finally:
         await stop_bot(bot, task)
+
+
+class BlockingLearner:
+    """A recording fake of the service's VerdictHook whose ``learn`` waits until the test releases it (a learner
+    re-embedding exemplars under load)."""
+
+    def __init__(self) -> None:
+        self.started = asyncio.Event()
+        self.release = asyncio.Event()
+        self.learned: list[tuple[int, str]] = []
+
+    async def learn(self, incident, status, actor):
+        self.started.set()
+        await self.release.wait()
+        self.learned.append((incident.id, str(status)))
+
+
+@pytest.mark.parametrize("via", ["button", "command"])
+async def test_verdicts_are_acknowledged_before_the_learner_runs(bot, world, service, db, via):
+    learner = service.learner = BlockingLearner()
+    _, outcome = await say(bot, world, world.review, ASSERT)
+    if via == "button":
+        [alert] = world.fake.bot_messages(world.modlog)
+        click = await world.fake.click_button(alert, alert["components"][0]["components"][0]["custom_id"], user=world.mod)
+    else:
+        click = await world.fake.slash_command("incidents", [sub("resolve", opt("id", outcome.incident.id),
+                                               opt("verdict", "confirmed"))], user=world.mod, channel=world.modlog)
+    await asyncio.wait_for(learner.started.wait(), 10)
+    # the learner is still busy, yet Discord already has its first answer (within the 3-second window)
+    await world.fake.wait_until(lambda: click.callback is not None or click.late)
+    assert click.deferred and not click.late and learner.learned == []
+    learner.release.set()
+    answer = await world.fake.wait_for_answer(click)
+    assert learner.learned == [(outcome.incident.id, "confirmed")]
+    assert await rows(db, "SELECT status FROM incidents") == [("confirmed",)]
+    if via == "button":
+        assert alert["components"] == [] and "Confirmed" in json.dumps(alert["embeds"])
+    else:
+        assert answer.ephemeral() and answer.answer()["content"].startswith(f"Incident #{outcome.incident.id}: ")
