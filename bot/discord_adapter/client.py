@@ -26,6 +26,7 @@ from .permissions import Refused, reply_ephemeral
 log = logging.getLogger(__name__)
 
 DEFAULT_EXTENSIONS: tuple[str, ...] = (
+    "cogs.alerts",
     "cogs.watcher",
     "cogs.feedback",
     "cogs.review",
@@ -79,6 +80,7 @@ class _ContextBotMixin:
         config: DiscordConfig,
         *,
         catalog: TalkingPointCatalog | None = None,
+        alerts: Any = None,
         extensions: Iterable[str] = DEFAULT_EXTENSIONS,
         sync_commands: bool = True,
         **options: Any,
@@ -91,6 +93,7 @@ class _ContextBotMixin:
         self.service = service
         self.discord_config = config
         self.catalog = catalog if catalog is not None else service.catalog
+        self.alerts = alerts  # bot.storage.alerts.SqliteAlertRepository: the alerts posted (cogs.alerts)
         self.extensions_to_load = tuple(extensions)
         self.sync_commands_on_start = sync_commands
         self.started_at = datetime.now(timezone.utc)
@@ -146,14 +149,15 @@ def create_bot(
     config: DiscordConfig,
     *,
     catalog: TalkingPointCatalog | None = None,
+    alerts: Any = None,
     **options: Any,
 ) -> ContextBot | ShardedContextBot:
     """Build the client for ``config`` (AutoShardedBot when ``config.sharded``)."""
     if config.sharded:
         if config.shard_count:
             options.setdefault("shard_count", config.shard_count)
-        return ShardedContextBot(service, config, catalog=catalog, **options)
-    return ContextBot(service, config, catalog=catalog, **options)
+        return ShardedContextBot(service, config, catalog=catalog, alerts=alerts, **options)
+    return ContextBot(service, config, catalog=catalog, alerts=alerts, **options)
 
 
 async def run_discord(app: Any, config: Any) -> None:
@@ -163,7 +167,9 @@ async def run_discord(app: Any, config: Any) -> None:
     if not dcfg.token:
         source = getattr(config, "source", "config")
         raise DiscordStartupError(f"{source}: discord: set the DISCORD_TOKEN environment variable (bot token from the developer portal)")
-    bot = create_bot(app.service, dcfg, catalog=getattr(app, "registry", None))
+    from bot.storage.alerts import SqliteAlertRepository
+
+    bot = create_bot(app.service, dcfg, catalog=getattr(app, "registry", None), alerts=SqliteAlertRepository(app.db))
     try:
         async with bot:
             await bot.start(dcfg.token)

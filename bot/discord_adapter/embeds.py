@@ -43,6 +43,9 @@ STATUS_LABEL = {
     IncidentStatus.DISMISSED: "Dismissed",
 }
 
+#: Shown instead of a message's text once it was deleted or its stored content purged (retention).
+CONTENT_REMOVED = "*(content removed)*"
+
 _LINK_TEXT_ESCAPE = re.compile(r"([\[\]\\*_~`|>])")
 
 
@@ -162,7 +165,7 @@ def incident_embed(incident: Incident, tp: TalkingPoint | None, *, title: str | 
         colour=STATUS_COLOUR.get(incident.status, ALERT_COLOUR),
         timestamp=incident.created_at,
     )
-    excerpt = safe_snippet(incident.content, 900) if incident.content is not None else "*(content purged)*"
+    excerpt = safe_snippet(incident.content, 900) if incident.content is not None else CONTENT_REMOVED
     embed.description = f">>> {excerpt}" if excerpt else None
     embed.add_field(name="Channel", value=f"<#{incident.channel_id}>")
     embed.add_field(name="Author", value=f"<@{incident.author_id}>")  # embeds never ping

@@ -122,8 +122,8 @@ async def setup_world(service: IncidentService, world: World) -> World:
 
 
 @pytest.fixture
-async def bot(fake_discord: FakeDiscord, setup_world: World, service: IncidentService) -> ContextBot:
-    bot, task = await start_bot(fake_discord, service)
+async def bot(fake_discord: FakeDiscord, setup_world: World, service: IncidentService, db) -> ContextBot:
+    bot, task = await start_bot(fake_discord, service, db)
     try:
         yield bot
     finally:

@@ -3,6 +3,7 @@ how the real model scores a sentence. The real IncidentService and SQLite storag
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field, replace
 
 from bot.core.detector import Prepared
@@ -56,3 +57,21 @@ class ScriptedDetector:
         if QUESTION in text:
             return replace(decision(TP, Stance.ASK, Action.NONE, 0.9, incident=False), answer_question=True)
         return decision(None, None, Action.NONE, 0.0, incident=False)
+
+
+@dataclass
+class GatedDetector(ScriptedDetector):
+    """A :class:`ScriptedDetector` that, while ``gate`` is clear, holds every decision until the test sets it
+    (``entered`` tells the test a decision is waiting): a message the model is still checking."""
+
+    gate: threading.Event = field(default_factory=threading.Event)
+    entered: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self.gate.set()
+
+    def decide_prepared(self, items) -> list[Decision]:  # runs in the service's worker thread
+        self.entered.set()
+        if not self.gate.wait(30):
+            raise TimeoutError("the test never opened the gate")
+        return super().decide_prepared(items)

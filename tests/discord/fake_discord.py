@@ -160,6 +160,9 @@ class FakeDiscord:
         self._channel_posts: dict[int, list[float]] = {}
         # command permissions an admin set in Server Settings > Integrations: command name -> role ids allowed
         self.command_overrides: dict[str, set[str]] = {}
+        # (method, path regex, async hook(call)) run after a matching request was handled, before it is answered:
+        # lets a test make something happen "while the request is in flight"
+        self.request_hooks: list[tuple[str, str, Callable[[Call], Any]]] = []
         self.close_on_identify: int | None = None  # e.g. 4011 (sharding required), 4014 (disallowed intents)
         self.identifies = 0
         self.connection_paths: list[str] = []  # "/gateway" or "/resume" (the READY resume_gateway_url), in order
@@ -639,6 +642,9 @@ class FakeDiscord:
             status, payload = e.status, {"message": e.message, "code": e.code}
             call.code = e.code
         call.status = status
+        for method, pattern, hook in list(self.request_hooks):
+            if method == request.method and re.fullmatch(pattern, path):
+                await hook(call)
         await self._notify()
         if status == 204:
             return web.Response(status=204)
@@ -665,7 +671,10 @@ class FakeDiscord:
     def _too_many(retry_after: float, bucket: str) -> web.Response:
         headers = {"Content-Type": "application/json", "X-RateLimit-Limit": "5", "X-RateLimit-Remaining": "0",
                    "X-RateLimit-Reset-After": f"{retry_after:.3f}", "X-RateLimit-Bucket": bucket,
-                   "X-RateLimit-Scope": "user", "Retry-After": str(max(1, round(retry_after)))}
+                   "X-RateLimit-Scope": "user", "Retry-After": str(max(1, round(retry_after))),
+                   # Discord's answers come through its proxy; discord.py takes a 429 without Via for a
+                   # Cloudflare ban and gives up instead of waiting
+                   "Via": "1.1 google"}
         body = {"message": "You are being rate limited.", "retry_after": round(retry_after, 3), "global": False}
         return web.Response(status=429, body=json.dumps(body).encode(), headers=headers)
 

@@ -13,6 +13,7 @@ import pytest
 
 from bot.config import DiscordConfig
 from bot.discord_adapter import ShardedContextBot, create_bot
+from bot.storage.alerts import SqliteAlertRepository
 from discord_fakes import ASSERT, QUESTION, REVIEW, TP
 from discord_helpers import rows, say, start_bot, stop_bot
 from fake_discord import CommandNotAvailable, group, opt, sub
@@ -219,9 +220,9 @@ async def test_moderator_role_from_settings_grants_access(bot, world, service):
     assert embed["title"].startswith(f"Incident #{outcome.incident.id}")
 
 
-async def test_moderator_role_from_config_by_name(fake_discord, setup_world, service):
+async def test_moderator_role_from_config_by_name(fake_discord, setup_world, service, db):
     world = setup_world
-    bot, task = await start_bot(fake_discord, service, DiscordConfig(token=fake_discord.token, moderator_role="moderators"))
+    bot, task = await start_bot(fake_discord, service, db, DiscordConfig(token=fake_discord.token, moderator_role="moderators"))
     world.fake.command_overrides["incidents"] = {world.fake.role_id(world.guild, "Moderators")}
     try:
         _, outcome = await say(bot, world, world.review, ASSERT)
@@ -317,7 +318,7 @@ async def test_message_context_menu_checks_privately(bot, world, db):
 
 async def test_buttons_survive_a_restart_and_commands_are_not_resynced(fake_discord, setup_world, service, db):
     world = setup_world
-    bot, task = await start_bot(fake_discord, service)
+    bot, task = await start_bot(fake_discord, service, db)
     try:
         await say(bot, world, world.general, ASSERT)
         _, review = await say(bot, world, world.review, ASSERT, world.bob)
@@ -326,7 +327,7 @@ async def test_buttons_survive_a_restart_and_commands_are_not_resynced(fake_disc
     [card] = world.fake.bot_messages(world.general)
     [alert] = world.fake.bot_messages(world.modlog)
 
-    bot, task = await start_bot(fake_discord, service)  # a new process would look exactly like this
+    bot, task = await start_bot(fake_discord, service, db)  # a new process would look exactly like this
     try:
         puts = [c for c in fake_discord.calls if c.method == "PUT"]
         assert len(puts) == 1  # unchanged commands are not uploaded again
@@ -343,14 +344,12 @@ async def test_buttons_survive_a_restart_and_commands_are_not_resynced(fake_disc
     assert fake_discord.identifies == 2
 
 
-async def test_sharded_bot_connects_and_replies(fake_discord, setup_world, service):
+async def test_sharded_bot_connects_and_replies(fake_discord, setup_world, service, db):
     world = setup_world
     config = DiscordConfig(token=fake_discord.token, sharded=True)
-    bot = create_bot(service, config, guild_ready_timeout=0.05)
+    bot = create_bot(service, config, alerts=SqliteAlertRepository(db), guild_ready_timeout=0.05)
     assert isinstance(bot, ShardedContextBot)
     await bot.login(fake_discord.token)
-    import asyncio
-
     task = asyncio.create_task(bot.connect())
     try:
         await asyncio.wait_for(bot.wait_until_ready(), 15)

@@ -115,7 +115,7 @@ def test_incident_embed_neutralises_and_marks_purged():
     embed = incident_embed(make_incident(), None).to_dict()
     assert "@everyone" not in json.dumps(embed, ensure_ascii=False)
     purged = incident_embed(make_incident(content=None), None).to_dict()
-    assert "content purged" in purged["description"]
+    assert "content removed" in purged["description"]
 
 
 def test_custom_ids_round_trip_and_fit():

@@ -1,0 +1,193 @@
+"""What makes moderators trust the bot on Discord (issue 14): deletion wins whatever the order of events,
+uncached threads and link previews, alerts that do not flood, do not stop silently and do not outlive the
+message. The real discord.py client against the fake Discord, the real IncidentService and SQLite; decisions
+come from the scripted detector (gated where a test needs a message "still being checked")."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import timedelta
+
+import pytest
+
+from discord_fakes import ASSERT, REVIEW, GatedDetector
+from discord_helpers import delete, edit, rows, say
+from fake_discord import Call, opt, sub
+
+
+@pytest.fixture
+def detector() -> GatedDetector:
+    return GatedDetector()
+
+
+async def eventually(check, timeout: float = 10.0):
+    """Poll an async ``check`` until it returns something true (for effects of gateway events the bot handles
+    without telling anyone, such as CHANNEL_DELETE)."""
+    async def loop():
+        while not (result := await check()):
+            await asyncio.sleep(0.02)
+        return result
+
+    return await asyncio.wait_for(loop(), timeout)
+
+
+def texts(payloads) -> str:
+    return json.dumps(payloads, ensure_ascii=False)
+
+
+# ------------------------------------------------------------------------------------------ deletion wins
+
+
+@pytest.mark.parametrize("channel_name", ["general", "review"])
+async def test_a_message_deleted_while_it_is_checked_leaves_no_text_card_or_alert(bot, world, db, detector, channel_name):
+    channel = getattr(world, channel_name)
+    detector.gate.clear()
+    payload = await world.fake.user_message(channel, ASSERT, world.alice, dispatch=False)
+    handled = bot.wait_for("message_handled", check=lambda m, o: str(m.id) == payload["id"], timeout=30)
+    await world.fake.dispatch("MESSAGE_CREATE", payload)
+    await asyncio.to_thread(detector.entered.wait, 10)
+    await delete(bot, world, payload)  # the delete event is handled before the check ends
+    detector.gate.set()
+    _, outcome = await handled
+    assert outcome is not None and outcome.incident is not None  # the incident is logged ...
+    assert await rows(db, "SELECT content FROM incidents") == [(None,)]  # ... without the text
+    assert world.fake.bot_messages(channel) == [] and world.fake.posted(world.modlog) == []  # no card, no alert
+    assert ASSERT not in texts(world.fake.posted())
+
+
+@pytest.mark.parametrize("channel_name", ["general", "review"])
+async def test_a_delete_event_arriving_while_the_card_or_alert_is_posted_still_wins(bot, world, db, channel_name):
+    channel = getattr(world, channel_name)
+    target = world.general if channel_name == "general" else world.modlog
+    payload = await world.fake.user_message(channel, ASSERT, world.alice, dispatch=False)
+
+    async def delete_meanwhile(call: Call) -> None:  # Discord has the bot's post; the delete event overtakes it
+        world.fake.request_hooks.clear()
+        await delete(bot, world, payload)
+
+    world.fake.request_hooks.append(("POST", rf"/channels/{target['id']}/messages", delete_meanwhile))
+    handled = bot.wait_for("message_handled", check=lambda m, o: str(m.id) == payload["id"], timeout=30)
+    await world.fake.dispatch("MESSAGE_CREATE", payload)
+    await handled
+    assert await rows(db, "SELECT content FROM incidents") == [(None,)]
+    if channel_name == "general":  # the card answering a deleted message is taken down
+        assert world.fake.bot_messages(world.general) == []
+        assert await rows(db, "SELECT retracted FROM card_posts") == [(1,)]
+    else:  # the alert stays (the incident is real) but without the text
+        [alert] = world.fake.bot_messages(world.modlog)
+        assert ASSERT not in texts(alert["embeds"]) and "content removed" in texts(alert["embeds"])
+
+
+# ------------------------------------------------------------------------------------------ edits and threads
+
+
+async def test_a_link_preview_of_an_uncached_message_is_not_an_edit(bot, world, detector):
+    payload = await world.fake.user_message(world.general, ASSERT, world.alice, dispatch=False)  # before a restart
+    payload["embeds"] = [{"type": "rich", "title": "A preview Discord added"}]  # edited_timestamp stays null
+    handled = bot.wait_for("message_handled", check=lambda m, o: str(m.id) == payload["id"], timeout=30)
+    await world.fake.dispatch("MESSAGE_UPDATE", payload)
+    _, outcome = await handled
+    assert outcome is None and detector.calls == [] and world.fake.posted() == []
+    outcome = await edit(bot, world, payload, ASSERT + " (edited)")  # a real edit of the same message is checked
+    assert outcome is not None and outcome.card is not None
+
+
+async def test_a_thread_missing_from_the_cache_follows_its_parent(bot, world, db):
+    thread = world.fake.add_thread(world.general, "older thread")  # no THREAD_CREATE: the bot never saw it
+    msg, outcome = await say(bot, world, thread, ASSERT)
+    assert outcome is not None and outcome.mode.value == "reply" and outcome.card is not None  # general's mode
+    assert await rows(db, "SELECT channel_id FROM incidents") == [(world.general["id"],)]
+    assert await rows(db, "SELECT channel_id, thread_id FROM card_posts") == [(world.general["id"], thread["id"])]
+    await delete(bot, world, msg)
+    assert await rows(db, "SELECT content FROM incidents") == [(None,)]  # the purge found it under the parent
+    assert await rows(db, "SELECT retracted FROM card_posts") == [(1,)]
+    assert world.fake.bot_messages(thread) == []
+
+
+# ------------------------------------------------------------------------------------------ alerts
+
+
+async def test_a_raid_gets_one_alert_that_keeps_count(bot, world, db):
+    """12 accounts and 5 repeats on one talking point in one channel: one alert, updated, not 17."""
+    world.fake.channel_message_limit = (5, 5.0)  # Discord's per-channel bucket (a flood would hit 429s)
+    raiders = [world.fake.make_user(f"raider{i}") for i in range(12)]
+    for i, raider in enumerate(raiders):
+        await say(bot, world, world.review, f"{ASSERT} #{i}", raider)
+    for i in range(5):
+        await say(bot, world, world.review, f"{ASSERT} again #{i}", raiders[0])
+    assert len(await rows(db, "SELECT id FROM incidents")) == 17  # every incident is logged
+    [alert] = world.fake.bot_messages(world.modlog)
+    assert len(world.fake.posted(world.modlog)) == 1
+    assert [c for c in world.fake.calls if c.status == 429] == []
+    later = next(f["value"] for f in alert["embeds"][0]["fields"] if f["name"] == "Later hits")
+    assert "16 more incident(s)" in later and "12 account(s)" in later and "again #4" in later
+    buttons = [c["custom_id"] for row in alert["components"] for c in row["components"] if c.get("custom_id")]
+    first_id = (await rows(db, "SELECT MIN(id) FROM incidents"))[0][0]
+    assert buttons[0] == f"cb:v:{first_id}:c"  # the verdict buttons still act on the first incident
+
+
+async def test_repeats_of_a_group_update_its_alert_even_from_another_channel(bot, world, db):
+    await say(bot, world, world.review, REVIEW, world.alice)
+    await say(bot, world, world.general, REVIEW + " (again)", world.alice)  # same author and point: same group
+    assert len(world.fake.posted(world.modlog)) == 1
+    [alert] = world.fake.bot_messages(world.modlog)
+    assert "1 more incident(s)" in texts(alert["embeds"])
+    # after a verdict on the alert, a new hit gets a new alert
+    await world.fake.wait_for_answer(await world.fake.click_button(
+        alert, alert["components"][0]["components"][0]["custom_id"], user=world.mod))
+    await say(bot, world, world.review, REVIEW + " (third)", world.alice)
+    assert len(world.fake.posted(world.modlog)) == 2
+
+
+async def test_a_rate_limited_alert_is_retried_and_posted_once(bot, world):
+    world.fake.rate_limit("POST", rf"/channels/{world.modlog['id']}/messages", times=1, retry_after=0.05)
+    await say(bot, world, world.review, ASSERT)
+    assert [c.status for c in world.fake.calls if c.path == f"/channels/{world.modlog['id']}/messages"] == [429, 200]
+    assert len(world.fake.bot_messages(world.modlog)) == 1
+
+
+async def status_text(world) -> str:
+    answer = await world.fake.wait_for_answer(await world.fake.slash_command(
+        "contextbot", [sub("status")], user=world.admin, channel=world.general))
+    return texts(answer.answer()["embeds"])
+
+
+async def test_a_deleted_moderator_channel_is_reported_and_recovered(bot, world, service):
+    await world.fake.delete_channel(world.modlog)
+
+    async def problem():
+        return (await service.settings.get_server_settings("discord", world.guild_id)).extra.get("modlog_problem")
+
+    assert "was deleted" in (await eventually(problem))["reason"]
+    await say(bot, world, world.review, ASSERT)  # the alert cannot be delivered: counted, not silent
+    text = await status_text(world)
+    assert "Alerts are not delivered" in text and "1 alert(s) missed" in text and "/contextbot modlog" in text
+
+    await world.fake.wait_for_answer(await world.fake.slash_command(
+        "contextbot", [sub("modlog", opt("channel", world.review["id"], 7))], user=world.admin, channel=world.general,
+        resolved=world.fake.resolved(channels=(world.review,))))
+    assert "not delivered" not in await status_text(world)
+    await say(bot, world, world.review, ASSERT + " (new)", world.bob)
+    assert len(world.fake.bot_messages(world.review)) == 1  # alerts flow again, to the new channel
+
+
+async def test_a_refused_alert_marks_the_channel_broken_until_one_goes_through(bot, world, service):
+    world.fake.forbidden_channels.add(int(world.modlog["id"]))  # an admin changed the channel's permissions
+    await say(bot, world, world.review, ASSERT, world.alice)
+    assert "Missing Permissions" in await status_text(world)
+    world.fake.forbidden_channels.clear()  # fixed
+    await say(bot, world, world.review, REVIEW, world.bob)  # a new alert (another group) goes through
+    assert "not delivered" not in await status_text(world)
+    assert len(world.fake.bot_messages(world.modlog)) == 1
+
+
+async def test_alert_excerpts_are_removed_after_a_retention_purge(bot, world, service):
+    await say(bot, world, world.review, ASSERT, world.alice)
+    await say(bot, world, world.review, ASSERT + " (second)", world.bob)  # folded in: shown as the latest hit
+    [alert] = world.fake.bot_messages(world.modlog)
+    assert ASSERT in texts(alert["embeds"])
+    await service.incidents.purge_content_before(service.clock() + timedelta(days=1))  # `incidents purge`
+    assert await bot.get_cog("Alerts").sweep() == 1
+    assert ASSERT not in texts(alert["embeds"]) and texts(alert["embeds"]).count("content removed") == 2
+    assert await bot.get_cog("Alerts").sweep() == 0  # done once
