@@ -37,7 +37,17 @@ DEFAULT_EXTENSIONS: tuple[str, ...] = (
 
 
 class DiscordStartupError(ConfigError):
-    """The bot could not start for a reason the operator must fix (token, intents)."""
+    """The bot could not start for a reason the operator must fix (token, intents, sharding)."""
+
+
+#: Gateway close codes after which reconnecting cannot help, and what the operator should do about each.
+CLOSE_CODE_HINTS: dict[int, str] = {
+    4010: "invalid shard: set discord.shard_count to a number Discord accepts, or leave it unset",
+    4011: "sharding required: the bot is in too many servers for one gateway connection; set `sharded = true` "
+          "in the [discord] section of the configuration (see docs/discord.md)",
+    4012: "invalid gateway version: upgrade discord.py",
+    4013: "invalid intents: this is a bug in contextbot's intents, please report it",
+}
 
 
 def default_intents() -> discord.Intents:
@@ -180,3 +190,7 @@ async def run_discord(app: Any, config: Any) -> None:
         ) from e
     except discord.LoginFailure as e:
         raise DiscordStartupError("Discord rejected the bot token (DISCORD_TOKEN); reset it in the developer portal") from e
+    except discord.ConnectionClosed as e:
+        if e.code not in CLOSE_CODE_HINTS:
+            raise
+        raise DiscordStartupError(f"Discord closed the gateway connection (code {e.code}): {CLOSE_CODE_HINTS[e.code]}") from e

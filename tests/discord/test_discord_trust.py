@@ -11,6 +11,8 @@ from datetime import timedelta
 
 import pytest
 
+from bot.config import DiscordConfig
+from bot.discord_adapter import DiscordStartupError, run_discord
 from discord_fakes import ASSERT, REVIEW, GatedDetector
 from discord_helpers import delete, edit, rows, say
 from fake_discord import Call, opt, sub
@@ -191,3 +193,21 @@ async def test_alert_excerpts_are_removed_after_a_retention_purge(bot, world, se
     assert await bot.get_cog("Alerts").sweep() == 1
     assert ASSERT not in texts(alert["embeds"]) and texts(alert["embeds"]).count("content removed") == 2
     assert await bot.get_cog("Alerts").sweep() == 0  # done once
+
+
+# ------------------------------------------------------------------------------------------ start-up
+
+
+@pytest.mark.parametrize("code, hint", [(4011, "sharded = true"), (4010, "shard_count")])
+async def test_gateway_close_codes_that_need_the_operator_are_clear_startup_errors(fake_discord, service, db, code, hint):
+    fake_discord.close_on_identify = code
+
+    class App:  # what run_discord uses of bot.app.App
+        pass
+
+    app = App()
+    app.service, app.registry, app.db = service, None, db
+    with pytest.raises(DiscordStartupError, match=hint) as raised:
+        await asyncio.wait_for(run_discord(app, DiscordConfig(token=fake_discord.token)), 30)
+    assert f"code {code}" in str(raised.value)
+    assert fake_discord.identifies == 1  # no reconnect loop
