@@ -6,14 +6,20 @@ come from the scripted detector (gated where a test needs a message "still being
 from __future__ import annotations
 
 import asyncio
+import csv
+import gzip
+import io
 import json
+import secrets
 from datetime import timedelta
 
 import pytest
 
 from bot.config import DiscordConfig
+from bot.core.models import Action, Stance
+from bot.core.ports import NewIncident
 from bot.discord_adapter import DiscordStartupError, run_discord
-from discord_fakes import ASSERT, REVIEW, GatedDetector
+from discord_fakes import ASSERT, REVIEW, TP, GatedDetector
 from discord_helpers import delete, edit, rows, say
 from fake_discord import Call, opt, sub
 
@@ -211,3 +217,40 @@ async def test_gateway_close_codes_that_need_the_operator_are_clear_startup_erro
         await asyncio.wait_for(run_discord(app, DiscordConfig(token=fake_discord.token)), 30)
     assert f"code {code}" in str(raised.value)
     assert fake_discord.identifies == 1  # no reconnect loop
+
+
+# ------------------------------------------------------------------------------------------ export
+
+
+async def add_incidents(service, world, contents: list[str]) -> None:
+    for i, content in enumerate(contents):
+        await service.incidents.record_incident(NewIncident(
+            platform="discord", server_id=world.guild_id, channel_id=world.review["id"], message_id=str(1000 + i),
+            message_link="", author_id=str(2000 + i), content=content, talking_point_id=TP, stance=Stance.ASSERT,
+            score=0.9, match_score=0.9, action=Action.REVIEW, explanation_json="{}", created_at=service.clock(),
+        ), timedelta(hours=24))
+
+
+async def export(world) -> dict:
+    answer = await world.fake.wait_for_answer(await world.fake.slash_command(
+        "incidents", [sub("export")], user=world.mod, channel=world.modlog))
+    assert answer.ephemeral()
+    return answer
+
+
+@pytest.mark.parametrize("compressible", [True, False])
+async def test_export_respects_the_upload_limit(bot, world, service, compressible):
+    world.fake.attachment_size_limit = 64 * 1024  # sent with every interaction, enforced on uploads (413)
+    contents = [("the same long sentence again " * 40 if compressible else secrets.token_hex(600)) + f" #{i}"
+                for i in range(200)]
+    await add_incidents(service, world, contents)
+    answer = await export(world)
+    [(name, data)] = answer.files
+    assert len(data) <= world.fake.attachment_size_limit and name.endswith(".csv.gz")
+    table = list(csv.DictReader(io.StringIO(gzip.decompress(data).decode())))
+    text = answer.answer()["content"]
+    if compressible:  # everything fits once compressed
+        assert len(table) == 200 and text.startswith("200 incident(s)")
+    else:  # only the oldest that fit, and the moderator is told where to get the rest
+        assert 0 < len(table) < 200 and table[0]["content"] == contents[0]
+        assert text.startswith(f"{len(table)} incident(s): the oldest {len(table)}") and "dashboard" in text
