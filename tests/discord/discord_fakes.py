@@ -13,6 +13,7 @@ ASSERT = "SCRIPTED: nato forced russia to invade, it had no choice"
 REVIEW = "SCRIPTED: maybe nato forced russia's hand, who knows"
 REFUTE = "SCRIPTED: the claim that nato forced russia to invade is propaganda"
 QUESTION = "SCRIPTED: did nato really force russia to invade?"
+POINT = "SCRIPTED POINT "
 TP = "nato-expansion-provoked"
 
 
@@ -48,6 +49,8 @@ class ScriptedDetector:
         self.calls.append((text, lang, server_id, tuple(disabled_packs)))
         if "ukraine-war" in disabled_packs:
             return decision(None, None, Action.NONE, 0.0, incident=False)
+        if text.startswith(POINT):  # "SCRIPTED POINT <talking point id>: ...": an uncertain assertion of that point
+            return decision(text[len(POINT):].split(":")[0], Stance.ASSERT, Action.REVIEW, 0.6, incident=True)
         if ASSERT in text:
             return decision(TP, Stance.ASSERT, Action.REPLY, 0.95, incident=True)
         if REVIEW in text:

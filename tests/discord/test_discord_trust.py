@@ -19,7 +19,8 @@ from bot.config import DiscordConfig
 from bot.core.models import Action, Stance
 from bot.core.ports import NewIncident
 from bot.discord_adapter import DiscordStartupError, run_discord
-from discord_fakes import ASSERT, REVIEW, TP, GatedDetector
+from cogs.alerts import HOURLY_CAP
+from discord_fakes import ASSERT, POINT, REVIEW, TP, GatedDetector
 from discord_helpers import delete, edit, rows, say
 from fake_discord import Call, opt, sub
 
@@ -146,6 +147,22 @@ async def test_repeats_of_a_group_update_its_alert_even_from_another_channel(bot
         alert, alert["components"][0]["components"][0]["custom_id"], user=world.mod))
     await say(bot, world, world.review, REVIEW + " (third)", world.alice)
     assert len(world.fake.posted(world.modlog)) == 2
+
+
+async def test_a_channel_gets_at_most_the_hourly_cap_of_new_alerts(bot, world, db):
+    """Different talking points in one channel each get an alert until the channel's hourly alert cap; the rest
+    update the channel's latest alert."""
+    points = ["aid-stolen", "bucha-staged", "ceasefire-rearm", "dirty-bomb", "maidan-coup", "nazi-regime",
+              "us-biolabs", "western-proxy-war"]
+    assert len(points) == HOURLY_CAP + 2
+    for i, point in enumerate(points):
+        await say(bot, world, world.review, f"{POINT}{point}: message {i}", world.fake.make_user(f"user{i}"))
+    alerts = world.fake.bot_messages(world.modlog)
+    assert len(alerts) == HOURLY_CAP and len(await rows(db, "SELECT id FROM incidents")) == len(points)
+    assert "2 more incident(s)" in texts(alerts[-1]["embeds"]) and "message 7" in texts(alerts[-1]["embeds"])
+    # another channel has its own budget
+    await say(bot, world, world.general, f"{POINT}aid-stolen: elsewhere", world.bob)
+    assert len(world.fake.bot_messages(world.modlog)) == HOURLY_CAP + 1
 
 
 async def test_a_rate_limited_alert_is_retried_and_posted_once(bot, world):
