@@ -159,6 +159,10 @@ class Alerts(commands.Cog):
         except Exception:
             log.exception("looking for alerts with purged content failed")
 
+    @sweeper.before_loop
+    async def _ready(self) -> None:
+        await self.bot.wait_until_ready()
+
     async def sweep(self) -> int:
         """Edit the excerpts out of alerts whose incidents' content was purged meanwhile (retention)."""
         done = 0

@@ -10,15 +10,11 @@ change who sees a command in Server Settings > Integrations.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 
 from .convert import NO_MENTIONS, PLATFORM
-
-if TYPE_CHECKING:
-    from .client import ContextBot
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +29,7 @@ class Refused(app_commands.CheckFailure):
 
 async def _moderator_role_ids(interaction: discord.Interaction) -> tuple[set[str], set[str]]:
     """(role ids, lower-case role names) that count as moderator roles in this server."""
-    bot: ContextBot = interaction.client  # type: ignore[assignment]
+    bot = interaction.client  # a ContextBot: .service and .discord_config
     ids: set[str] = set()
     names: set[str] = set()
     settings = await bot.service.settings.get_server_settings(PLATFORM, str(interaction.guild_id))

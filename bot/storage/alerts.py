@@ -73,7 +73,7 @@ class SqliteAlertRepository:
         return await self._one(
             "platform = ? AND server_id = ?"
             " AND (group_id = ? OR (talking_point_id = ? AND source_channel_id = ? AND created_at >= ?))"
-            " AND incident_id IN (SELECT id FROM incidents WHERE status = 'open')"
+            " AND EXISTS (SELECT 1 FROM incidents i WHERE i.id = alert_posts.incident_id AND i.status = 'open')"
             " ORDER BY id DESC LIMIT 1",
             (platform, server_id, group_id, talking_point_id, source_channel_id, as_utc(since)),
         )
