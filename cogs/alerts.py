@@ -32,7 +32,7 @@ from bot.core.models import IncidentStatus
 from bot.core.service import Outcome
 from bot.discord_adapter.components import alert_view
 from bot.discord_adapter.convert import NO_MENTIONS, PLATFORM, missing_reply_permissions
-from bot.discord_adapter.embeds import CONTENT_REMOVED, FIELD_VALUE_MAX, incident_embed, notice_embed, safe, safe_snippet
+from bot.discord_adapter.embeds import alert_embed, notice_embed
 from bot.discord_adapter.modlog import failure_reason, mark_broken, mark_healthy, modlog_channel
 from bot.storage.alerts import AlertPost
 
@@ -78,9 +78,8 @@ class Alerts(commands.Cog):
             if missing:
                 await self._broken(guild.id, f"I am missing {', '.join(missing)} in <#{channel.id}>", missed=1)
                 return
-            embed = incident_embed(incident, self.service.catalog.get(incident.talking_point_id),
-                                   title=self._title(incident))
-            embed.add_field(name="Why", value=safe(outcome.decision.explanation.reason or "-", FIELD_VALUE_MAX), inline=False)
+            embed = alert_embed(incident, self.service.catalog.get(incident.talking_point_id),
+                                reason=outcome.decision.explanation.reason)
             try:
                 sent = await channel.send(embed=embed, view=alert_view(incident.id, message.jump_url),
                                           allowed_mentions=NO_MENTIONS)
@@ -101,34 +100,18 @@ class Alerts(commands.Cog):
             target = await self.repo.latest_in_channel(PLATFORM, incident.server_id, incident.channel_id, hour)
         return target
 
-    def _title(self, incident) -> str:
-        tp = self.service.catalog.get(incident.talking_point_id)
-        return f"Review: incident #{incident.id}: {tp.title if tp else incident.talking_point_id}"
-
     async def _render(self, alert: AlertPost) -> tuple[discord.Embed, discord.ui.View | None] | None:
         """The alert as it should look now (from the database: verdict, purged content, later hits)."""
         incidents = self.service.incidents
         first = await incidents.get_incident(alert.incident_id)
         if first is None:
             return None
-        is_open = first.status is IncidentStatus.OPEN
-        embed = incident_embed(first, self.service.catalog.get(first.talking_point_id),
-                               title=self._title(first) if is_open else None)
-        reason = json.loads(first.explanation_json or "{}").get("reason") if is_open else None
-        if reason:
-            embed.add_field(name="Why", value=safe(reason, FIELD_VALUE_MAX), inline=False)
         summary = await self.repo.summary(alert.id)
-        if summary.hits > 1:
-            last = await incidents.get_incident(alert.last_incident_id)
-            latest = ""
-            if last is not None:
-                excerpt = safe_snippet(last.content, 300) if last.content is not None else CONTENT_REMOVED
-                latest = f"\nLatest: #{last.id} by <@{last.author_id}> in <#{last.channel_id}>: {excerpt}"
-            text = (f"{summary.hits - 1} more incident(s) since this alert; {summary.accounts} account(s) in all."
-                    f"{latest}\nSee `/incidents list` for each one.")
-            embed.add_field(name="Later hits", value=safe(text, FIELD_VALUE_MAX), inline=False)
-        view = alert_view(first.id, first.message_link) if is_open else None
-        return embed, view
+        last = await incidents.get_incident(alert.last_incident_id) if summary.hits > 1 else None
+        reason = json.loads(first.explanation_json or "{}").get("reason")
+        embed = alert_embed(first, self.service.catalog.get(first.talking_point_id), reason=reason,
+                            later=summary.hits - 1, accounts=summary.accounts, last=last)
+        return embed, alert_view(first.id, first.message_link) if first.status is IncidentStatus.OPEN else None
 
     async def _edit(self, alert: AlertPost) -> bool:
         rendered = await self._render(alert)

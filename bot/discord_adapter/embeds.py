@@ -186,6 +186,25 @@ def incident_embed(incident: Incident, tp: TalkingPoint | None, *, title: str | 
     return _fit(embed)
 
 
+def alert_embed(first: Incident, tp: TalkingPoint | None, *, reason: str | None, later: int = 0, accounts: int = 0,
+                last: Incident | None = None) -> discord.Embed:
+    """A moderator alert: its first incident (while open: titled for review, with the detector's reason) and the
+    ``later`` hits folded into it since, ``accounts`` authors in all, the ``last`` one quoted."""
+    is_open = first.status is IncidentStatus.OPEN
+    title = f"Review: incident #{first.id}: {tp.title if tp else first.talking_point_id}" if is_open else None
+    embed = incident_embed(first, tp, title=title)
+    if is_open and reason:
+        embed.add_field(name="Why", value=safe(reason, FIELD_VALUE_MAX), inline=False)
+    if later:
+        lines = [f"{later} more incident(s) since this alert; {accounts} account(s) in all."]
+        if last is not None:
+            excerpt = safe_snippet(last.content, 300) if last.content is not None else CONTENT_REMOVED
+            lines.append(f"Latest: #{last.id} by <@{last.author_id}> in <#{last.channel_id}>: {excerpt}")  # no ping
+        lines.append("See `/incidents list` for each one.")
+        embed.add_field(name="Later hits", value=clip("\n".join(lines), FIELD_VALUE_MAX), inline=False)
+    return _fit(embed)
+
+
 def incident_line(incident: Incident) -> str:
     """One line of the /incidents list."""
     status = STATUS_LABEL.get(incident.status, str(incident.status))

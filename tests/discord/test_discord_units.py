@@ -22,7 +22,7 @@ from bot.discord_adapter.components import (
     feedback_custom_id,
     verdict_custom_id,
 )
-from bot.discord_adapter.embeds import card_embed, incident_embed, safe_url, source_line
+from bot.discord_adapter.embeds import alert_embed, card_embed, incident_embed, safe_url, source_line
 from bot.discord_adapter.export import incidents_to_csv, incidents_to_json
 
 
@@ -186,3 +186,19 @@ def test_pyproject_requires_the_discord_py_the_edit_handler_needs():
     [req] = [Requirement(r) for r in pyproject["project"]["dependencies"] if Requirement(r).name == "discord.py"]
     assert not req.specifier.contains("2.4.1") and req.specifier.contains("2.5.0"), req
     assert "message" in discord.RawMessageUpdateEvent.__slots__  # and the installed one has it
+
+
+@pytest.mark.parametrize("last_content", ["@everyone look <@&5> here", None])
+def test_alert_embed_quotes_the_latest_hit_without_pings_or_purged_text(last_content):
+    first = make_incident(content=None)
+    last = make_incident(id=9, author_id="44", content=last_content)
+    embed = alert_embed(first, None, reason="scripted reason", later=3, accounts=2, last=last).to_dict()
+    assert embed["title"] == "Review: incident #7: tp" and "content removed" in embed["description"]
+    fields = {f["name"]: f["value"] for f in embed["fields"]}
+    assert fields["Why"] == "scripted reason"
+    later = fields["Later hits"]
+    assert later.startswith("3 more incident(s) since this alert; 2 account(s) in all.") and "#9 by <@44>" in later
+    assert "@everyone" not in json.dumps(embed, ensure_ascii=False) and "<@&5>" not in later
+    assert ("content removed" in later) is (last_content is None)
+    resolved = alert_embed(make_incident(status=IncidentStatus.CONFIRMED), None, reason="r").to_dict()
+    assert resolved["title"] == "Incident #7: tp" and "Why" not in {f["name"] for f in resolved["fields"]}
