@@ -320,6 +320,11 @@ class FakeDiscord:
                 return discord.Permissions.none()
         return discord.Permissions(value)
 
+    async def update_channel(self, channel: dict, **changes: Any) -> None:
+        """An admin edits ``channel`` (e.g. ``permission_overwrites``): CHANNEL_UPDATE dispatched."""
+        channel.update(changes)
+        await self.dispatch("CHANNEL_UPDATE", channel)
+
     async def delete_channel(self, channel: dict) -> None:
         """An admin deletes ``channel``: gone from REST (404 Unknown Channel) and CHANNEL_DELETE dispatched."""
         self.channels.pop(int(channel["id"]), None)

@@ -13,6 +13,7 @@ import json
 import secrets
 from datetime import timedelta
 
+import discord
 import pytest
 
 from bot.config import DiscordConfig
@@ -205,6 +206,24 @@ async def test_a_refused_alert_marks_the_channel_broken_until_one_goes_through(b
     await say(bot, world, world.review, REVIEW, world.bob)  # a new alert (another group) goes through
     assert "not delivered" not in await status_text(world)
     assert len(world.fake.bot_messages(world.modlog)) == 1
+
+
+async def test_a_permission_change_on_the_moderator_channel_is_noticed_and_its_fix_too(bot, world, service):
+    async def problem():
+        return (await service.settings.get_server_settings("discord", world.guild_id)).extra.get("modlog_problem")
+
+    deny = {"id": world.fake.role_id(world.guild, "contextbot"), "type": 0, "allow": "0",
+            "deny": str(discord.Permissions(send_messages=True).value)}
+    await world.fake.update_channel(world.modlog, permission_overwrites=[deny])
+    assert "Send Messages" in (await eventually(problem))["reason"]
+    assert "Send Messages" in await status_text(world)
+    await world.fake.update_channel(world.modlog, permission_overwrites=[])  # fixed: no alert needed to notice
+    await eventually(lambda: _not(problem))
+    assert "not delivered" not in await status_text(world)
+
+
+async def _not(check) -> bool:
+    return not await check()
 
 
 async def test_alert_excerpts_are_removed_after_a_retention_purge(bot, world, service):
