@@ -208,4 +208,6 @@ class Alerts(commands.Cog):
 
 
 async def setup(bot: commands.Bot) -> None:
+    if getattr(bot, "alerts", None) is None:
+        raise RuntimeError("cogs.alerts needs the alert records: create_bot(..., alerts=SqliteAlertRepository(db))")
     await bot.add_cog(Alerts(bot))

@@ -11,7 +11,7 @@ import hashlib
 import json
 import logging
 from datetime import datetime, timezone
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import discord
 from discord import app_commands
@@ -22,6 +22,9 @@ from bot.core.service import IncidentService, TalkingPointCatalog
 
 from .convert import NO_MENTIONS
 from .permissions import Refused, reply_ephemeral
+
+if TYPE_CHECKING:
+    from bot.storage.alerts import SqliteAlertRepository
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +93,7 @@ class _ContextBotMixin:
         config: DiscordConfig,
         *,
         catalog: TalkingPointCatalog | None = None,
-        alerts: Any = None,
+        alerts: SqliteAlertRepository | None = None,
         extensions: Iterable[str] = DEFAULT_EXTENSIONS,
         sync_commands: bool = True,
         **options: Any,
@@ -159,7 +162,7 @@ def create_bot(
     config: DiscordConfig,
     *,
     catalog: TalkingPointCatalog | None = None,
-    alerts: Any = None,
+    alerts: SqliteAlertRepository | None = None,
     **options: Any,
 ) -> ContextBot | ShardedContextBot:
     """Build the client for ``config`` (AutoShardedBot when ``config.sharded``)."""
