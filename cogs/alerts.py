@@ -113,6 +113,12 @@ class Alerts(commands.Cog):
                             later=summary.hits - 1, accounts=summary.accounts, last=last)
         return embed, alert_view(first.id, first.message_link) if first.status is IncidentStatus.OPEN else None
 
+    async def current_embed(self, alert_message_id: int) -> discord.Embed | None:
+        """How the alert posted as ``alert_message_id`` should look now (None if it is not a recorded alert)."""
+        alert = await self.repo.by_message(PLATFORM, str(alert_message_id))
+        rendered = await self._render(alert) if alert is not None else None
+        return rendered[0] if rendered is not None else None
+
     async def _edit(self, alert: AlertPost) -> bool:
         rendered = await self._render(alert)
         if rendered is None:

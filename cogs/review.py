@@ -50,8 +50,10 @@ class Review(commands.Cog):
         if updated is None:
             await reply_ephemeral(interaction, f"Incident #{incident_id} no longer exists.")
             return
-        tp = self.service.catalog.get(updated.talking_point_id)
-        embed = incident_embed(updated, tp)
+        alerts = self.bot.get_cog("Alerts")  # an alert that folded later hits keeps showing them
+        embed = await alerts.current_embed(interaction.message.id) if alerts and interaction.message else None
+        if embed is None:
+            embed = incident_embed(updated, self.service.catalog.get(updated.talking_point_id))
         embed.add_field(
             name="Verdict", value=f"{STATUS_LABEL[status]} by {interaction.user.mention}", inline=False
         )

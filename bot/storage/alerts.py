@@ -78,6 +78,9 @@ class SqliteAlertRepository:
             (platform, server_id, group_id, talking_point_id, source_channel_id, as_utc(since)),
         )
 
+    async def by_message(self, platform: str, alert_message_id: str) -> AlertPost | None:
+        return await self._one("platform = ? AND alert_message_id = ?", (platform, alert_message_id))
+
     async def latest_in_channel(self, platform: str, server_id: str, source_channel_id: str,
                                 since: datetime) -> AlertPost | None:
         """The newest alert for ``source_channel_id`` posted since ``since`` (any talking point)."""

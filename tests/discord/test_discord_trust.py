@@ -143,9 +143,11 @@ async def test_repeats_of_a_group_update_its_alert_even_from_another_channel(bot
     assert len(world.fake.posted(world.modlog)) == 1
     [alert] = world.fake.bot_messages(world.modlog)
     assert "1 more incident(s)" in texts(alert["embeds"])
-    # after a verdict on the alert, a new hit gets a new alert
+    # after a verdict on the alert, it still says what else it stood for, and a new hit gets a new alert
     await world.fake.wait_for_answer(await world.fake.click_button(
         alert, alert["components"][0]["components"][0]["custom_id"], user=world.mod))
+    assert alert["components"] == [] and "Confirmed by" in texts(alert["embeds"])
+    assert "1 more incident(s)" in texts(alert["embeds"])
     await say(bot, world, world.review, REVIEW + " (third)", world.alice)
     assert len(world.fake.posted(world.modlog)) == 2
 
