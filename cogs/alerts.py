@@ -5,8 +5,9 @@
   :data:`ALERT_WINDOW`; past :data:`HOURLY_CAP` new alerts per channel and hour, hits update the channel's latest
   alert. An updated alert shows how many incidents from how many accounts it stands for, and the latest one.
 * **Alerts that cannot be delivered are not silent.** A deleted moderator channel, missing permissions or a 403/404
-  mark the setting broken (shown by ``/contextbot status``, with how many alerts were missed); the next alert that
-  goes through, a permission fix seen in a channel update, or a new ``/contextbot modlog`` clears it.
+  mark the setting broken (shown by ``/contextbot status``, with how many alerts were missed, and noted once in the
+  server's Community Updates channel if it has one); the next alert that goes through, a permission fix seen in a
+  channel update, or a new ``/contextbot modlog`` clears it.
 * **Excerpts do not outlive the message.** When a message is deleted (:meth:`Alerts.content_removed`) or its stored
   content purged by retention (:meth:`Alerts.sweep`, every :data:`SWEEP_INTERVAL` seconds), the alerts showing it
   are edited to "content removed".
@@ -190,7 +191,21 @@ class Alerts(commands.Cog):
             await self._broken(guild_id, reason, missed=missed)
 
     async def _broken(self, guild_id: int, reason: str, *, missed: int) -> None:
-        await mark_broken(self.service.settings, guild_id, reason, missed=missed, now=self.service.clock())
+        if await mark_broken(self.service.settings, guild_id, reason, missed=missed, now=self.service.clock()):
+            await self._tell_admins(guild_id, reason)
+
+    async def _tell_admins(self, guild_id: int, reason: str) -> None:
+        """Once per problem: a note in the channel the server's admins chose for Discord's own notices (Community
+        Updates), if the server has one and it is not the broken channel."""
+        guild = self.bot.get_guild(guild_id)
+        channel = guild.public_updates_channel if guild else None
+        if channel is None or missing_reply_permissions(channel, reply=False):
+            return
+        text = f"Moderator alerts cannot be delivered: {reason}. Incidents are still logged; see `/contextbot status`."
+        try:
+            await channel.send(embed=notice_embed(text, title="contextbot: moderator alerts"), allowed_mentions=NO_MENTIONS)
+        except discord.HTTPException as e:
+            log.warning("could not tell the admins of guild %s: %s", guild_id, e)
 
     async def _healthy(self, guild_id: int) -> None:
         await mark_healthy(self.service.settings, guild_id)

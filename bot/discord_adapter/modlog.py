@@ -2,7 +2,8 @@
 
 A delivery problem (channel deleted, permissions missing, 403/404) is stored in the server's settings
 (``ServerSettings.extra["modlog_problem"]``: reason, since, alerts missed) so ``/contextbot status`` can show it
-to the server's admins; it is cleared as soon as an alert goes through again or an admin picks a channel.
+to the server's admins (who also get one note in the server's Community Updates channel, when it has one); it is
+cleared as soon as an alert goes through again or an admin picks a channel.
 """
 
 from __future__ import annotations
@@ -43,13 +44,15 @@ def failure_reason(channel_id: int, error: discord.HTTPException) -> str | None:
 
 
 async def mark_broken(settings_repo: SettingsRepository, guild_id: int, reason: str, *, missed: int,
-                      now: datetime) -> None:
+                      now: datetime) -> bool:
+    """Record the problem (counting ``missed`` alerts); True if it is new (alerts were delivered until now)."""
     settings = await settings_repo.get_server_settings(PLATFORM, str(guild_id))
     old = settings.extra.get(PROBLEM_KEY) or {}
     problem = {"reason": reason, "since": old.get("since") or int(now.timestamp()),
                "missed": int(old.get("missed", 0)) + missed}
     log.warning("moderator alerts of guild %s are not delivered: %s (%d missed)", guild_id, reason, problem["missed"])
     await settings_repo.save_server_settings(replace(settings, extra={**settings.extra, PROBLEM_KEY: problem}))
+    return not old
 
 
 async def mark_healthy(settings_repo: SettingsRepository, guild_id: int) -> None:

@@ -48,7 +48,8 @@ async def fake_discord(monkeypatch) -> FakeDiscord:
 @pytest.fixture
 def world(fake_discord: FakeDiscord) -> World:
     f = fake_discord
-    guild = f.make_guild("Test server", channels=("general", "review", "modlog", "locked"))
+    guild = f.make_guild("Test server", channels=("general", "review", "modlog", "locked", "updates"))
+    guild["public_updates_channel_id"] = f.channel_by_name(guild, "updates")["id"]  # admins' Community Updates
     deny_embeds = {"id": f.role_id(guild, "contextbot"), "type": 0, "allow": "0",
                    "deny": str(discord.Permissions(embed_links=True).value)}
     f.add_channel(int(guild["id"]), "noembeds", position=4, overwrites=[deny_embeds])

@@ -188,9 +188,13 @@ async def test_a_deleted_moderator_channel_is_reported_and_recovered(bot, world,
         return (await service.settings.get_server_settings("discord", world.guild_id)).extra.get("modlog_problem")
 
     assert "was deleted" in (await eventually(problem))["reason"]
+    updates = world.fake.channel_by_name(world.guild, "updates")  # the channel admins chose for notices
+    [note] = await world.fake.wait_until(lambda: world.fake.posted(updates))
+    assert "cannot be delivered" in texts(note) and "/contextbot status" in texts(note)
     await say(bot, world, world.review, ASSERT)  # the alert cannot be delivered: counted, not silent
     text = await status_text(world)
     assert "Alerts are not delivered" in text and "1 alert(s) missed" in text and "/contextbot modlog" in text
+    assert len(world.fake.posted(updates)) == 1  # told once, not at every missed alert
 
     await world.fake.wait_for_answer(await world.fake.slash_command(
         "contextbot", [sub("modlog", opt("channel", world.review["id"], 7))], user=world.admin, channel=world.general,
