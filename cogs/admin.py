@@ -91,7 +91,9 @@ class Admin(commands.GroupCog, group_name="contextbot", group_description="Confi
     @admin_only()
     async def modrole(self, interaction: discord.Interaction, role: Optional[discord.Role] = None) -> None:
         settings = replace(await self._settings(interaction), moderator_role_id=str(role.id) if role else None)
-        await self._save(interaction, settings, f"Moderator role: {role.mention}." if role else "Moderator role cleared.")
+        text = (f"Moderator role: {role.mention}. Discord shows `/incidents` only to members with Manage Messages: "
+                "allow the role for it in Server Settings > Integrations > contextbot.") if role else "Moderator role cleared."
+        await self._save(interaction, settings, text)
 
     def _pack_ids(self) -> list[str]:
         return [p.id for p in getattr(self.bot.catalog, "packs", ())]  # type: ignore[attr-defined]

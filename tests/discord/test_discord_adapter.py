@@ -212,8 +212,9 @@ async def test_moderator_role_from_settings_grants_access(bot, world, service):
     refused = await command(world, "incidents", show, world.bob, roles=[mod_role])
     assert "Manage Messages" in refused.answer()["content"]  # but it is not contextbot's moderator role yet
 
-    await command(world, "contextbot", [sub("modrole", opt("role", mod_role, 8))], world.admin,
-                  resolved=world.fake.resolved(roles=(next(r for r in world.guild["roles"] if r["id"] == mod_role),)))
+    set_role = await command(world, "contextbot", [sub("modrole", opt("role", mod_role, 8))], world.admin,
+                             resolved=world.fake.resolved(roles=(next(r for r in world.guild["roles"] if r["id"] == mod_role),)))
+    assert "Integrations" in set_role.answer()["content"]  # the admin learns the role must see /incidents too
     answer = await command(world, "incidents", show, world.bob, roles=[mod_role])
     assert answer.ephemeral()
     [embed] = answer.answer()["embeds"]
