@@ -89,6 +89,22 @@ async def test_a_delete_event_arriving_while_the_card_or_alert_is_posted_still_w
         assert ASSERT not in texts(alert["embeds"]) and "content removed" in texts(alert["embeds"])
 
 
+async def test_a_message_whose_delete_event_came_first_is_not_answered(bot, world, db):
+    """E.g. a MESSAGE_CREATE redelivered after the MESSAGE_DELETE (at-least-once delivery across a resume)."""
+    payload = await world.fake.user_message(world.general, ASSERT, world.alice, dispatch=False)
+    await delete(bot, world, payload)
+    _, outcome = await redeliver_create(bot, world, payload)
+    assert outcome is not None and outcome.incident is not None  # checked and logged ...
+    assert world.fake.bot_messages(world.general) == []  # ... but not answered, and without its text
+    assert await rows(db, "SELECT content FROM incidents") == [(None,)]
+
+
+async def redeliver_create(bot, world, payload):
+    handled = bot.wait_for("message_handled", check=lambda m, o: str(m.id) == payload["id"], timeout=30)
+    await world.fake.dispatch("MESSAGE_CREATE", payload)
+    return await handled
+
+
 # ------------------------------------------------------------------------------------------ edits and threads
 
 
