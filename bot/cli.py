@@ -78,13 +78,17 @@ def _print_decision(decision, card, out: TextIO) -> None:
 def cmd_check(args, out: TextIO) -> int:
     cfg = _config(args)
     detector = _detector(cfg)
+    if args.jsonl and args.server:
+        raise CliError("--server works with a single text, not with --jsonl")
     if args.jsonl:
         return _check_jsonl(detector, args.jsonl, out, batch=args.batch)
     if args.text is None:
         raise CliError("give a text to check, or --jsonl FILE")
     from .core.cards import render_card
 
-    decision = detector.check(args.text, args.lang)
+    if args.server:  # what this server learned from its moderators' verdicts (exemplars, point policies)
+        asyncio.run(_restore_learning(args, cfg, detector))
+    decision = detector.check(args.text, args.lang, server_id=args.server)
     tp = detector.registry.get(decision.talking_point_id) if decision.talking_point_id else None
     card = render_card(tp, decision.lang) if tp is not None else None
     if args.json:
@@ -92,6 +96,20 @@ def cmd_check(args, out: TextIO) -> int:
     else:
         _print_decision(decision, card, out)
     return 0
+
+
+async def _restore_learning(args, cfg: Config, detector) -> None:
+    from .dashboard.learning import restore_learning
+    from .storage import open_database
+
+    path = Path(args.db) if args.db else cfg.storage.database
+    if not path.exists():
+        raise CliError(f"{path}: no such database (check --server reads what servers learned from it; pass --db)")
+    db = await open_database(path)
+    try:
+        await restore_learning(db, detector)
+    finally:
+        await db.close()
 
 
 def _check_jsonl(detector, path: str, out: TextIO, *, batch: int = 64) -> int:
@@ -369,6 +387,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--jsonl", metavar="FILE", help="JSON lines with 'text' (optional 'id', 'lang'); '-' for stdin")
     c.add_argument("--lang", help="language of the text (default: detected)")
     c.add_argument("--json", action="store_true", help="print the JSON decision line instead of the card")
+    c.add_argument("--server", help="decide as for this server id, with what it learned from verdicts (a single text)")
+    c.add_argument("--db", help="SQLite file with the learned verdicts, for --server (default: from the config)")
     c.add_argument("--batch", type=int, default=64, help=argparse.SUPPRESS)
 
     d = sub.add_parser("demo", help="replay a sample conversation through the whole pipeline")

@@ -16,6 +16,7 @@ from discord.ext import commands
 from bot.core.models import ChannelMode, IncidentStatus
 from bot.core.ports import IncidentFilter
 from bot.discord_adapter.convert import NO_MENTIONS, PLATFORM, channel_keys
+from bot.discord_adapter.modlog import PROBLEM_KEY, problem_text
 from bot.discord_adapter.permissions import admin_only, reply_ephemeral
 
 MODE_HELP = {
@@ -63,7 +64,9 @@ class Admin(commands.GroupCog, group_name="contextbot", group_description="Confi
     @app_commands.describe(channel="Where alerts and permission notes go (leave empty to turn alerts off)")
     @admin_only()
     async def modlog(self, interaction: discord.Interaction, channel: Optional[discord.TextChannel] = None) -> None:
-        settings = replace(await self._settings(interaction), modlog_channel_id=str(channel.id) if channel else None)
+        current = await self._settings(interaction)
+        extra = {k: v for k, v in current.extra.items() if k != PROBLEM_KEY}  # a new choice: no known problem
+        settings = replace(current, modlog_channel_id=str(channel.id) if channel else None, extra=extra)
         if channel is None:
             await self._save(interaction, settings, "Moderator alerts are off (incidents are still logged).")
             return
@@ -88,7 +91,9 @@ class Admin(commands.GroupCog, group_name="contextbot", group_description="Confi
     @admin_only()
     async def modrole(self, interaction: discord.Interaction, role: Optional[discord.Role] = None) -> None:
         settings = replace(await self._settings(interaction), moderator_role_id=str(role.id) if role else None)
-        await self._save(interaction, settings, f"Moderator role: {role.mention}." if role else "Moderator role cleared.")
+        text = (f"Moderator role: {role.mention}. Discord shows `/incidents` only to members with Manage Messages: "
+                "allow the role for it in Server Settings > Integrations > contextbot.") if role else "Moderator role cleared."
+        await self._save(interaction, settings, text)
 
     def _pack_ids(self) -> list[str]:
         return [p.id for p in getattr(self.bot.catalog, "packs", ())]  # type: ignore[attr-defined]
@@ -140,6 +145,9 @@ class Admin(commands.GroupCog, group_name="contextbot", group_description="Confi
         embed.add_field(name="This channel", value=f"{mode.value} ({MODE_HELP[mode]})"[:1024], inline=False)
         embed.add_field(name="Default mode", value=s.default_mode.value)
         embed.add_field(name="Modlog", value=f"<#{s.modlog_channel_id}>" if s.modlog_channel_id else "not set (alerts only logged)")
+        problem = problem_text(s.extra)
+        if problem:
+            embed.description = problem
         embed.add_field(name="Moderator role", value=f"<@&{s.moderator_role_id}>" if s.moderator_role_id else "not set")
         embed.add_field(name="Cooldown", value=f"{int(s.cooldown.total_seconds() // 60)} min per talking point")
         embed.add_field(name="Cards/hour cap", value=str(s.hourly_cap))

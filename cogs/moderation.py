@@ -1,11 +1,14 @@
 """Moderator commands: /incidents list | show | resolve | export.
 
-Allowed for members with Manage Messages or the moderator role; everyone else gets an ephemeral refusal with
-the reason. Every answer is ephemeral. Only incidents of the current server are visible.
+Allowed for members with Manage Messages server-wide or the moderator role (see
+bot.discord_adapter.permissions); everyone else gets an ephemeral refusal with the reason. Discord hides the group
+from members without Manage Messages (``default_member_permissions``); a moderator role needs to be allowed in
+Server Settings > Integrations too. Every answer is ephemeral. Only incidents of the current server are visible.
 """
 
 from __future__ import annotations
 
+import asyncio
 import io
 import math
 from dataclasses import replace
@@ -21,12 +24,13 @@ from bot.core.ports import IncidentFilter
 from bot.core.sanitize import clip
 from bot.discord_adapter.convert import NO_MENTIONS, PLATFORM
 from bot.discord_adapter.embeds import STATUS_LABEL, incident_embed, incidents_page_embed
-from bot.discord_adapter.export import incidents_to_csv, incidents_to_json
+from bot.discord_adapter.export import fit_export
 from bot.discord_adapter.pager import Pager
 from bot.discord_adapter.permissions import moderator_only, reply_ephemeral
 
 PAGE_SIZE = 10
 EXPORT_MAX = 10_000
+DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024  # Discord's limit without boosts, if the interaction does not say
 STATUS_CHOICES = [app_commands.Choice(name=label, value=s.value) for s, label in STATUS_LABEL.items()]
 VERDICT_CHOICES = [c for c in STATUS_CHOICES if c.value != IncidentStatus.OPEN.value] + [
     app_commands.Choice(name="Re-open", value=IncidentStatus.OPEN.value)
@@ -35,6 +39,7 @@ ChannelArg = Optional[Union[discord.TextChannel, discord.ForumChannel, discord.V
 
 
 @app_commands.guild_only()
+@app_commands.default_permissions(manage_messages=True)  # hidden from members; admins can widen it in Integrations
 class Moderation(commands.GroupCog, group_name="incidents", group_description="Review logged incidents (moderators)"):
     def __init__(self, bot: commands.Bot) -> None:
         self.bot = bot
@@ -110,12 +115,13 @@ class Moderation(commands.GroupCog, group_name="incidents", group_description="R
     ) -> None:
         if await self._incident(interaction, incident_id) is None:
             return
+        await interaction.response.defer(ephemeral=True, thinking=True)  # the learner may outlast the 3 s window
         updated = await self.service.resolve(incident_id, IncidentStatus(verdict.value), f"discord:{interaction.user.id}", note)
         if updated is None:
             await reply_ephemeral(interaction, f"Incident #{incident_id} no longer exists.")
             return
         embed = incident_embed(updated, self.service.catalog.get(updated.talking_point_id))
-        await interaction.response.send_message(
+        await interaction.followup.send(
             f"Incident #{incident_id}: {verdict.name.lower()}.", embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS
         )
 
@@ -142,12 +148,18 @@ class Moderation(commands.GroupCog, group_name="incidents", group_description="R
                 break
         rows = rows[:EXPORT_MAX]
         fmt = format.value if format else "csv"
-        data = incidents_to_json(rows) if fmt == "json" else incidents_to_csv(rows)
         stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M")
-        file = discord.File(io.BytesIO(data), filename=f"incidents-{interaction.guild_id}-{stamp}.{fmt}")
-        more = f" (first {EXPORT_MAX}; narrow with status)" if len(rows) >= EXPORT_MAX else ""
+        limit = getattr(interaction, "filesize_limit", None) or DEFAULT_UPLOAD_LIMIT  # attachment_size_limit
+        fitted = await asyncio.to_thread(fit_export, rows, fmt, limit, f"incidents-{interaction.guild_id}-{stamp}")
+        file = discord.File(io.BytesIO(fitted.data), filename=fitted.filename)
+        text = f"{fitted.included} incident(s)"
+        if fitted.included < len(rows) or len(rows) >= EXPORT_MAX:
+            text += (f": the oldest {fitted.included} that fit Discord's upload limit. Narrow the export with `status`, "
+                     "or export everything on the command line (`contextbot incidents export`) or from the dashboard")
+        if fitted.filename.endswith(".gz"):
+            text += " (gzip-compressed to fit the upload limit)"
         await interaction.followup.send(
-            f"{len(rows)} incident(s){more}. The file contains message text: handle it as moderation data.",
+            f"{text}. The file contains message text: handle it as moderation data.",
             file=file, ephemeral=True, allowed_mentions=NO_MENTIONS,
         )
 

@@ -1,7 +1,9 @@
 """Confirm / False positive / Dismiss buttons on moderator alerts.
 
 Persistent dynamic items (custom_id ``cb:v:<incident>:<c|fp|d>``), so alerts posted before a restart still work.
-Only moderators (Manage Messages or the moderator role) may press them; others get an ephemeral refusal.
+Only moderators (Manage Messages server-wide or the moderator role) may press them; others get an ephemeral
+refusal. The click is acknowledged (deferred) before the verdict is saved: the learner that turns the verdict into
+a server exemplar may take longer than Discord's 3-second window for the first answer.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class Review(commands.Cog):
         if incident is None or incident.server_id != str(interaction.guild_id):
             await reply_ephemeral(interaction, f"Incident #{incident_id} does not exist in this server.")
             return
+        await interaction.response.defer()  # "deferred update": the alert is edited below
         try:
             updated = await self.service.resolve(incident_id, status, reviewer_id(interaction.user))
         except Exception:
@@ -47,13 +50,15 @@ class Review(commands.Cog):
         if updated is None:
             await reply_ephemeral(interaction, f"Incident #{incident_id} no longer exists.")
             return
-        tp = self.service.catalog.get(updated.talking_point_id)
-        embed = incident_embed(updated, tp)
+        alerts = self.bot.get_cog("Alerts")  # an alert that folded later hits keeps showing them
+        embed = await alerts.current_embed(interaction.message.id) if alerts and interaction.message else None
+        if embed is None:
+            embed = incident_embed(updated, self.service.catalog.get(updated.talking_point_id))
         embed.add_field(
             name="Verdict", value=f"{STATUS_LABEL[status]} by {interaction.user.mention}", inline=False
         )
         try:  # replace the alert: verdict shown, buttons removed
-            await interaction.response.edit_message(embed=embed, view=None, allowed_mentions=NO_MENTIONS)
+            await interaction.edit_original_response(embed=embed, view=None, allowed_mentions=NO_MENTIONS)
         except discord.HTTPException as e:
             log.warning("could not update alert for incident %s: %s", incident_id, e)
             await reply_ephemeral(interaction, f"Incident #{incident_id} marked {STATUS_LABEL[status].lower()}.")

@@ -2,21 +2,25 @@
 
 No detection logic here. Card replies never ping (allowed mentions none, mention_author False). Missing
 permissions degrade to a log line and a note in the moderator channel; nothing here may crash the bot.
+
+Deletion wins whatever the order of events: a message deleted while it is being checked gets no card and no
+alert, and its stored text is purged; a card posted just before the delete event is taken down. Messages in
+threads the cache does not know are stored under the thread's parent channel (looked up once over REST).
+Moderator alerts are the ``cogs.alerts`` extension's job.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 
 import discord
 from discord.ext import commands
 
 from bot.core.models import IncomingMessage
 from bot.core.service import Outcome
-from bot.discord_adapter.components import alert_view, card_view
+from bot.discord_adapter.components import card_view
 from bot.discord_adapter.convert import (
     NO_MENTIONS,
     PLATFORM,
@@ -25,11 +29,11 @@ from bot.discord_adapter.convert import (
     is_watchable,
     missing_reply_permissions,
 )
-from bot.discord_adapter.embeds import FIELD_VALUE_MAX, card_embed, incident_embed, notice_embed, safe
+from bot.discord_adapter.embeds import card_embed
 
 log = logging.getLogger(__name__)
 
-NOTE_INTERVAL = 3600.0  # at most one "missing permission" note per channel per hour
+REMEMBERED = 10_000  # deleted message ids (and thread parents) remembered
 # Dispatched when the watcher is done with an event (observability; tests wait on them):
 HANDLED_EVENT = "message_handled"  # on_message_handled(message, outcome | None), also for edits
 DELETE_HANDLED_EVENT = "message_delete_handled"  # on_message_delete_handled(message_id)
@@ -42,7 +46,12 @@ class Watcher(commands.Cog):
         # One lock per channel: budget check, post and card_posted must not interleave, or two assertions
         # arriving together could both pass the cooldown.
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
-        self._last_note: dict[str, float] = {}
+        self._deleted_ids: OrderedDict[int, None] = OrderedDict()  # tombstones: deletion wins over a late check
+        self._parents: OrderedDict[int, int | None] = OrderedDict()  # thread id -> parent id (None: not a thread)
+
+    @property
+    def alerts(self):
+        return self.bot.get_cog("Alerts")
 
     # ------------------------------------------------------------------ events
 
@@ -58,14 +67,18 @@ class Watcher(commands.Cog):
         """Raw, so edits of messages older than the cache (or from before a restart) are re-checked too."""
         message, outcome = payload.message, None
         before = payload.cached_message
-        changed = "content" in payload.data and (before is None or before.content != message.content)
-        if changed and is_watchable(message, self.bot.user and self.bot.user.id):  # not an embed unfurl
+        if before is not None:
+            changed = before.content != message.content
+        else:  # not cached: a link preview (unfurl) arrives as an update of a message nobody edited
+            changed = "content" in payload.data and payload.data.get("edited_timestamp") is not None
+        if changed and is_watchable(message, self.bot.user and self.bot.user.id):
             outcome = await self._process(message, edit=True)
         self.bot.dispatch(HANDLED_EVENT, message, outcome)
 
     @commands.Cog.listener()
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
         if payload.guild_id is not None:
+            self._remember(self._deleted_ids, payload.message_id, None)
             await self._deleted(payload.channel_id, payload.message_id)
         self.bot.dispatch(DELETE_HANDLED_EVENT, payload.message_id)
 
@@ -73,13 +86,36 @@ class Watcher(commands.Cog):
     async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
         for message_id in payload.message_ids:
             if payload.guild_id is not None:
+                self._remember(self._deleted_ids, message_id, None)
                 await self._deleted(payload.channel_id, message_id)
             self.bot.dispatch(DELETE_HANDLED_EVENT, message_id)
 
     # ------------------------------------------------------------------ work
 
+    @staticmethod
+    def _remember(memory: OrderedDict, key: int, value) -> None:
+        memory[key] = value
+        memory.move_to_end(key)
+        while len(memory) > REMEMBERED:
+            memory.popitem(last=False)
+
+    async def _keys(self, channel: object) -> tuple[str, str]:
+        """:func:`channel_keys`, also for a thread missing from the cache (its parent is looked up once)."""
+        if isinstance(channel, (discord.Thread, discord.abc.GuildChannel)):
+            return channel_keys(channel)
+        channel_id = int(getattr(channel, "id", 0))
+        if channel_id not in self._parents:
+            try:
+                fetched = await self.bot.fetch_channel(channel_id)
+            except discord.HTTPException as e:
+                log.info("could not look up channel %s: %s", channel_id, e)
+                return str(channel_id), ""
+            self._remember(self._parents, channel_id, fetched.parent_id if isinstance(fetched, discord.Thread) else None)
+        parent = self._parents[channel_id]
+        return (str(parent), str(channel_id)) if parent else (str(channel_id), "")
+
     async def _process(self, message: discord.Message, *, edit: bool) -> Outcome | None:
-        msg = incoming_from_message(message, is_edit=edit)
+        msg = incoming_from_message(message, is_edit=edit, keys=await self._keys(message.channel))
         async with self._locks[msg.channel_id]:
             try:
                 handle = self.service.handle_edit if edit else self.service.handle_message
@@ -87,12 +123,17 @@ class Watcher(commands.Cog):
             except Exception:
                 log.exception("checking message %s in channel %s failed", msg.message_id, msg.channel_id)
                 return None
+            if message.id in self._deleted_ids:  # deleted while it was being checked: deletion wins
+                await self._deleted(message.channel.id, message.id)
+                return outcome
             if outcome.card is not None:
                 await self._post_card(message, msg, outcome)
         if outcome.suppressed:
             log.info("card for message %s not posted: %s", msg.message_id, outcome.suppressed)
-        if outcome.alert and outcome.incident is not None:
-            await self._post_alert(message, outcome)
+        if outcome.alert and outcome.incident is not None and message.id not in self._deleted_ids and self.alerts:
+            await self.alerts.raise_alert(message, outcome)
+        if message.id in self._deleted_ids:  # deleted while the card or the alert was being posted
+            await self._deleted(message.channel.id, message.id)
         return outcome
 
     async def _post_card(self, message: discord.Message, msg: IncomingMessage, outcome: Outcome) -> None:
@@ -119,65 +160,26 @@ class Watcher(commands.Cog):
 
     async def _cannot_post(self, message: discord.Message, why: str) -> None:
         log.warning("cannot post a card in channel %s: %s", message.channel.id, why)
-        await self._note(
+        if self.alerts is None:
+            return
+        await self.alerts.note(
             message.guild,
             f"channel:{message.channel.id}",
             f"I could not post a context card in <#{message.channel.id}>: {why}. The incident was still logged.",
         )
 
-    async def _modlog(self, guild: discord.Guild) -> discord.abc.Messageable | None:
-        settings = await self.service.settings.get_server_settings(PLATFORM, str(guild.id))
-        if not settings.modlog_channel_id:
-            return None
-        try:
-            channel_id = int(settings.modlog_channel_id)
-        except ValueError:
-            return None
-        return guild.get_channel_or_thread(channel_id) or self.bot.get_partial_messageable(channel_id, guild_id=guild.id)
-
-    async def _post_alert(self, message: discord.Message, outcome: Outcome) -> None:
-        incident = outcome.incident
-        assert incident is not None and message.guild is not None
-        channel = await self._modlog(message.guild)
-        if channel is None:
-            log.info("incident %s needs review but guild %s has no modlog channel", incident.id, message.guild.id)
-            return
-        missing = missing_reply_permissions(channel, reply=False)
-        if missing:
-            log.warning("cannot alert moderators in channel %s: missing %s", channel.id, ", ".join(missing))
-            return
-        tp = self.service.catalog.get(incident.talking_point_id)
-        embed = incident_embed(incident, tp, title=f"Review: incident #{incident.id}: {tp.title if tp else incident.talking_point_id}")
-        embed.add_field(name="Why", value=safe(outcome.decision.explanation.reason or "-", FIELD_VALUE_MAX), inline=False)
-        try:
-            await channel.send(embed=embed, view=alert_view(incident.id, message.jump_url), allowed_mentions=NO_MENTIONS)
-        except discord.HTTPException as e:
-            log.warning("could not post the alert for incident %s to the modlog: %s", incident.id, e)
-
-    async def _note(self, guild: discord.Guild | None, key: str, text: str) -> None:
-        """A rate-limited operational note in the moderator channel."""
-        if guild is None:
-            return
-        now = time.monotonic()
-        if now - self._last_note.get(key, -NOTE_INTERVAL) < NOTE_INTERVAL:
-            return
-        self._last_note[key] = now
-        channel = await self._modlog(guild)
-        if channel is None:
-            return
-        try:
-            await channel.send(embed=notice_embed(text, title="contextbot: permission problem"), allowed_mentions=NO_MENTIONS)
-        except discord.HTTPException as e:
-            log.warning("could not post a note to the modlog of guild %s: %s", guild.id, e)
-
     async def _deleted(self, channel_id: int, message_id: int) -> None:
-        """Purge stored content of a deleted message; if it had a card, take the card down too."""
-        channel = self.bot.get_channel(channel_id)
-        keys = {str(channel_id), channel_keys(channel)[0]} if channel is not None else {str(channel_id)}
+        """Purge stored content of a deleted message and edit it out of alerts; if it had a card, take the card
+        down too."""
+        channel = self.bot.get_channel(channel_id) or discord.Object(channel_id)
+        keys = {str(channel_id), (await self._keys(channel))[0]}
         repo = self.service.incidents
         for key in keys:
             try:
+                purged = [i.id for i in await repo.incidents_for_message(PLATFORM, key, str(message_id))]
                 await self.service.handle_delete(PLATFORM, key, str(message_id))
+                if purged and self.alerts is not None:
+                    await self.alerts.content_removed(purged)
                 post = await repo.card_post_for_source(PLATFORM, key, str(message_id))
                 if post is not None and not post.retracted:
                     await repo.mark_card_retracted(post.id)

@@ -11,7 +11,7 @@ import hashlib
 import json
 import logging
 from datetime import datetime, timezone
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import discord
 from discord import app_commands
@@ -23,9 +23,13 @@ from bot.core.service import IncidentService, TalkingPointCatalog
 from .convert import NO_MENTIONS
 from .permissions import Refused, reply_ephemeral
 
+if TYPE_CHECKING:
+    from bot.storage.alerts import SqliteAlertRepository
+
 log = logging.getLogger(__name__)
 
 DEFAULT_EXTENSIONS: tuple[str, ...] = (
+    "cogs.alerts",
     "cogs.watcher",
     "cogs.feedback",
     "cogs.review",
@@ -36,7 +40,17 @@ DEFAULT_EXTENSIONS: tuple[str, ...] = (
 
 
 class DiscordStartupError(ConfigError):
-    """The bot could not start for a reason the operator must fix (token, intents)."""
+    """The bot could not start for a reason the operator must fix (token, intents, sharding)."""
+
+
+#: Gateway close codes after which reconnecting cannot help, and what the operator should do about each.
+CLOSE_CODE_HINTS: dict[int, str] = {
+    4010: "invalid shard: set discord.shard_count to a number Discord accepts, or leave it unset",
+    4011: "sharding required: the bot is in too many servers for one gateway connection; set `sharded = true` "
+          "in the [discord] section of the configuration (see docs/discord.md)",
+    4012: "invalid gateway version: upgrade discord.py",
+    4013: "invalid intents: this is a bug in contextbot's intents, please report it",
+}
 
 
 def default_intents() -> discord.Intents:
@@ -79,6 +93,7 @@ class _ContextBotMixin:
         config: DiscordConfig,
         *,
         catalog: TalkingPointCatalog | None = None,
+        alerts: SqliteAlertRepository | None = None,
         extensions: Iterable[str] = DEFAULT_EXTENSIONS,
         sync_commands: bool = True,
         **options: Any,
@@ -91,6 +106,7 @@ class _ContextBotMixin:
         self.service = service
         self.discord_config = config
         self.catalog = catalog if catalog is not None else service.catalog
+        self.alerts = alerts  # bot.storage.alerts.SqliteAlertRepository: the alerts posted (cogs.alerts)
         self.extensions_to_load = tuple(extensions)
         self.sync_commands_on_start = sync_commands
         self.started_at = datetime.now(timezone.utc)
@@ -146,14 +162,15 @@ def create_bot(
     config: DiscordConfig,
     *,
     catalog: TalkingPointCatalog | None = None,
+    alerts: SqliteAlertRepository | None = None,
     **options: Any,
 ) -> ContextBot | ShardedContextBot:
     """Build the client for ``config`` (AutoShardedBot when ``config.sharded``)."""
     if config.sharded:
         if config.shard_count:
             options.setdefault("shard_count", config.shard_count)
-        return ShardedContextBot(service, config, catalog=catalog, **options)
-    return ContextBot(service, config, catalog=catalog, **options)
+        return ShardedContextBot(service, config, catalog=catalog, alerts=alerts, **options)
+    return ContextBot(service, config, catalog=catalog, alerts=alerts, **options)
 
 
 async def run_discord(app: Any, config: Any) -> None:
@@ -163,7 +180,9 @@ async def run_discord(app: Any, config: Any) -> None:
     if not dcfg.token:
         source = getattr(config, "source", "config")
         raise DiscordStartupError(f"{source}: discord: set the DISCORD_TOKEN environment variable (bot token from the developer portal)")
-    bot = create_bot(app.service, dcfg, catalog=getattr(app, "registry", None))
+    from bot.storage.alerts import SqliteAlertRepository
+
+    bot = create_bot(app.service, dcfg, catalog=getattr(app, "registry", None), alerts=SqliteAlertRepository(app.db))
     try:
         async with bot:
             await bot.start(dcfg.token)
@@ -174,3 +193,7 @@ async def run_discord(app: Any, config: Any) -> None:
         ) from e
     except discord.LoginFailure as e:
         raise DiscordStartupError("Discord rejected the bot token (DISCORD_TOKEN); reset it in the developer portal") from e
+    except discord.ConnectionClosed as e:
+        if e.code not in CLOSE_CODE_HINTS:
+            raise
+        raise DiscordStartupError(f"Discord closed the gateway connection (code {e.code}): {CLOSE_CODE_HINTS[e.code]}") from e

@@ -69,9 +69,11 @@ def is_watchable(message: discord.Message, own_id: int | None) -> bool:
     return bool(message.content and message.content.strip())
 
 
-def incoming_from_message(message: discord.Message, *, is_edit: bool = False) -> IncomingMessage:
-    """Convert a guild message. Callers filter with :func:`is_watchable` first."""
-    channel_id, thread_id = channel_keys(message.channel)
+def incoming_from_message(message: discord.Message, *, is_edit: bool = False,
+                          keys: tuple[str, str] | None = None) -> IncomingMessage:
+    """Convert a guild message. Callers filter with :func:`is_watchable` first. ``keys``: (channel_id, thread_id)
+    when the caller resolved them (a thread missing from the cache), else :func:`channel_keys` of its channel."""
+    channel_id, thread_id = keys or channel_keys(message.channel)
     return IncomingMessage(
         platform=PLATFORM,
         server_id=str(message.guild.id) if message.guild else "",

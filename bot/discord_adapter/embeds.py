@@ -43,6 +43,9 @@ STATUS_LABEL = {
     IncidentStatus.DISMISSED: "Dismissed",
 }
 
+#: Shown instead of a message's text once it was deleted or its stored content purged (retention).
+CONTENT_REMOVED = "*(content removed)*"
+
 _LINK_TEXT_ESCAPE = re.compile(r"([\[\]\\*_~`|>])")
 
 
@@ -162,7 +165,7 @@ def incident_embed(incident: Incident, tp: TalkingPoint | None, *, title: str | 
         colour=STATUS_COLOUR.get(incident.status, ALERT_COLOUR),
         timestamp=incident.created_at,
     )
-    excerpt = safe_snippet(incident.content, 900) if incident.content is not None else "*(content purged)*"
+    excerpt = safe_snippet(incident.content, 900) if incident.content is not None else CONTENT_REMOVED
     embed.description = f">>> {excerpt}" if excerpt else None
     embed.add_field(name="Channel", value=f"<#{incident.channel_id}>")
     embed.add_field(name="Author", value=f"<@{incident.author_id}>")  # embeds never ping
@@ -180,6 +183,25 @@ def incident_embed(incident: Incident, tp: TalkingPoint | None, *, title: str | 
     if incident.message_link:
         embed.add_field(name="Message", value=safe(incident.message_link, FIELD_VALUE_MAX), inline=False)
     embed.set_footer(text=f"incident {incident.id} · talking point {incident.talking_point_id}")
+    return _fit(embed)
+
+
+def alert_embed(first: Incident, tp: TalkingPoint | None, *, reason: str | None, later: int = 0, accounts: int = 0,
+                last: Incident | None = None) -> discord.Embed:
+    """A moderator alert: its first incident (while open: titled for review, with the detector's reason) and the
+    ``later`` hits folded into it since, ``accounts`` authors in all, the ``last`` one quoted."""
+    is_open = first.status is IncidentStatus.OPEN
+    title = f"Review: incident #{first.id}: {tp.title if tp else first.talking_point_id}" if is_open else None
+    embed = incident_embed(first, tp, title=title)
+    if is_open and reason:
+        embed.add_field(name="Why", value=safe(reason, FIELD_VALUE_MAX), inline=False)
+    if later:
+        lines = [f"{later} more incident(s) since this alert; {accounts} account(s) in all."]
+        if last is not None:
+            excerpt = safe_snippet(last.content, 300) if last.content is not None else CONTENT_REMOVED
+            lines.append(f"Latest: #{last.id} by <@{last.author_id}> in <#{last.channel_id}>: {excerpt}")  # no ping
+        lines.append("See `/incidents list` for each one.")
+        embed.add_field(name="Later hits", value=clip("\n".join(lines), FIELD_VALUE_MAX), inline=False)
     return _fit(embed)
 
 

@@ -1,10 +1,12 @@
-"""Incident export for /incidents export: CSV (spreadsheet-safe) and JSON."""
+"""Incident export for /incidents export: CSV (spreadsheet-safe) and JSON, fitted to Discord's upload limit."""
 
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable
 
@@ -48,3 +50,27 @@ def incidents_to_csv(incidents: Iterable[Incident]) -> bytes:
 
 def incidents_to_json(incidents: Iterable[Incident]) -> bytes:
     return json.dumps([incident_record(i) for i in incidents], ensure_ascii=False, indent=2).encode("utf-8")
+
+
+@dataclass(frozen=True)
+class FittedExport:
+    data: bytes
+    filename: str
+    included: int  # incidents in the file: all of them, or the oldest ones that fit
+
+
+def fit_export(incidents: list[Incident], fmt: str, limit: int, stem: str) -> FittedExport:
+    """The export as one file of at most ``limit`` bytes (the interaction's ``attachment_size_limit``): as is if
+    it fits, else gzip-compressed (``.gz``), else the gzip of as many of the first incidents as fit."""
+    encode = incidents_to_json if fmt == "json" else incidents_to_csv
+    name = f"{stem}.{fmt}"
+    data = encode(incidents)
+    if len(data) <= limit:
+        return FittedExport(data, name, len(incidents))
+    packed = gzip.compress(data, mtime=0)
+    count = len(incidents)
+    while len(packed) > limit and count > 0:
+        # shrink in proportion to the overshoot (a little more, so one or two rounds are enough)
+        count = min(count - 1, int(count * limit / len(packed) * 0.95))
+        packed = gzip.compress(encode(incidents[:max(count, 0)]), mtime=0)
+    return FittedExport(packed, name + ".gz", max(count, 0))

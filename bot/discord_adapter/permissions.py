@@ -1,22 +1,25 @@
-"""Who may use moderator and admin features, and how refusals are shown (always ephemeral, with the reason)."""
+"""Who may use moderator and admin features, and how refusals are shown (always ephemeral, with the reason).
+
+Access is decided on **server-level** permissions (the member's roles), never on the permissions of the channel
+the command is used in: incidents cover the whole server, including private channels, so Manage Messages granted
+by an overwrite in one channel must not open them. The command groups also carry ``default_member_permissions``
+(see the cogs) so Discord hides them from other members; these checks still run, because server admins can
+change who sees a command in Server Settings > Integrations.
+"""
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 
 from .convert import NO_MENTIONS, PLATFORM
 
-if TYPE_CHECKING:
-    from .client import ContextBot
-
 log = logging.getLogger(__name__)
 
-MODERATOR_REASON = "You need the Manage Messages permission or the moderator role to do this."
-ADMIN_REASON = "You need the Manage Server permission to change contextbot settings."
+MODERATOR_REASON = "You need the Manage Messages permission (server-wide, from a role) or the moderator role to do this."
+ADMIN_REASON = "You need the Manage Server permission (server-wide, from a role) to change contextbot settings."
 GUILD_REASON = "This only works in a server."
 
 
@@ -26,7 +29,7 @@ class Refused(app_commands.CheckFailure):
 
 async def _moderator_role_ids(interaction: discord.Interaction) -> tuple[set[str], set[str]]:
     """(role ids, lower-case role names) that count as moderator roles in this server."""
-    bot: ContextBot = interaction.client  # type: ignore[assignment]
+    bot = interaction.client  # a ContextBot: .service and .discord_config
     ids: set[str] = set()
     names: set[str] = set()
     settings = await bot.service.settings.get_server_settings(PLATFORM, str(interaction.guild_id))
@@ -40,11 +43,20 @@ async def _moderator_role_ids(interaction: discord.Interaction) -> tuple[set[str
     return ids, names
 
 
+def server_permissions(interaction: discord.Interaction) -> discord.Permissions:
+    """The member's permissions in the server (roles, ownership, Administrator), ignoring channel overwrites;
+    none outside a server."""
+    user = interaction.user
+    if interaction.guild_id is None or not isinstance(user, discord.Member):
+        return discord.Permissions.none()
+    return user.guild_permissions
+
+
 async def is_moderator(interaction: discord.Interaction) -> bool:
-    """Manage Messages (or Administrator) in this channel, or the configured moderator role."""
+    """Manage Messages, Manage Server or Administrator server-wide, or the configured moderator role."""
     if interaction.guild_id is None or not isinstance(interaction.user, discord.Member):
         return False
-    perms = interaction.permissions
+    perms = server_permissions(interaction)
     if perms.administrator or perms.manage_messages or perms.manage_guild:
         return True
     ids, names = await _moderator_role_ids(interaction)
@@ -52,10 +64,8 @@ async def is_moderator(interaction: discord.Interaction) -> bool:
 
 
 def is_admin(interaction: discord.Interaction) -> bool:
-    """Manage Server (or Administrator)."""
-    if interaction.guild_id is None:
-        return False
-    perms = interaction.permissions
+    """Manage Server (or Administrator) server-wide."""
+    perms = server_permissions(interaction)
     return perms.administrator or perms.manage_guild
 
 

@@ -22,7 +22,7 @@ from bot.storage import SqliteIncidentRepository, SqliteSettingsRepository, open
 
 from discord_fakes import ScriptedDetector
 from discord_helpers import World, start_bot, stop_bot
-from fake_discord import FakeDiscord
+from fake_discord import ADMIN_PERMS, EVERYONE_PERMS, MODERATOR_PERMS, FakeDiscord
 
 
 @pytest.fixture(autouse=True)
@@ -48,14 +48,25 @@ async def fake_discord(monkeypatch) -> FakeDiscord:
 @pytest.fixture
 def world(fake_discord: FakeDiscord) -> World:
     f = fake_discord
-    guild = f.make_guild("Test server", channels=("general", "review", "modlog", "locked"))
+    guild = f.make_guild("Test server", channels=("general", "review", "modlog", "locked", "updates"))
+    guild["public_updates_channel_id"] = f.channel_by_name(guild, "updates")["id"]  # admins' Community Updates
     deny_embeds = {"id": f.role_id(guild, "contextbot"), "type": 0, "allow": "0",
                    "deny": str(discord.Permissions(embed_links=True).value)}
     f.add_channel(int(guild["id"]), "noembeds", position=4, overwrites=[deny_embeds])
     ch = {c["name"]: c for c in guild["channels"]}
     f.forbidden_channels.add(int(ch["locked"]["id"]))
-    return World(f, guild, ch["general"], ch["review"], ch["modlog"], ch["locked"], ch["noembeds"],
-                 f.make_user("alice"), f.make_user("bob"), f.make_user("mod"), f.make_user("admin"))
+    # server-level roles: Discord computes each member's permissions from these (and channel overwrites)
+    f.add_role(guild, "Staff", MODERATOR_PERMS)
+    f.add_role(guild, "Admins", ADMIN_PERMS)
+    # "Helpers" may manage messages in #review only (a channel overwrite), not server-wide
+    helpers = f.add_role(guild, "Helpers", EVERYONE_PERMS)
+    ch["review"]["permission_overwrites"].append(
+        {"id": helpers["id"], "type": 0, "allow": str(discord.Permissions(manage_messages=True).value), "deny": "0"})
+    world = World(f, guild, ch["general"], ch["review"], ch["modlog"], ch["locked"], ch["noembeds"],
+                  f.make_user("alice"), f.make_user("bob"), f.make_user("mod"), f.make_user("admin"))
+    f.add_member(guild, world.mod, "Staff")
+    f.add_member(guild, world.admin, "Admins")
+    return world
 
 
 # ---------------------------------------------------------------------------------------- core
@@ -112,8 +123,8 @@ async def setup_world(service: IncidentService, world: World) -> World:
 
 
 @pytest.fixture
-async def bot(fake_discord: FakeDiscord, setup_world: World, service: IncidentService) -> ContextBot:
-    bot, task = await start_bot(fake_discord, service)
+async def bot(fake_discord: FakeDiscord, setup_world: World, service: IncidentService, db) -> ContextBot:
+    bot, task = await start_bot(fake_discord, service, db)
     try:
         yield bot
     finally:

@@ -3,6 +3,7 @@ how the real model scores a sentence. The real IncidentService and SQLite storag
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field, replace
 
 from bot.core.detector import Prepared
@@ -12,6 +13,7 @@ ASSERT = "SCRIPTED: nato forced russia to invade, it had no choice"
 REVIEW = "SCRIPTED: maybe nato forced russia's hand, who knows"
 REFUTE = "SCRIPTED: the claim that nato forced russia to invade is propaganda"
 QUESTION = "SCRIPTED: did nato really force russia to invade?"
+POINT = "SCRIPTED POINT "
 TP = "nato-expansion-provoked"
 
 
@@ -47,6 +49,8 @@ class ScriptedDetector:
         self.calls.append((text, lang, server_id, tuple(disabled_packs)))
         if "ukraine-war" in disabled_packs:
             return decision(None, None, Action.NONE, 0.0, incident=False)
+        if text.startswith(POINT):  # "SCRIPTED POINT <talking point id>: ...": an uncertain assertion of that point
+            return decision(text[len(POINT):].split(":")[0], Stance.ASSERT, Action.REVIEW, 0.6, incident=True)
         if ASSERT in text:
             return decision(TP, Stance.ASSERT, Action.REPLY, 0.95, incident=True)
         if REVIEW in text:
@@ -56,3 +60,21 @@ class ScriptedDetector:
         if QUESTION in text:
             return replace(decision(TP, Stance.ASK, Action.NONE, 0.9, incident=False), answer_question=True)
         return decision(None, None, Action.NONE, 0.0, incident=False)
+
+
+@dataclass
+class GatedDetector(ScriptedDetector):
+    """A :class:`ScriptedDetector` that, while ``gate`` is clear, holds every decision until the test sets it
+    (``entered`` tells the test a decision is waiting): a message the model is still checking."""
+
+    gate: threading.Event = field(default_factory=threading.Event)
+    entered: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self.gate.set()
+
+    def decide_prepared(self, items) -> list[Decision]:  # runs in the service's worker thread
+        self.entered.set()
+        if not self.gate.wait(30):
+            raise TimeoutError("the test never opened the gate")
+        return super().decide_prepared(items)

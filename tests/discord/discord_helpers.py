@@ -10,6 +10,7 @@ from typing import Any
 from bot.config import DiscordConfig
 from bot.core.service import IncidentService, Outcome
 from bot.discord_adapter import ContextBot
+from bot.storage.alerts import SqliteAlertRepository
 
 from fake_discord import FakeDiscord
 
@@ -35,7 +36,9 @@ class World:
         return self.guild["id"]
 
 
-async def start_bot(fake: FakeDiscord, service: IncidentService, config: DiscordConfig | None = None, **options: Any):
+async def start_bot(fake: FakeDiscord, service: IncidentService, db, config: DiscordConfig | None = None, **options: Any):
+    """The real client, connected to ``fake``, wired to ``service`` and the alert records in ``db``."""
+    options.setdefault("alerts", SqliteAlertRepository(db))
     bot = ContextBot(service, config or DiscordConfig(token=fake.token), guild_ready_timeout=0.05, **options)
     await bot.login(fake.token)
     task = asyncio.create_task(bot.connect(reconnect=True), name="discord-connect")

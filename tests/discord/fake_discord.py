@@ -8,6 +8,12 @@ callbacks, webhook follow-ups, application command bulk overwrite, ...). Every r
 :class:`Call`; unknown routes are recorded and answered 404. Sent messages are validated against Discord's
 limits (content, embeds, components) so a payload Discord would refuse fails here too.
 
+Discord behaviour modelled because the bot must cope with it: member permissions computed from roles and channel
+overwrites (:meth:`FakeDiscord.permissions_for`), ``default_member_permissions`` hiding commands from members who
+lack them, the 3-second deadline for the first answer to an interaction (:attr:`FakeDiscord.interaction_deadline`),
+429 answers with rate-limit headers (:meth:`FakeDiscord.rate_limit`, :attr:`FakeDiscord.channel_message_limit`), the
+upload limit (``attachment_size_limit``) and gateway close codes at IDENTIFY (:attr:`FakeDiscord.close_on_identify`).
+
 Gateway: HELLO, IDENTIFY -> READY (with a local ``resume_gateway_url``) + GUILD_CREATE, heartbeat ACK,
 RESUME -> replay of missed events + RESUMED (or INVALID_SESSION). Tests push dispatches with
 :meth:`FakeDiscord.dispatch` (or the helpers :meth:`user_message`, :meth:`edit_user_message`,
@@ -61,6 +67,7 @@ class Call:
     json: Any = None
     files: list[tuple[str, bytes]] = field(default_factory=list)  # (filename, content)
     status: int = 200
+    code: int = 0  # Discord's JSON error code when the request failed (0: no route here, or no error)
 
 
 @dataclass
@@ -70,6 +77,8 @@ class Interaction:
     id: int
     token: str
     payload: dict
+    created: float = 0.0  # loop time the interaction was dispatched (for the 3-second deadline)
+    late: bool = False  # the client answered after the deadline (Discord answered 404 Unknown interaction)
     callback: dict | None = None  # the body of POST /interactions/{id}/{token}/callback
     followups: list[dict] = field(default_factory=list)  # bodies of POST /webhooks/{app}/{token}
     files: list[tuple[str, bytes]] = field(default_factory=list)
@@ -82,18 +91,42 @@ class Interaction:
     def response_data(self) -> dict:
         return (self.callback or {}).get("data") or {}
 
+    @property
+    def deferred(self) -> bool:
+        """Acknowledged first (5: "thinking", 6: deferred update of the clicked message), answered later."""
+        return self.callback_type in (5, 6)
+
     def ephemeral(self) -> bool:
-        """True if the answer the member sees is ephemeral (for a defer: the defer decides)."""
+        """True if the answer the member sees is ephemeral (after "thinking", the defer decides; after a deferred
+        update, the follow-up)."""
         flags = int(self.response_data.get("flags") or 0)
+        if self.callback_type == 6:
+            return bool(self.followups) and bool(int(self.followups[-1].get("flags") or 0) & EPHEMERAL)
         if self.callback_type != 5:
             return bool(flags & EPHEMERAL)
         return bool(flags & EPHEMERAL) and all(int(f.get("flags") or 0) & EPHEMERAL for f in self.followups)
 
     def answer(self) -> dict:
-        """The message data the user sees: follow-up after a defer, else the callback data."""
-        if self.callback_type == 5 and self.followups:
+        """The message data the user sees: follow-up (or edit) after a defer, else the callback data."""
+        if self.deferred and self.followups:
             return self.followups[-1]
         return self.response_data
+
+
+class CommandNotAvailable(AssertionError):
+    """The member may not use this command here (``default_member_permissions``): Discord does not even show it,
+    so no interaction reaches the bot."""
+
+
+@dataclass
+class RateLimit:
+    """Answer the next ``times`` requests matching ``method`` and ``pattern`` (a regex on the path) with 429."""
+
+    method: str
+    pattern: str
+    times: int
+    retry_after: float
+    bucket: str = field(default_factory=lambda: secrets.token_hex(8))
 
 
 @dataclass
@@ -119,6 +152,18 @@ class FakeDiscord:
         self.interactions: dict[int, Interaction] = {}
         self.commands: dict[str, list[dict]] = {}  # "global" or guild id -> registered commands
         self.forbidden_channels: set[int] = set()  # POSTs to these answer 403 Missing Permissions
+        self.interaction_deadline = 3.0  # seconds to the first answer (callback) of an interaction
+        self.attachment_size_limit = 10 * 1024 * 1024  # bytes per upload, also sent in interactions
+        self.rate_limits: list[RateLimit] = []
+        # (messages, seconds) per channel for POST /channels/{id}/messages, like Discord's per-channel bucket
+        self.channel_message_limit: tuple[int, float] | None = None
+        self._channel_posts: dict[int, list[float]] = {}
+        # command permissions an admin set in Server Settings > Integrations: command name -> role ids allowed
+        self.command_overrides: dict[str, set[str]] = {}
+        # (method, path regex, async hook(call)) run after a matching request was handled, before it is answered:
+        # lets a test make something happen "while the request is in flight"
+        self.request_hooks: list[tuple[str, str, Callable[[Call], Any]]] = []
+        self.close_on_identify: int | None = None  # e.g. 4011 (sharding required), 4014 (disallowed intents)
         self.identifies = 0
         self.connection_paths: list[str] = []  # "/gateway" or "/resume" (the READY resume_gateway_url), in order
         self.resumes = 0
@@ -234,6 +279,65 @@ class FakeDiscord:
         self.members[(guild_id, int(user["id"]))] = member
         return member
 
+    def add_role(self, guild: dict, name: str, perms: discord.Permissions) -> dict:
+        """A server role (before the client connects: it learns roles from GUILD_CREATE)."""
+        role = self._role(self.snowflake(), name, perms, len(guild["roles"]))
+        guild["roles"].append(role)
+        return role
+
+    def add_member(self, guild: dict, user: dict, *role_names: str) -> dict:
+        """Make ``user`` a member of ``guild`` with the named roles (replacing earlier roles)."""
+        return self._member(int(guild["id"]), user, [self.role_id(guild, n) for n in role_names])
+
+    def permissions_for(self, guild_id: int, user_id: int, channel: dict | None = None) -> discord.Permissions:
+        """What Discord computes: @everyone and the member's roles (server level), then the channel's overwrites
+        for @everyone, the member's roles and the member (channel level, when ``channel`` is given). The owner
+        and Administrator have everything; without View Channel a member has nothing in that channel."""
+        guild = self.guilds[guild_id]
+        if guild["owner_id"] == str(user_id):
+            return discord.Permissions.all()
+        member = self.members.get((guild_id, user_id)) or {"roles": []}
+        roles = {r["id"]: int(r["permissions"]) for r in guild["roles"]}
+        value = roles.get(str(guild_id), 0)
+        for rid in member["roles"]:
+            value |= roles.get(rid, 0)
+        if value & discord.Permissions(administrator=True).value:
+            return discord.Permissions.all()
+        if channel is not None:
+            if channel.get("type") in (10, 11, 12) and channel.get("parent_id"):  # threads: the parent's overwrites
+                channel = self.channels.get(int(channel["parent_id"]), channel)
+            overwrites = {o["id"]: (int(o["allow"]), int(o["deny"])) for o in channel.get("permission_overwrites", [])}
+            allow, deny = overwrites.get(str(guild_id), (0, 0))
+            value = (value & ~deny) | allow
+            allow = deny = 0
+            for rid in member["roles"]:
+                a, d = overwrites.get(rid, (0, 0))
+                allow, deny = allow | a, deny | d
+            value = (value & ~deny) | allow
+            allow, deny = overwrites.get(str(user_id), (0, 0))
+            value = (value & ~deny) | allow
+            if not value & discord.Permissions(view_channel=True).value:
+                return discord.Permissions.none()
+        return discord.Permissions(value)
+
+    async def update_channel(self, channel: dict, **changes: Any) -> None:
+        """An admin edits ``channel`` (e.g. ``permission_overwrites``): CHANNEL_UPDATE dispatched."""
+        channel.update(changes)
+        await self.dispatch("CHANNEL_UPDATE", channel)
+
+    async def delete_channel(self, channel: dict) -> None:
+        """An admin deletes ``channel``: gone from REST (404 Unknown Channel) and CHANNEL_DELETE dispatched."""
+        self.channels.pop(int(channel["id"]), None)
+        guild = self.guilds[int(channel["guild_id"])]
+        guild["channels"] = [c for c in guild["channels"] if c["id"] != channel["id"]]
+        await self.dispatch("CHANNEL_DELETE", channel)
+
+    def rate_limit(self, method: str, pattern: str, *, times: int = 1, retry_after: float = 0.05) -> RateLimit:
+        """The next ``times`` matching requests get 429 with Discord's rate-limit headers."""
+        limit = RateLimit(method, pattern, times, retry_after)
+        self.rate_limits.append(limit)
+        return limit
+
     def role_id(self, guild: dict, name: str) -> str:
         return next(r["id"] for r in guild["roles"] if r["name"] == name)
 
@@ -271,6 +375,9 @@ class FakeDiscord:
                     await ws.close(code=4004, message=b"Authentication failed.")
                     break
                 self.identifies += 1
+                if self.close_on_identify is not None:
+                    await ws.close(code=self.close_on_identify, message=b"fake: refused at IDENTIFY")
+                    break
                 session = _Session(id=uuid.uuid4().hex, ws=ws)
                 self._sessions[session.id] = session
                 self._current = session
@@ -380,25 +487,26 @@ class FakeDiscord:
         self.messages[mid] = data
         return data
 
-    def _interaction(self, type: int, data: dict, user: dict, channel: dict, permissions: discord.Permissions,
+    def _interaction(self, type: int, data: dict, user: dict, channel: dict,
                      roles: list[str] | None = None, message: dict | None = None, locale: str = "en-US") -> Interaction:
         iid, token = self.snowflake(), "itoken-" + secrets.token_urlsafe(12)
         guild_id = int(channel["guild_id"])
-        member = dict(self.members.get((guild_id, int(user["id"]))) or self._member(guild_id, user, roles))
         if roles is not None:
-            member["roles"] = list(roles)
-        member["permissions"] = str(permissions.value)
+            self._member(guild_id, user, roles)
+        member = dict(self.members.get((guild_id, int(user["id"]))) or self._member(guild_id, user))
+        # like Discord: the member's permissions in this channel, from roles and overwrites
+        member["permissions"] = str(self.permissions_for(guild_id, int(user["id"]), channel).value)
         payload = {
             "id": str(iid), "application_id": str(self.app_id), "type": type, "data": data, "token": token,
             "version": 1, "guild_id": str(guild_id), "guild": {"id": str(guild_id), "locale": "en-US", "features": []},
             "channel_id": channel["id"], "channel": {k: channel[k] for k in ("id", "type", "guild_id", "name") if k in channel},
             "member": member, "app_permissions": str(BOT_PERMS.value), "locale": locale, "guild_locale": "en-US",
             "entitlements": [], "authorizing_integration_owners": {"0": str(guild_id)}, "context": 0,
-            "attachment_size_limit": 10 * 1024 * 1024,
+            "attachment_size_limit": self.attachment_size_limit,
         }
         if message is not None:
             payload["message"] = message
-        record = Interaction(iid, token, payload)
+        record = Interaction(iid, token, payload, created=asyncio.get_running_loop().time())
         self.interactions[iid] = record
         return record
 
@@ -414,38 +522,61 @@ class FakeDiscord:
         return out
 
     def command_id(self, name: str, type: int = 1) -> str:
+        return self.command(name, type)["id"]
+
+    def command(self, name: str, type: int = 1) -> dict:
         for cmds in self.commands.values():
             for c in cmds:
                 if c["name"] == name and c.get("type", 1) == type:
-                    return c["id"]
+                    return c
         raise KeyError(f"command {name!r} (type {type}) was never synced")
 
+    def _check_available(self, command: dict, user: dict, channel: dict, roles: list[str] | None) -> None:
+        """``default_member_permissions``: members without them (in this channel) do not get the command."""
+        needed = command.get("default_member_permissions")
+        if needed is None:
+            return
+        guild_id = int(channel["guild_id"])
+        if roles is not None:
+            self._member(guild_id, user, roles)
+        member_roles = set((self.members.get((guild_id, int(user["id"]))) or {"roles": []})["roles"]) | {str(guild_id)}
+        if member_roles & self.command_overrides.get(command["name"], set()):
+            return  # an admin allowed one of the member's roles for this command
+        have = self.permissions_for(guild_id, int(user["id"]), channel)
+        if not (have.administrator or (have.value & int(needed)) == int(needed)):
+            raise CommandNotAvailable(f"/{command['name']} is hidden from {user['username']} "
+                                      f"(default_member_permissions {needed})")
+
     async def slash_command(self, name: str, options: list[dict] | None, *, user: dict, channel: dict,
-                            permissions: discord.Permissions = EVERYONE_PERMS, roles: list[str] | None = None,
-                            focused: bool = False, locale: str = "en-US", resolved: dict | None = None) -> Interaction:
+                            roles: list[str] | None = None, focused: bool = False, locale: str = "en-US",
+                            resolved: dict | None = None) -> Interaction:
         """``/name`` with raw option payloads (use :func:`sub` / :func:`opt` to build them).
 
+        The member's permissions come from their roles (``roles`` replaces them) and the channel's overwrites.
+        Raises :class:`CommandNotAvailable` when ``default_member_permissions`` hide the command from the member.
         ``focused=True`` sends it as an autocomplete interaction (type 4) instead. Channel and role options need
         ``resolved`` data (see :meth:`resolved`).
         """
-        data = {"id": self.command_id(name), "name": name, "type": 1, "options": options or [],
+        command = self.command(name)
+        self._check_available(command, user, channel, roles)
+        data = {"id": command["id"], "name": name, "type": 1, "options": options or [],
                 "guild_id": channel["guild_id"]}
         if resolved:
             data["resolved"] = resolved
-        record = self._interaction(4 if focused else 2, data, user, channel, permissions, roles, locale=locale)
+        record = self._interaction(4 if focused else 2, data, user, channel, roles, locale=locale)
         await self.dispatch("INTERACTION_CREATE", record.payload)
         return record
 
-    async def message_command(self, name: str, target: dict, *, user: dict, channel: dict,
-                              permissions: discord.Permissions = EVERYONE_PERMS) -> Interaction:
-        data = {"id": self.command_id(name, 3), "name": name, "type": 3, "target_id": target["id"],
+    async def message_command(self, name: str, target: dict, *, user: dict, channel: dict) -> Interaction:
+        command = self.command(name, 3)
+        self._check_available(command, user, channel, None)
+        data = {"id": command["id"], "name": name, "type": 3, "target_id": target["id"],
                 "resolved": {"messages": {target["id"]: target}}, "guild_id": channel["guild_id"]}
-        record = self._interaction(2, data, user, channel, permissions)
+        record = self._interaction(2, data, user, channel)
         await self.dispatch("INTERACTION_CREATE", record.payload)
         return record
 
-    async def click_button(self, message: dict, custom_id: str, *, user: dict,
-                           permissions: discord.Permissions = EVERYONE_PERMS, roles: list[str] | None = None,
+    async def click_button(self, message: dict, custom_id: str, *, user: dict, roles: list[str] | None = None,
                            locale: str = "en-US") -> Interaction:
         """A member clicks the button ``custom_id`` on ``message`` (a message the client posted)."""
         ids = [c.get("custom_id") for row in message.get("components", []) for c in row.get("components", [])]
@@ -453,7 +584,7 @@ class FakeDiscord:
             raise AssertionError(f"message {message['id']} has no button {custom_id!r} (has {ids})")
         channel = self.channels[int(message["channel_id"])]
         data = {"custom_id": custom_id, "component_type": 2}
-        record = self._interaction(3, data, user, channel, permissions, roles, message=message, locale=locale)
+        record = self._interaction(3, data, user, channel, roles, message=message, locale=locale)
         await self.dispatch("INTERACTION_CREATE", record.payload)
         return record
 
@@ -473,9 +604,11 @@ class FakeDiscord:
             self._changed.notify_all()
 
     async def wait_for_answer(self, interaction: Interaction, timeout: float = 10.0) -> Interaction:
-        """Until the client answered (a callback other than a defer, or a follow-up after a defer)."""
-        await self.wait_until(lambda: interaction.callback is not None
-                              and (interaction.callback_type != 5 or interaction.followups), timeout)
+        """Until the client answered (a callback other than a defer, or a follow-up after a defer); fails if the
+        first answer came after :attr:`interaction_deadline`."""
+        await self.wait_until(lambda: interaction.late or (interaction.callback is not None
+                              and (not interaction.deferred or interaction.followups)), timeout)
+        assert not interaction.late, "the client missed the 3-second deadline for the first answer"
         return interaction
 
     def posted(self, channel: dict | int | str | None = None) -> list[dict]:
@@ -491,7 +624,8 @@ class FakeDiscord:
                 and (channel is None or m["channel_id"] == channel["id"])]
 
     def unknown_routes(self) -> list[Call]:
-        return [c for c in self.calls if c.status == 404]
+        """Requests for routes the fake does not know (not: 404s Discord itself gives, like Unknown Message)."""
+        return [c for c in self.calls if c.status == 404 and c.code == 0]
 
     # ------------------------------------------------------------------ REST
 
@@ -500,16 +634,54 @@ class FakeDiscord:
         body, files = await self._read_body(request)
         call = Call(request.method, path, dict(request.query), body, files)
         self.calls.append(call)
+        limited = self._rate_limited(request.method, path)
+        if limited is not None:
+            call.status = 429
+            await self._notify()
+            return limited
         try:
+            if sum(len(data) for _, data in files) > self.attachment_size_limit:
+                raise _Error(413, 40005, "Request entity too large")
             status, payload = await self._route(request.method, path, body, files)
         except _Error as e:
             status, payload = e.status, {"message": e.message, "code": e.code}
+            call.code = e.code
         call.status = status
+        for method, pattern, hook in list(self.request_hooks):
+            if method == request.method and re.fullmatch(pattern, path):
+                await hook(call)
         await self._notify()
         if status == 204:
             return web.Response(status=204)
         # discord.py only parses JSON when the content type is exactly "application/json" (no charset)
         return web.Response(status=status, body=json.dumps(payload).encode(), headers={"Content-Type": "application/json"})
+
+    def _rate_limited(self, method: str, path: str) -> web.Response | None:
+        """A 429 like Discord's (headers and body) if a :class:`RateLimit` or the channel bucket applies."""
+        for limit in self.rate_limits:
+            if limit.times > 0 and limit.method == method and re.fullmatch(limit.pattern, path):
+                limit.times -= 1
+                return self._too_many(limit.retry_after, limit.bucket)
+        g = re.fullmatch(r"/channels/(\d+)/messages", path)
+        if g and method == "POST" and self.channel_message_limit is not None:
+            count, per = self.channel_message_limit
+            now = asyncio.get_running_loop().time()
+            recent = [t for t in self._channel_posts.get(int(g.group(1)), []) if now - t < per]
+            if len(recent) >= count:
+                return self._too_many(per - (now - recent[0]), "channel-" + g.group(1))
+            self._channel_posts[int(g.group(1))] = recent + [now]
+        return None
+
+    @staticmethod
+    def _too_many(retry_after: float, bucket: str) -> web.Response:
+        headers = {"Content-Type": "application/json", "X-RateLimit-Limit": "5", "X-RateLimit-Remaining": "0",
+                   "X-RateLimit-Reset-After": f"{retry_after:.3f}", "X-RateLimit-Bucket": bucket,
+                   "X-RateLimit-Scope": "user", "Retry-After": str(max(1, round(retry_after))),
+                   # Discord's answers come through its proxy; discord.py takes a 429 without Via for a
+                   # Cloudflare ban and gives up instead of waiting
+                   "Via": "1.1 google"}
+        body = {"message": "You are being rate limited.", "retry_after": round(retry_after, 3), "global": False}
+        return web.Response(status=429, body=json.dumps(body).encode(), headers=headers)
 
     async def _read_body(self, request: web.Request) -> tuple[Any, list[tuple[str, bytes]]]:
         if not request.can_read_body:
@@ -580,6 +752,10 @@ class FakeDiscord:
             if method == "PATCH":
                 self._validate_message(body, edit=True)
                 record.followups.append(body)
+                clicked = record.payload.get("message")
+                if record.callback_type == 6 and clicked is not None and g.group(3) == "@original":
+                    clicked.update({k: v for k, v in body.items() if k in ("content", "embeds", "components")})
+                    return 200, clicked  # a deferred update edits the message the button is on
                 return 200, self._store_bot_message(int(record.payload["channel_id"]), body, files, interaction=record)
             if method == "DELETE":
                 return 204, None
@@ -596,6 +772,8 @@ class FakeDiscord:
         cmd = {"default_member_permissions": None, "nsfw": False, "options": [], "type": 1, **payload}
         cmd.update(id=str(self.snowflake()), application_id=str(self.app_id), version=str(self.snowflake()))
         cmd.setdefault("description", "")
+        if cmd["default_member_permissions"] is not None:  # Discord answers with a string bit set
+            cmd["default_member_permissions"] = str(cmd["default_member_permissions"])
         if guild_id:
             cmd["guild_id"] = guild_id
         return cmd
@@ -638,6 +816,9 @@ class FakeDiscord:
             raise _Error(404, 10062, "Unknown interaction")
         if record.callback is not None:
             raise _Error(400, 40060, "Interaction has already been acknowledged.")
+        if asyncio.get_running_loop().time() - record.created > self.interaction_deadline:
+            record.late = True
+            raise _Error(404, 10062, "Unknown interaction")  # the 3-second window for the first answer is over
         record.callback = body
         record.files.extend(files)
         ctype, data = body["type"], body.get("data") or {}
@@ -651,6 +832,8 @@ class FakeDiscord:
             msg = self._store_bot_message(int(record.payload["channel_id"]), data, files, interaction=record)
             resource["message"] = msg
             info["response_message_id"] = msg["id"]
+        elif ctype == 6 and record.payload.get("message") is None:
+            raise _Error(400, 50035, "DEFERRED_UPDATE_MESSAGE on an interaction without a message")
         elif ctype == 7:
             msg = record.payload.get("message")
             if msg is None:

@@ -3,17 +3,20 @@ real IncidentService and real SQLite storage: permissions, modes, threads, comma
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
 
+import discord
 import pytest
 
 from bot.config import DiscordConfig
 from bot.discord_adapter import ShardedContextBot, create_bot
+from bot.storage.alerts import SqliteAlertRepository
 from discord_fakes import ASSERT, QUESTION, REVIEW, TP
 from discord_helpers import rows, say, start_bot, stop_bot
-from fake_discord import ADMIN_PERMS, EVERYONE_PERMS, MODERATOR_PERMS, group, opt, sub
+from fake_discord import CommandNotAvailable, group, opt, sub
 
 
 @pytest.fixture
@@ -21,9 +24,8 @@ def detector(scripted_detector):
     return scripted_detector
 
 
-async def command(world, name, options, user, *, channel=None, permissions=EVERYONE_PERMS, **kw):
-    interaction = await world.fake.slash_command(name, options, user=user, channel=channel or world.general,
-                                                 permissions=permissions, **kw)
+async def command(world, name, options, user, *, channel=None, **kw):
+    interaction = await world.fake.slash_command(name, options, user=user, channel=channel or world.general, **kw)
     return await world.fake.wait_for_answer(interaction)
 
 
@@ -127,7 +129,11 @@ async def test_bulk_delete_purges_every_message(bot, world, db):
 
 
 async def test_admin_commands_are_refused_without_manage_server(bot, world, db):
-    answer = await command(world, "contextbot", [sub("channel", opt("mode", "off"))], world.mod, permissions=MODERATOR_PERMS)
+    with pytest.raises(CommandNotAvailable):  # default_member_permissions: Discord does not show it to them
+        await command(world, "contextbot", [sub("channel", opt("mode", "off"))], world.mod)
+    # an admin made it visible to Staff in Server Settings > Integrations: the bot still checks Manage Server
+    world.fake.command_overrides["contextbot"] = {world.fake.role_id(world.guild, "Staff")}
+    answer = await command(world, "contextbot", [sub("channel", opt("mode", "off"))], world.mod)
     assert answer.ephemeral() and "Manage Server" in answer.answer()["content"]
     assert await rows(db, "SELECT mode FROM channel_settings WHERE channel_id = ?", world.general["id"]) == [("reply",)]
 
@@ -135,28 +141,25 @@ async def test_admin_commands_are_refused_without_manage_server(bot, world, db):
 async def test_admin_commands_change_settings(bot, world, db, service, scripted_detector):
     gid = world.guild_id
     answer = await command(world, "contextbot", [sub("channel", opt("mode", "log"))], world.admin,
-                           channel=world.review, permissions=ADMIN_PERMS)
+                           channel=world.review)
     assert answer.ephemeral() and "log" in answer.answer()["content"]
     assert await service.settings.get_channel_mode("discord", gid, world.review["id"]) == "log"
 
-    await command(world, "contextbot", [sub("cooldown", opt("minutes", 5))], world.admin, permissions=ADMIN_PERMS)
+    await command(world, "contextbot", [sub("cooldown", opt("minutes", 5))], world.admin)
     assert (await service.settings.get_server_settings("discord", gid)).cooldown.total_seconds() == 300
 
-    answer = await command(world, "contextbot", [sub("modlog", opt("channel", world.review["id"], 7))], world.admin,
-                           permissions=ADMIN_PERMS, resolved=world.fake.resolved(channels=(world.review,)))
+    answer = await command(world, "contextbot", [sub("modlog", opt("channel", world.review["id"], 7))], world.admin, resolved=world.fake.resolved(channels=(world.review,)))
     assert answer.ephemeral(), answer.answer()
     assert (await service.settings.get_server_settings("discord", gid)).modlog_channel_id == world.review["id"]
 
-    await command(world, "contextbot", [group("packs", sub("disable", opt("pack", "ukraine-war")))], world.admin,
-                  permissions=ADMIN_PERMS)
+    await command(world, "contextbot", [group("packs", sub("disable", opt("pack", "ukraine-war")))], world.admin)
     assert (await service.settings.get_server_settings("discord", gid)).disabled_packs == ("ukraine-war",)
     _, outcome = await say(bot, world, world.general, ASSERT)
     assert scripted_detector.calls[-1][3] == ("ukraine-war",) and outcome.card is None
-    answer = await command(world, "contextbot", [group("packs", sub("enable", opt("pack", "nope")))], world.admin,
-                           permissions=ADMIN_PERMS)
+    answer = await command(world, "contextbot", [group("packs", sub("enable", opt("pack", "nope")))], world.admin)
     assert "Unknown pack" in answer.answer()["content"]
 
-    status = await command(world, "contextbot", [sub("status")], world.admin, permissions=ADMIN_PERMS)
+    status = await command(world, "contextbot", [sub("status")], world.admin)
     assert status.ephemeral()
     text = json.dumps(status.answer()["embeds"])
     assert "ukraine-war" in text and "disabled here" in text and "5 min" in text
@@ -165,7 +168,7 @@ async def test_admin_commands_change_settings(bot, world, db, service, scripted_
 async def test_pack_autocomplete(bot, world):
     interaction = await world.fake.slash_command(
         "contextbot", [group("packs", sub("enable", opt("pack", "ukr", focused=True)))], user=world.admin,
-        channel=world.general, permissions=ADMIN_PERMS, focused=True)
+        channel=world.general, focused=True)
     await world.fake.wait_until(lambda: interaction.callback is not None)
     assert interaction.callback_type == 8
     assert interaction.response_data["choices"] == [{"name": "ukraine-war", "value": "ukraine-war"}]
@@ -174,24 +177,54 @@ async def test_pack_autocomplete(bot, world):
 # ------------------------------------------------------------------------------------------ moderators
 
 
+async def test_moderator_and_admin_commands_are_hidden_from_members(bot, world):
+    manage_messages, manage_guild = discord.Permissions(manage_messages=True), discord.Permissions(manage_guild=True)
+    assert world.fake.command("incidents")["default_member_permissions"] == str(manage_messages.value)
+    assert world.fake.command("contextbot")["default_member_permissions"] == str(manage_guild.value)
+    for name in ("incidents", "contextbot"):
+        with pytest.raises(CommandNotAvailable):
+            await command(world, name, [sub("status" if name == "contextbot" else "list")], world.bob)
+    answer = await command(world, "check", [opt("text", "hello")], world.bob)  # member commands stay visible
+    assert answer.ephemeral()
+
+
+async def test_manage_messages_in_one_channel_does_not_open_the_servers_incidents(bot, world):
+    """Helpers manage messages in #review only (an overwrite): Discord shows them /incidents there, but the
+    incidents of the whole server (private channels too) need Manage Messages server-wide."""
+    _, outcome = await say(bot, world, world.review, ASSERT)
+    helper = world.fake.make_user("helper")
+    world.fake.add_member(world.guild, helper, "Helpers")
+    for sub_command in (sub("list"), sub("show", opt("id", outcome.incident.id)), sub("export")):
+        answer = await command(world, "incidents", [sub_command], helper, channel=world.review)
+        assert answer.ephemeral() and "Manage Messages" in answer.answer()["content"], sub_command
+        assert not answer.answer().get("embeds") and not answer.files
+    with pytest.raises(CommandNotAvailable):  # elsewhere Discord does not even show the command
+        await command(world, "incidents", [sub("list")], helper, channel=world.general)
+    mod = await command(world, "incidents", [sub("list")], world.mod, channel=world.general)
+    assert str(outcome.incident.id) in json.dumps(mod.answer()["embeds"])
+
+
 async def test_moderator_role_from_settings_grants_access(bot, world, service):
     mod_role = world.fake.role_id(world.guild, "Moderators")
     _, outcome = await say(bot, world, world.review, ASSERT)
     show = [sub("show", opt("id", outcome.incident.id))]
-    refused = await command(world, "incidents", show, world.bob)
-    assert "Manage Messages" in refused.answer()["content"]
+    world.fake.command_overrides["incidents"] = {mod_role}  # an admin allowed the role in Integrations
+    refused = await command(world, "incidents", show, world.bob, roles=[mod_role])
+    assert "Manage Messages" in refused.answer()["content"]  # but it is not contextbot's moderator role yet
 
-    await command(world, "contextbot", [sub("modrole", opt("role", mod_role, 8))], world.admin, permissions=ADMIN_PERMS,
-                  resolved=world.fake.resolved(roles=(next(r for r in world.guild["roles"] if r["id"] == mod_role),)))
+    set_role = await command(world, "contextbot", [sub("modrole", opt("role", mod_role, 8))], world.admin,
+                             resolved=world.fake.resolved(roles=(next(r for r in world.guild["roles"] if r["id"] == mod_role),)))
+    assert "Integrations" in set_role.answer()["content"]  # the admin learns the role must see /incidents too
     answer = await command(world, "incidents", show, world.bob, roles=[mod_role])
     assert answer.ephemeral()
     [embed] = answer.answer()["embeds"]
     assert embed["title"].startswith(f"Incident #{outcome.incident.id}")
 
 
-async def test_moderator_role_from_config_by_name(fake_discord, setup_world, service):
+async def test_moderator_role_from_config_by_name(fake_discord, setup_world, service, db):
     world = setup_world
-    bot, task = await start_bot(fake_discord, service, DiscordConfig(token=fake_discord.token, moderator_role="moderators"))
+    bot, task = await start_bot(fake_discord, service, db, DiscordConfig(token=fake_discord.token, moderator_role="moderators"))
+    world.fake.command_overrides["incidents"] = {world.fake.role_id(world.guild, "Moderators")}
     try:
         _, outcome = await say(bot, world, world.review, ASSERT)
         answer = await command(world, "incidents", [sub("show", opt("id", outcome.incident.id))], world.bob,
@@ -205,31 +238,31 @@ async def test_incidents_list_show_and_export(bot, world, db):
     _, first = await say(bot, world, world.review, ASSERT, world.alice)
     _, second = await say(bot, world, world.review, "=HYPERLINK(\"http://x\") " + ASSERT + " <@&1> @everyone", world.bob)
 
-    listing = await command(world, "incidents", [sub("list")], world.mod, permissions=MODERATOR_PERMS)
+    listing = await command(world, "incidents", [sub("list")], world.mod)
     [embed] = listing.answer()["embeds"]
     assert embed["title"] == "Incidents (2)" and f"#{first.incident.id}" in embed["description"]
     assert "@everyone" not in embed["description"] and "<@&1>" not in embed["description"]
 
     await command(world, "incidents", [sub("resolve", opt("id", first.incident.id), opt("verdict", "dismissed"),
-                                           opt("note", "ok"))], world.mod, permissions=MODERATOR_PERMS)
-    listing = await command(world, "incidents", [sub("list", opt("status", "open"))], world.mod, permissions=MODERATOR_PERMS)
+                                           opt("note", "ok"))], world.mod)
+    listing = await command(world, "incidents", [sub("list", opt("status", "open"))], world.mod)
     assert listing.answer()["embeds"][0]["title"] == "Incidents (1)"
 
-    export = await command(world, "incidents", [sub("export", opt("format", "json"))], world.mod, permissions=MODERATOR_PERMS)
+    export = await command(world, "incidents", [sub("export", opt("format", "json"))], world.mod)
     assert export.ephemeral()
     [(name, data)] = export.files
     records = json.loads(data)
     assert name.endswith(".json") and [r["id"] for r in records] == [first.incident.id, second.incident.id]
     assert records[0]["status"] == "dismissed" and records[0]["note"] == "ok"
 
-    export = await command(world, "incidents", [sub("export")], world.mod, permissions=MODERATOR_PERMS)
+    export = await command(world, "incidents", [sub("export")], world.mod)
     [(name, data)] = export.files
     assert name.endswith(".csv")
     table = list(csv.DictReader(io.StringIO(data.decode())))
     assert [int(r["id"]) for r in table] == [first.incident.id, second.incident.id]
     assert table[1]["content"].startswith("'=HYPERLINK")  # no formula injection into spreadsheets
 
-    missing = await command(world, "incidents", [sub("show", opt("id", 9999))], world.mod, permissions=MODERATOR_PERMS)
+    missing = await command(world, "incidents", [sub("show", opt("id", 9999))], world.mod)
     assert "no incident #9999" in missing.answer()["content"]
 
 
@@ -237,7 +270,7 @@ async def test_incidents_list_pages(bot, world, service):
     for i in range(12):
         author = world.fake.make_user(f"user{i}")
         await say(bot, world, world.review, ASSERT, author)
-    listing = await command(world, "incidents", [sub("list")], world.mod, permissions=MODERATOR_PERMS)
+    listing = await command(world, "incidents", [sub("list")], world.mod)
     answer = listing.answer()
     assert answer["embeds"][0]["footer"]["text"].startswith("Page 1/2")
     labels = [c["label"] for row in answer["components"] for c in row["components"]]
@@ -286,7 +319,7 @@ async def test_message_context_menu_checks_privately(bot, world, db):
 
 async def test_buttons_survive_a_restart_and_commands_are_not_resynced(fake_discord, setup_world, service, db):
     world = setup_world
-    bot, task = await start_bot(fake_discord, service)
+    bot, task = await start_bot(fake_discord, service, db)
     try:
         await say(bot, world, world.general, ASSERT)
         _, review = await say(bot, world, world.review, ASSERT, world.bob)
@@ -295,7 +328,7 @@ async def test_buttons_survive_a_restart_and_commands_are_not_resynced(fake_disc
     [card] = world.fake.bot_messages(world.general)
     [alert] = world.fake.bot_messages(world.modlog)
 
-    bot, task = await start_bot(fake_discord, service)  # a new process would look exactly like this
+    bot, task = await start_bot(fake_discord, service, db)  # a new process would look exactly like this
     try:
         puts = [c for c in fake_discord.calls if c.method == "PUT"]
         assert len(puts) == 1  # unchanged commands are not uploaded again
@@ -304,22 +337,20 @@ async def test_buttons_survive_a_restart_and_commands_are_not_resynced(fake_disc
         assert await rows(db, "SELECT user_id, helpful FROM card_feedback") == [(world.bob["id"], 0)]
         custom_id = alert["components"][0]["components"][0]["custom_id"]
         verdict = await fake_discord.wait_for_answer(
-            await fake_discord.click_button(alert, custom_id, user=world.mod, permissions=MODERATOR_PERMS))
-        assert verdict.callback_type == 7
+            await fake_discord.click_button(alert, custom_id, user=world.mod))
+        assert verdict.callback_type == 6 and verdict.answer()["components"] == []  # acknowledged, then edited
         assert await rows(db, "SELECT status FROM incidents WHERE id = ?", review.incident.id) == [("confirmed",)]
     finally:
         await stop_bot(bot, task)
     assert fake_discord.identifies == 2
 
 
-async def test_sharded_bot_connects_and_replies(fake_discord, setup_world, service):
+async def test_sharded_bot_connects_and_replies(fake_discord, setup_world, service, db):
     world = setup_world
     config = DiscordConfig(token=fake_discord.token, sharded=True)
-    bot = create_bot(service, config, guild_ready_timeout=0.05)
+    bot = create_bot(service, config, alerts=SqliteAlertRepository(db), guild_ready_timeout=0.05)
     assert isinstance(bot, ShardedContextBot)
     await bot.login(fake_discord.token)
-    import asyncio
-
     task = asyncio.create_task(bot.connect())
     try:
         await asyncio.wait_for(bot.wait_until_ready(), 15)
@@ -328,3 +359,42 @@ async def test_sharded_bot_connects_and_replies(fake_discord, setup_world, servi
         assert len(world.fake.posted(world.general)) == 1
     finally:
         await stop_bot(bot, task)
+
+
+class BlockingLearner:
+    """A recording fake of the service's VerdictHook whose ``learn`` waits until the test releases it (a learner
+    re-embedding exemplars under load)."""
+
+    def __init__(self) -> None:
+        self.started = asyncio.Event()
+        self.release = asyncio.Event()
+        self.learned: list[tuple[int, str]] = []
+
+    async def learn(self, incident, status, actor):
+        self.started.set()
+        await self.release.wait()
+        self.learned.append((incident.id, str(status)))
+
+
+@pytest.mark.parametrize("via", ["button", "command"])
+async def test_verdicts_are_acknowledged_before_the_learner_runs(bot, world, service, db, via):
+    learner = service.learner = BlockingLearner()
+    _, outcome = await say(bot, world, world.review, ASSERT)
+    if via == "button":
+        [alert] = world.fake.bot_messages(world.modlog)
+        click = await world.fake.click_button(alert, alert["components"][0]["components"][0]["custom_id"], user=world.mod)
+    else:
+        click = await world.fake.slash_command("incidents", [sub("resolve", opt("id", outcome.incident.id),
+                                               opt("verdict", "confirmed"))], user=world.mod, channel=world.modlog)
+    await asyncio.wait_for(learner.started.wait(), 10)
+    # the learner is still busy, yet Discord already has its first answer (within the 3-second window)
+    await world.fake.wait_until(lambda: click.callback is not None or click.late)
+    assert click.deferred and not click.late and learner.learned == []
+    learner.release.set()
+    answer = await world.fake.wait_for_answer(click)
+    assert learner.learned == [(outcome.incident.id, "confirmed")]
+    assert await rows(db, "SELECT status FROM incidents") == [("confirmed",)]
+    if via == "button":
+        assert alert["components"] == [] and "Confirmed" in json.dumps(alert["embeds"])
+    else:
+        assert answer.ephemeral() and answer.answer()["content"].startswith(f"Incident #{outcome.incident.id}: ")

@@ -10,7 +10,7 @@ import pytest
 from bot.core.models import IncidentStatus
 from bot.discord_adapter.components import verdict_custom_id
 from discord_helpers import delete, edit, rows, say
-from fake_discord import EVERYONE_PERMS, MODERATOR_PERMS, opt, sub
+from fake_discord import CommandNotAvailable, opt, sub
 
 ASSERTION = "NATO expansion caused this war, period. Russia had no choice but to invade Ukraine."
 ASSERTION_2 = "Russia had legitimate security concerns, NATO expanded east for decades and forced Russia to act."
@@ -96,28 +96,31 @@ async def test_review_channel_alerts_moderators_and_false_positive_button(bot, w
 
     # a member without Manage Messages is refused, ephemerally; nothing changes
     refused = await world.fake.wait_for_answer(
-        await world.fake.click_button(alert, buttons["False positive"], user=world.bob, permissions=EVERYONE_PERMS))
+        await world.fake.click_button(alert, buttons["False positive"], user=world.bob))
     assert refused.ephemeral() and "Manage Messages" in refused.answer()["content"]
     assert await rows(db, "SELECT status FROM incidents") == [("open",)]
 
     clicked = await world.fake.wait_for_answer(
-        await world.fake.click_button(alert, buttons["False positive"], user=world.mod, permissions=MODERATOR_PERMS))
-    assert clicked.callback_type == 7  # the alert is updated in place: verdict shown, buttons gone
-    assert clicked.response_data["components"] == []
+        await world.fake.click_button(alert, buttons["False positive"], user=world.mod))
+    assert clicked.callback_type == 6  # acknowledged at once; then the alert is edited: verdict shown, buttons gone
+    assert alert["components"] == [] and "Verdict" in json.dumps(alert["embeds"])
     assert await rows(db, "SELECT status, reviewer FROM incidents") == [("false_positive", f"discord:{world.mod['id']}")]
 
 
 async def test_incidents_resolve_requires_manage_messages(bot, world, db):
     _, outcome = await say(bot, world, world.review, ASSERTION)
     options = [sub("resolve", opt("id", outcome.incident.id), opt("verdict", "confirmed"))]
+    with pytest.raises(CommandNotAvailable):  # hidden from members (default_member_permissions)
+        await world.fake.slash_command("incidents", options, user=world.bob, channel=world.review)
+    world.fake.command_overrides["incidents"] = {world.guild["id"]}  # an admin showed it to @everyone: still refused
     answer = await world.fake.wait_for_answer(await world.fake.slash_command(
-        "incidents", options, user=world.bob, channel=world.review, permissions=EVERYONE_PERMS))
+        "incidents", options, user=world.bob, channel=world.review))
     assert answer.ephemeral()
     assert "Manage Messages" in answer.answer()["content"]
     assert await rows(db, "SELECT status FROM incidents") == [("open",)]
 
     answer = await world.fake.wait_for_answer(await world.fake.slash_command(
-        "incidents", options, user=world.mod, channel=world.review, permissions=MODERATOR_PERMS))
+        "incidents", options, user=world.mod, channel=world.review))
     assert answer.ephemeral()
     assert await rows(db, "SELECT status FROM incidents") == [("confirmed",)]
 

@@ -22,7 +22,7 @@ from bot.discord_adapter.components import (
     feedback_custom_id,
     verdict_custom_id,
 )
-from bot.discord_adapter.embeds import card_embed, incident_embed, safe_url, source_line
+from bot.discord_adapter.embeds import alert_embed, card_embed, incident_embed, safe_url, source_line
 from bot.discord_adapter.export import incidents_to_csv, incidents_to_json
 
 
@@ -115,7 +115,7 @@ def test_incident_embed_neutralises_and_marks_purged():
     embed = incident_embed(make_incident(), None).to_dict()
     assert "@everyone" not in json.dumps(embed, ensure_ascii=False)
     purged = incident_embed(make_incident(content=None), None).to_dict()
-    assert "content purged" in purged["description"]
+    assert "content removed" in purged["description"]
 
 
 def test_custom_ids_round_trip_and_fit():
@@ -173,3 +173,32 @@ def service_stub():
         catalog = object()
 
     return Stub()
+
+
+def test_pyproject_requires_the_discord_py_the_edit_handler_needs():
+    """on_raw_message_edit reads ``payload.message``, which discord.py 2.5 added: 2.4 must not be installable."""
+    import tomllib
+    from pathlib import Path
+
+    from packaging.requirements import Requirement
+
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    [req] = [Requirement(r) for r in pyproject["project"]["dependencies"] if Requirement(r).name == "discord.py"]
+    assert not req.specifier.contains("2.4.1") and req.specifier.contains("2.5.0"), req
+    assert "message" in discord.RawMessageUpdateEvent.__slots__  # and the installed one has it
+
+
+@pytest.mark.parametrize("last_content", ["@everyone look <@&5> here", None])
+def test_alert_embed_quotes_the_latest_hit_without_pings_or_purged_text(last_content):
+    first = make_incident(content=None)
+    last = make_incident(id=9, author_id="44", content=last_content)
+    embed = alert_embed(first, None, reason="scripted reason", later=3, accounts=2, last=last).to_dict()
+    assert embed["title"] == "Review: incident #7: tp" and "content removed" in embed["description"]
+    fields = {f["name"]: f["value"] for f in embed["fields"]}
+    assert fields["Why"] == "scripted reason"
+    later = fields["Later hits"]
+    assert later.startswith("3 more incident(s) since this alert; 2 account(s) in all.") and "#9 by <@44>" in later
+    assert "@everyone" not in json.dumps(embed, ensure_ascii=False) and "<@&5>" not in later
+    assert ("content removed" in later) is (last_content is None)
+    resolved = alert_embed(make_incident(status=IncidentStatus.CONFIRMED), None, reason="r").to_dict()
+    assert resolved["title"] == "Incident #7: tp" and "Why" not in {f["name"] for f in resolved["fields"]}
