@@ -118,15 +118,15 @@ def test_reaction_keys_are_normalised():
 
 
 def test_invite_policy():
-    own = "@bot:home.org"
-    assert invite_allowed("@mod:home.org", (), own)  # default: the bot's own homeserver
-    assert not invite_allowed("@x:evil.org", (), own)
+    # an empty allow-list refuses everyone, the bot's own homeserver included (a public server is anyone)
+    assert not invite_allowed("@mod:home.org", ())
+    assert not invite_allowed("@x:evil.org", ())
     allowed = ("@alice:friends.org", "partner.org")
-    assert invite_allowed("@alice:friends.org", allowed, own)
-    assert not invite_allowed("@bob:friends.org", allowed, own)
-    assert invite_allowed("@anyone:PARTNER.org", allowed, own)
-    assert not invite_allowed("@mod:home.org", allowed, own)  # an explicit list replaces the default
-    assert not invite_allowed(None, allowed, own)
+    assert invite_allowed("@alice:friends.org", allowed)
+    assert not invite_allowed("@bob:friends.org", allowed)
+    assert invite_allowed("@anyone:PARTNER.org", allowed)
+    assert not invite_allowed("@mod:home.org", allowed)
+    assert not invite_allowed(None, allowed)
 
 
 # ------------------------------------------------------------------------------------------ rendering
