@@ -431,6 +431,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     quiet = logging.INFO if args.command == "run" else logging.WARNING
     logging.basicConfig(level=logging.DEBUG if args.verbose else quiet,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not args.verbose:
+        logging.getLogger("nio").setLevel(logging.WARNING)  # matrix-nio logs every event it handles at INFO
     try:
         if args.command == "check":
             return cmd_check(args, out)

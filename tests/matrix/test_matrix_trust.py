@@ -7,7 +7,13 @@ Waits are event-driven (the members' sync loops); "nothing happened" is proven w
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import os
+import signal
+import sys
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -18,7 +24,8 @@ from bot.core.sanitize import ZWSP
 from bot.matrix_adapter.convert import permalink
 from bot.matrix_adapter.render import content_is_quiet
 
-from matrix_harness import BotRunner, bot_reply_to, content, edit_of, is_card, membership, new_content
+from matrix_harness import BotRunner, Member, bot_reply_to, content, edit_of, is_card, membership, new_content
+from synapse_server import ROOT
 from test_matrix_synapse import (
     ASSERT_BOMB,
     ASSERT_NATO,
@@ -243,3 +250,50 @@ async def test_without_allowed_inviters_every_invite_is_refused_and_logged(synap
         assert f"refused the invite to {room} from {people.alice.user_id}" in caplog.text
     finally:
         await runner.stop()
+
+
+async def test_a_normal_run_says_who_it_runs_as_rooms_and_refused_invites(synapse, people, bot_account, accounts,
+                                                                          tmp_path):
+    """``python -m bot run matrix`` as an operator starts it: its INFO lines reach stderr."""
+    cfg = tmp_path / "contextbot.toml"
+    cfg.write_text(
+        f'[matrix]\nhomeserver = "{synapse.url}"\nuser_id = "{bot_account.user_id}"\n'
+        f'allowed_inviters = ["{people.alice.user_id}"]\n'
+        f'[storage]\ndatabase = "{tmp_path / "bot.db"}"\n[detector]\nencoder_process = false\n', encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k not in ("MATRIX_ACCESS_TOKEN", "CONTEXTBOT_CONFIG")}
+    env["MATRIX_PASSWORD"] = bot_account.password
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "--config", str(cfg), "run", "matrix", cwd=str(ROOT), env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    lines: list[str] = []
+
+    async def until(needle: str, timeout: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not any(needle in line for line in lines):
+            remaining = deadline - time.monotonic()
+            assert remaining > 0 and proc.returncode is None, f"no {needle!r} in the bot's log:\n" + "".join(lines)
+            with contextlib.suppress(asyncio.TimeoutError):
+                raw = await asyncio.wait_for(proc.stderr.readline(), remaining)
+                if not raw:
+                    await proc.wait()
+                lines.append(raw.decode("utf-8", "replace"))
+
+    outsider = await Member(synapse, accounts["outsider"]).start()
+    try:
+        await until(f"running as {bot_account.user_id}")
+        await until("accepting invites from " + people.alice.user_id)
+        await until("in 0 room(s)")
+        refused = await outsider.create_room(invite=(bot_account.user_id,))
+        await until(f"refused the invite to {refused} from {outsider.user_id}")
+        room = await people.alice.create_room(invite=(bot_account.user_id,), name="Ukraine chat")
+        await until(f"joined {room} (invited by {people.alice.user_id})")
+        assert not [line for line in lines if " nio." in line], "matrix-nio's per-event INFO lines flood the log"
+    finally:
+        await outsider.close()
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                await asyncio.wait_for(proc.wait(), 30)
+            except asyncio.TimeoutError:
+                proc.kill()
+                await proc.wait()
