@@ -52,8 +52,8 @@ from bot.config import ConfigError, MatrixConfig
 from bot.core.lang import detect_language
 from bot.core.models import ChannelMode, Incident, IncidentStatus, IncomingMessage
 from bot.core.phrases import check_summary, phrase
-from bot.core.sanitize import clip
 from bot.core.ports import AlertPost, CardPost, IncidentFilter, SettingsRepository
+from bot.core.sanitize import clip
 from bot.core.service import IncidentService, Outcome
 
 from . import commands as cmds
@@ -568,6 +568,10 @@ class MatrixBot:
         post = await self.service.withdraw_card(PLATFORM, room_id, redacts)
         if post is not None:
             await self.withdraw(post, "the message was redacted")
+        own = await self.service.incidents.card_post_by_post_id(PLATFORM, redacts)
+        if own is not None and not own.retracted:  # a moderator removed one of the bot's cards: stop counting it
+            await self.service.incidents.mark_card_retracted(own.id)
+            log.info("matrix: card %s in %s was redacted by %s", redacts, room_id, getattr(event, "sender", "?"))
 
     # ------------------------------------------------------------------ reactions
 

@@ -74,6 +74,12 @@ async def test_redacted_message_loses_its_card_and_the_budget_stops_counting_it(
         again = await people.other.say(room, ASSERT_BOMB_AGAIN)
         second = await people.alice.wait_for(bot_reply_to(bot.user_id, room, again), "a new card for the repeat")
         assert is_card(second)
+
+        # A moderator redacting a card: the bot stops counting it too (and does not edit a redacted event).
+        await people.alice.redact(room, second["event_id"])
+        await barrier(people, people.member, room, bot.user_id)
+        assert (await app.service.incidents.card_post_by_post_id("matrix", second["event_id"])).retracted
+        assert not people.alice.find(edit_of(bot.user_id, room, second["event_id"]))
     finally:
         await runner.stop()
 
