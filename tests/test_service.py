@@ -209,10 +209,13 @@ async def test_edit_into_harmless_text_closes_the_incident_and_withdraws_the_car
     await svc.card_posted(original, out, "bot-harmless")
 
     edited = await svc.handle_edit(msg(HARMLESS, mid="m-harmless", is_edit=True))
-    assert edited.withdrawn is not None and edited.withdrawn.post_message_id == "bot-harmless"
+    assert edited.withdraw is not None and edited.withdraw.post_message_id == "bot-harmless"
     [incident] = edited.edited
     assert (incident.id, incident.content, incident.status, incident.reviewer) == (
         out.incident.id, HARMLESS, IncidentStatus.DISMISSED, "contextbot")
+    # the card counts until the adapter has taken it down
+    assert not (await svc.incidents.card_post_by_post_id("test", "bot-harmless")).retracted
+    await svc.withdraw_card(edited.withdraw)
     assert (await svc.incidents.card_post_by_post_id("test", "bot-harmless")).retracted
     assert await app.db.execute_fetchall("SELECT id FROM server_exemplars") == []  # the bot's closing teaches nothing
 
@@ -222,7 +225,7 @@ async def test_edit_into_harmless_text_closes_the_incident_and_withdraws_the_car
 
     # edited back into the claim: the incident the bot closed is open again, and still no second card
     back = await svc.handle_edit(msg(ASSERT_1, mid="m-harmless", is_edit=True))
-    assert back.card is None and back.withdrawn is None
+    assert back.card is None and back.withdraw is None
     assert [(i.id, i.status, i.content) for i in back.edited] == [(out.incident.id, IncidentStatus.OPEN, ASSERT_1)]
 
 
@@ -236,14 +239,15 @@ async def test_a_moderators_verdict_survives_an_edit(app):
     assert (incident.status, incident.reviewer, incident.content) == (IncidentStatus.CONFIRMED, "mod", HARMLESS)
 
 
-async def test_a_deleted_message_gets_its_card_withdrawn_once(app):
+async def test_a_deleted_messages_card_is_live_until_withdrawn(app):
     svc = app.service
     await svc.settings.set_channel_mode("test", "g1", "c1", ChannelMode.REPLY)
     m = msg(ASSERT_1, mid="m-gone")
     out = await svc.handle_message(m)
     await svc.card_posted(m, out, "bot-gone")
     await svc.handle_delete("test", "c1", "m-gone")
-    withdrawn = await svc.withdraw_card("test", "c1", "m-gone")
-    assert withdrawn is not None and withdrawn.post_message_id == "bot-gone"
-    assert await svc.withdraw_card("test", "c1", "m-gone") is None
-    assert await svc.withdraw_card("test", "c1", "never-carded") is None
+    post = await svc.live_card("test", "c1", "m-gone")
+    assert post is not None and post.post_message_id == "bot-gone"
+    await svc.withdraw_card(post)
+    assert await svc.live_card("test", "c1", "m-gone") is None
+    assert await svc.live_card("test", "c1", "never-carded") is None

@@ -74,7 +74,7 @@ class Outcome:
     alert: bool = False  # send a moderator alert for ``incident``
     suppressed: str | None = None  # why a card was held back by the budget
     is_answer: bool = False  # the card answers a question (not an incident against the author)
-    withdrawn: CardPost | None = None  # an edit took away the card's reason: take this posted card down
+    withdraw: CardPost | None = None  # an edit took away this posted card's reason: take it down, then withdraw_card
     edited: tuple[Incident, ...] = ()  # after an edit: the message's incidents (new text; some closed/re-opened)
 
 
@@ -187,7 +187,8 @@ class IncidentService:
         The message's incidents take the new text. Those whose talking point the new text no longer raises are
         closed (dismissed by :data:`SYSTEM_REVIEWER`, no verdict learned) if still open; one the bot closed
         that way is re-opened when an edit brings the claim back. A card whose talking point the new text no
-        longer asserts or asks about is marked retracted (``Outcome.withdrawn``: the adapter takes it down)."""
+        longer asserts or asks about is returned in ``Outcome.withdraw``: the adapter takes it down, then calls
+        :meth:`withdraw_card`."""
         outcome = await self.handle_message(msg)
         if outcome.mode is ChannelMode.OFF or msg.author_is_bot:
             return outcome  # not examined: nothing to reconcile
@@ -204,23 +205,19 @@ class IncidentService:
                 incident = await self.incidents.resolve_incident(
                     incident.id, IncidentStatus.OPEN, SYSTEM_REVIEWER, None) or incident
             incidents.append(incident)
-        withdrawn = None
-        post = await self.incidents.card_post_for_source(msg.platform, msg.channel_id, msg.message_id)
-        still_fits = post is not None and d.talking_point_id == post.talking_point_id and (
-            d.is_incident or d.answer_question)
-        if post is not None and not post.retracted and not still_fits:
-            await self.incidents.mark_card_retracted(post.id)
-            withdrawn = post
-        return replace(outcome, withdrawn=withdrawn, edited=tuple(incidents))
+        post = await self.live_card(msg.platform, msg.channel_id, msg.message_id)
+        fits = post is not None and d.talking_point_id == post.talking_point_id and (d.is_incident or d.answer_question)
+        return replace(outcome, withdraw=None if fits else post, edited=tuple(incidents))
 
-    async def withdraw_card(self, platform: str, channel_id: str, message_id: str) -> CardPost | None:
-        """The message a card answered is gone: mark its card retracted (the budget stops counting it) and
-        return it for the adapter to take down; None if it had no card or the card was already withdrawn."""
+    async def live_card(self, platform: str, channel_id: str, message_id: str) -> CardPost | None:
+        """The card still up under a message (None if it has none, or it was withdrawn). For a deleted message
+        the adapter takes it down, then calls :meth:`withdraw_card`."""
         post = await self.incidents.card_post_for_source(platform, channel_id, message_id)
-        if post is None or post.retracted:
-            return None
+        return None if post is None or post.retracted else post
+
+    async def withdraw_card(self, post: CardPost) -> None:
+        """The adapter took ``post`` down: the reply budget stops counting it."""
         await self.incidents.mark_card_retracted(post.id)
-        return post
 
     async def handle_delete(self, platform: str, channel_id: str, message_id: str) -> int:
         """The source message was deleted: purge its stored content. Returns incidents changed."""

@@ -494,16 +494,18 @@ class MatrixBot:
                 await self.service.card_posted(msg, outcome, event_id)
         elif outcome.suppressed:
             log.info("matrix: card for %s in %s held back: %s", msg.message_id, room_id, outcome.suppressed)
-        if outcome.withdrawn is not None:
-            await self.withdraw(outcome.withdrawn, "the message was edited")
+        if outcome.withdraw is not None:
+            await self.withdraw(outcome.withdraw, "the message was edited")
         for incident in outcome.edited:
             await self.refresh_alerts(incident)
         if outcome.alert and outcome.incident is not None:
             await self.alert(outcome.incident)
 
     async def withdraw(self, post: CardPost, why: str) -> None:
-        """Take a card down by editing it into a one-line "withdrawn" notice (see docs/matrix.md, 9.)."""
+        """Take a card down by editing it into a one-line "withdrawn" notice (see docs/matrix.md, 9.); once
+        that is done the budget stops counting it."""
         if await self.send(post.channel_id, withdrawn_card_content(post.post_message_id, post.lang)):
+            await self.service.withdraw_card(post)
             log.info("matrix: withdrew card %s in %s: %s", post.post_message_id, post.channel_id, why)
 
     def _title(self, incident: Incident) -> str | None:
@@ -565,12 +567,12 @@ class MatrixBot:
         if changed:
             log.info("matrix: purged stored content of %s in %s (%d incident(s))", redacts, room_id, changed)
             await self.sweep_alerts(force=True)
-        post = await self.service.withdraw_card(PLATFORM, room_id, redacts)
+        post = await self.service.live_card(PLATFORM, room_id, redacts)
         if post is not None:
             await self.withdraw(post, "the message was redacted")
         own = await self.service.incidents.card_post_by_post_id(PLATFORM, redacts)
         if own is not None and not own.retracted:  # a moderator removed one of the bot's cards: stop counting it
-            await self.service.incidents.mark_card_retracted(own.id)
+            await self.service.withdraw_card(own)
             log.info("matrix: card %s in %s was redacted by %s", redacts, room_id, getattr(event, "sender", "?"))
 
     # ------------------------------------------------------------------ reactions
