@@ -353,9 +353,9 @@ async def test_open_database_in_memory():
 
 
 async def test_alert_posts_migration_keeps_the_matrix_alerts_remembered_in_kv(conn, tmp_path):
-    """Alerts posted before ``alert_posts`` existed were kv rows 'matrix:alert:<event id>' -> incident id: their
+    """Alerts posted before ``alert_events`` existed were kv rows 'matrix:alert:<event id>' -> incident id: their
     ✅/❌ reactions must keep working after the upgrade."""
-    [alerts_file] = DEFAULT_MIGRATIONS_DIR.glob("[0-9][0-9][0-9][0-9]_alert_posts.sql")
+    [alerts_file] = DEFAULT_MIGRATIONS_DIR.glob("[0-9][0-9][0-9][0-9]_alert_events.sql")
     earlier = {f.name: f.read_text(encoding="utf-8") for f in sorted(DEFAULT_MIGRATIONS_DIR.glob("[0-9]*.sql"))
                if f.name < alerts_file.name}
     d = write_migrations(tmp_path / "m", earlier)
@@ -371,5 +371,5 @@ async def test_alert_posts_migration_keeps_the_matrix_alerts_remembered_in_kv(co
     write_migrations(d, {alerts_file.name: alerts_file.read_text(encoding="utf-8")})
     await migrate(conn, d)
     rows = await conn.execute_fetchall(
-        "SELECT platform, incident_id, channel_id, post_message_id, content_removed FROM alert_posts")
+        "SELECT platform, incident_id, channel_id, post_message_id, content_removed FROM alert_events")
     assert [tuple(r) for r in rows] == [("matrix", 7, "", "$old_alert", 0)]

@@ -415,7 +415,7 @@ class SqliteIncidentRepository:
         async with locked(self._db):  # one statement (autocommit)
             row = await fetch_one(
                 self._db,
-                "INSERT INTO alert_posts (platform, incident_id, channel_id, post_message_id, created_at,"
+                "INSERT INTO alert_events (platform, incident_id, channel_id, post_message_id, created_at,"
                 f" content_removed) VALUES (?, ?, ?, ?, ?, ?) RETURNING {_ALERT_COLUMNS}",
                 (post.platform, post.incident_id, post.channel_id, post.post_message_id, post.created_at,
                  bool(post.content_removed)),
@@ -426,14 +426,14 @@ class SqliteIncidentRepository:
     async def alert_post_by_post_id(self, platform: str, post_message_id: str) -> AlertPost | None:
         async with locked(self._db):
             row = await fetch_one(
-                self._db, f"SELECT {_ALERT_COLUMNS} FROM alert_posts WHERE platform = ? AND post_message_id = ?",
+                self._db, f"SELECT {_ALERT_COLUMNS} FROM alert_events WHERE platform = ? AND post_message_id = ?",
                 (platform, post_message_id))
         return _row_to_alert(row) if row else None
 
     async def alert_posts_for_incident(self, incident_id: int) -> list[AlertPost]:
         async with locked(self._db):
             rows = await fetch_all(
-                self._db, f"SELECT {_ALERT_COLUMNS} FROM alert_posts WHERE incident_id = ? ORDER BY id", (incident_id,))
+                self._db, f"SELECT {_ALERT_COLUMNS} FROM alert_events WHERE incident_id = ? ORDER BY id", (incident_id,))
         return [_row_to_alert(r) for r in rows]
 
     async def alerts_showing_purged_content(self, platform: str, limit: int = 100) -> list[AlertPost]:
@@ -441,7 +441,7 @@ class SqliteIncidentRepository:
         async with locked(self._db):
             rows = await fetch_all(
                 self._db,
-                "SELECT a.* FROM alert_posts AS a"
+                "SELECT a.* FROM alert_events AS a"
                 " JOIN incidents AS i ON i.id = a.incident_id"
                 " WHERE a.platform = ? AND a.content_removed = 0 AND i.content IS NULL ORDER BY a.id LIMIT ?",
                 (platform, limit),
@@ -450,7 +450,7 @@ class SqliteIncidentRepository:
 
     async def mark_alert_content_removed(self, alert_post_id: int) -> None:
         async with write_transaction(self._db):
-            await execute(self._db, "UPDATE alert_posts SET content_removed = 1 WHERE id = ?", (alert_post_id,))
+            await execute(self._db, "UPDATE alert_events SET content_removed = 1 WHERE id = ?", (alert_post_id,))
 
     # ----------------------------------------------------------------------------------- feedback
 
