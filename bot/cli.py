@@ -447,8 +447,12 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
 
     out = out or sys.stdout
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+    # a running bot says what it does (who it runs as, rooms, refused invites); one-shot commands stay quiet
+    quiet = logging.INFO if args.command == "run" else logging.WARNING
+    logging.basicConfig(level=logging.DEBUG if args.verbose else quiet,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not args.verbose:
+        logging.getLogger("nio").setLevel(logging.WARNING)  # matrix-nio logs every event it handles at INFO
     try:
         if args.command == "check":
             return cmd_check(args, out)

@@ -350,3 +350,26 @@ async def test_open_database_in_memory():
         assert EXPECTED_TABLES <= await tables(db)
     finally:
         await db.close()
+
+
+async def test_alert_posts_migration_keeps_the_matrix_alerts_remembered_in_kv(conn, tmp_path):
+    """Alerts posted before ``alert_events`` existed were kv rows 'matrix:alert:<event id>' -> incident id: their
+    ✅/❌ reactions must keep working after the upgrade."""
+    [alerts_file] = DEFAULT_MIGRATIONS_DIR.glob("[0-9][0-9][0-9][0-9]_alert_events.sql")
+    earlier = {f.name: f.read_text(encoding="utf-8") for f in sorted(DEFAULT_MIGRATIONS_DIR.glob("[0-9]*.sql"))
+               if f.name < alerts_file.name}
+    d = write_migrations(tmp_path / "m", earlier)
+    await migrate(conn, d)
+    await conn.execute(
+        "INSERT INTO incidents (id, platform, channel_id, message_id, author_id, talking_point_id, stance, action,"
+        " created_at, updated_at) VALUES (7, 'matrix', '!r:x', '$m', '@a:x', 'tp', 'assert', 'review', 't', 't')")
+    await conn.executemany("INSERT INTO kv (key, value, updated_at) VALUES (?, ?, '2026-01-01T00:00:00.000000Z')", [
+        ("matrix:alert:$old_alert", "7"),
+        ("matrix:alert:$for_a_deleted_incident", "99"),
+        ("matrix:sync_token:@bot:x", "s123"),
+    ])
+    write_migrations(d, {alerts_file.name: alerts_file.read_text(encoding="utf-8")})
+    await migrate(conn, d)
+    rows = await conn.execute_fetchall(
+        "SELECT platform, incident_id, channel_id, post_message_id, content_removed FROM alert_events")
+    assert [tuple(r) for r in rows] == [("matrix", 7, "", "$old_alert", 0)]

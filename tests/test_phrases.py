@@ -54,11 +54,11 @@ def test_phrase_falls_back_to_english(lang, expected):
     assert phrase(lang, "no_text") == expected
 
 
-def test_english_check_summary_keeps_the_detectors_reason():
+def test_english_check_summary_leaves_the_detectors_internal_reason_out():
     assert check_summary(_decision("us-biolabs"), "Biolabs?", "en") == (
         "Closest talking point: Biolabs? (us-biolabs) · stance: assert · score 0.62 · in a reply-mode room this "
-        f"would be sent to moderators for review. {REASON}")
-    assert check_summary(_decision(None, Action.NONE, None), None, "en") == f"No known talking point found. ({REASON})"
+        "would be sent to moderators for review.")
+    assert check_summary(_decision(None, Action.NONE, None), None, "en") == "No known talking point found."
 
 
 @pytest.mark.parametrize("lang,action,stance,expected", [

@@ -196,3 +196,58 @@ async def test_built_as_a_running_bot_the_encoder_has_its_own_process(tmp_path):
 async def test_an_app_given_a_detector_starts_no_encoder_process(app):
     assert app.owned_encoder is None
     assert app.service.batcher.max_in_flight == 1
+
+
+HARMLESS = "I had lunch with my colleague today"
+
+
+async def test_edit_into_harmless_text_closes_the_incident_and_withdraws_the_card_and_an_edit_back_reopens(app):
+    svc = app.service
+    await svc.settings.set_channel_mode("test", "g1", "c1", ChannelMode.REPLY)
+    original = msg(ASSERT_1, mid="m-harmless")
+    out = await svc.handle_message(original)
+    await svc.card_posted(original, out, "bot-harmless")
+
+    edited = await svc.handle_edit(msg(HARMLESS, mid="m-harmless", is_edit=True))
+    assert edited.withdraw is not None and edited.withdraw.post_message_id == "bot-harmless"
+    [incident] = edited.edited
+    assert (incident.id, incident.content, incident.status, incident.reviewer) == (
+        out.incident.id, HARMLESS, IncidentStatus.DISMISSED, "contextbot")
+    # the card counts until the adapter has taken it down
+    assert not (await svc.incidents.card_post_by_post_id("test", "bot-harmless")).retracted
+    await svc.withdraw_card(edited.withdraw)
+    assert (await svc.incidents.card_post_by_post_id("test", "bot-harmless")).retracted
+    assert await app.db.execute_fetchall("SELECT id FROM server_exemplars") == []  # the bot's closing teaches nothing
+
+    # the withdrawn card no longer holds the talking point's cooldown
+    other = await svc.handle_message(msg(ASSERT_1 + " Wake up.", author="u2"))
+    assert other.card is not None and other.card.talking_point_id == out.card.talking_point_id
+
+    # edited back into the claim: the incident the bot closed is open again, and still no second card
+    back = await svc.handle_edit(msg(ASSERT_1, mid="m-harmless", is_edit=True))
+    assert back.card is None and back.withdraw is None
+    assert [(i.id, i.status, i.content) for i in back.edited] == [(out.incident.id, IncidentStatus.OPEN, ASSERT_1)]
+
+
+async def test_a_moderators_verdict_survives_an_edit(app):
+    svc = app.service
+    m = msg(ASSERT_1, mid="m-verdict")
+    out = await svc.handle_message(m)
+    await svc.resolve(out.incident.id, IncidentStatus.CONFIRMED, "mod", "seen")
+    edited = await svc.handle_edit(msg(HARMLESS, mid="m-verdict", is_edit=True))
+    [incident] = edited.edited
+    assert (incident.status, incident.reviewer, incident.content) == (IncidentStatus.CONFIRMED, "mod", HARMLESS)
+
+
+async def test_a_deleted_messages_card_is_live_until_withdrawn(app):
+    svc = app.service
+    await svc.settings.set_channel_mode("test", "g1", "c1", ChannelMode.REPLY)
+    m = msg(ASSERT_1, mid="m-gone")
+    out = await svc.handle_message(m)
+    await svc.card_posted(m, out, "bot-gone")
+    await svc.handle_delete("test", "c1", "m-gone")
+    post = await svc.live_card("test", "c1", "m-gone")
+    assert post is not None and post.post_message_id == "bot-gone"
+    await svc.withdraw_card(post)
+    assert await svc.live_card("test", "c1", "m-gone") is None
+    assert await svc.live_card("test", "c1", "never-carded") is None

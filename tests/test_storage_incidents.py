@@ -541,3 +541,40 @@ async def test_nan_scores_do_not_break_insert(repo):
     inc = await record(repo, new_incident(score=float("nan"), match_score=float("inf")), WINDOW)
     assert inc.score == 0.0
     assert inc.match_score == float("inf")
+
+
+# ------------------------------------------------------------------------------ edits and alert posts
+
+
+async def test_update_message_content_follows_an_edit_but_leaves_purged_snapshots_purged(repo, db):
+    a = await record(repo, new_incident())
+    b = await record(repo, new_incident(talking_point_id="tp.other"))
+    other = await record(repo, new_incident(message_id="m2"))
+    assert await repo.update_message_content("discord", "c1", "m1", "I had lunch today") == 2
+    assert [(await repo.get_incident(i.id)).content for i in (a, b, other)] == [
+        "I had lunch today", "I had lunch today", "Ukraine is run by nazis"]
+    await repo.purge_message_content("discord", "c1", "m1")
+    assert await repo.update_message_content("discord", "c1", "m1", "back again") == 0
+    assert (await repo.get_incident(a.id)).content is None
+
+
+async def test_alert_posts_roundtrip_and_the_purged_content_sweep(repo):
+    from bot.core.ports import AlertPost
+
+    kept = await record(repo, new_incident())
+    gone = await record(repo, new_incident(message_id="m2"))
+    posts = [await repo.record_alert_post(AlertPost(0, "matrix", inc.id, "!mods:x", f"$alert{inc.id}", T0))
+             for inc in (kept, gone)]
+    assert await repo.alert_post_by_post_id("matrix", f"$alert{gone.id}") == posts[1]
+    assert await repo.alert_post_by_post_id("discord", f"$alert{gone.id}") is None
+    assert await repo.alert_posts_for_incident(kept.id) == [posts[0]]
+    assert await repo.alerts_showing_purged_content("matrix") == []
+
+    await repo.purge_message_content("discord", "c1", "m2")
+    assert await repo.alerts_showing_purged_content("matrix") == [posts[1]]
+    assert await repo.alerts_showing_purged_content("discord") == []
+    await repo.mark_alert_content_removed(posts[1].id)
+    assert await repo.alerts_showing_purged_content("matrix") == []
+    assert (await repo.alert_post_by_post_id("matrix", f"$alert{gone.id}")).content_removed
+    with pytest.raises(sqlite3.IntegrityError):  # one row per posted message
+        await repo.record_alert_post(posts[0])

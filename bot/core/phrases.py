@@ -34,6 +34,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "feedback_not_relevant": "Thanks, noted: not relevant. Moderators review this feedback.",
         "feedback_again": "Your vote on this card was already recorded.",
         "feedback_failed": "Sorry, your feedback could not be saved.",
+        "card_withdrawn": "This context card was withdrawn: the message it answered was deleted or changed.",
     },
     "ru": {
         "no_match": "Известный тезис не найден",
@@ -57,6 +58,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "feedback_not_relevant": "Спасибо, учтено: не по теме. Модераторы просматривают такие отзывы.",
         "feedback_again": "Ваш голос за эту карточку уже учтён.",
         "feedback_failed": "Извините, не удалось сохранить ваш отзыв.",
+        "card_withdrawn": "Эта карточка с контекстом снята: сообщение, на которое она отвечала, удалено или изменено.",
     },
     "uk": {
         "no_match": "Відомого наративу не знайдено",
@@ -80,6 +82,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "feedback_not_relevant": "Дякуємо, враховано: не по темі. Модератори переглядають такі відгуки.",
         "feedback_again": "Ваш голос за цю картку вже враховано.",
         "feedback_failed": "Вибачте, не вдалося зберегти ваш відгук.",
+        "card_withdrawn": "Цю картку з контекстом знято: повідомлення, на яке вона відповідала, видалено або змінено.",
     },
     "de": {
         "no_match": "Kein bekanntes Narrativ gefunden",
@@ -103,6 +106,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "feedback_not_relevant": "Danke, notiert: nicht relevant. Die Moderation sieht sich solche Rückmeldungen an.",
         "feedback_again": "Deine Stimme zu dieser Karte ist schon gespeichert.",
         "feedback_failed": "Entschuldigung, deine Rückmeldung konnte nicht gespeichert werden.",
+        "card_withdrawn": "Diese Kontextkarte wurde zurückgezogen: Die Nachricht, auf die sie antwortete, wurde gelöscht oder geändert.",
     },
 }
 
@@ -140,15 +144,13 @@ def check_reason(decision: Decision, lang: str | None) -> str | None:
 
 
 def check_summary(decision: Decision, title: str | None, lang: str | None) -> str:
-    """One line answering a member's check: the closest talking point, the stance, and what the bot would do,
-    then :func:`check_reason`."""
-    reason = check_reason(decision, lang)
+    """One line answering a member's check: the closest talking point, the stance, and what the bot would do.
+    The detector's reason (an internal diagnostic such as "weak match (0.31 < 0.45)") is left out in every
+    language: moderators see it in the dashboard and ``python -m bot check``."""
     if decision.talking_point_id is None:
-        line = phrase(lang, "no_match") + "."
-        return line if reason is None else f"{line} ({reason})"
+        return phrase(lang, "no_match") + "."
     name = f"{title} ({decision.talking_point_id})" if title else decision.talking_point_id
     verdict = phrase(lang, {Action.REPLY: "verdict_reply", Action.REVIEW: "verdict_review",
                             Action.NONE: "verdict_none"}[decision.action])
-    line = phrase(lang, "closest", name=name, stance=stance_name(lang, decision.stance),
+    return phrase(lang, "closest", name=name, stance=stance_name(lang, decision.stance),
                   score=f"{decision.score:.2f}", verdict=verdict)
-    return line if reason is None else f"{line} {reason}"

@@ -88,6 +88,19 @@ class CardPost:
 
 
 @dataclass(frozen=True)
+class AlertPost:
+    """A moderator alert the bot posted (kept so it can be edited: resolved, or its excerpt removed)."""
+
+    id: int
+    platform: str
+    incident_id: int
+    channel_id: str  # the moderators' room or channel
+    post_message_id: str  # the alert's own message / event id
+    created_at: datetime
+    content_removed: bool = False  # edited after the incident's content was purged
+
+
+@dataclass(frozen=True)
 class SuppressedReply:
     """A reply the budget held back (still logged)."""
 
@@ -144,6 +157,10 @@ class IncidentRepository(Protocol):
     async def purge_content_before(self, cutoff: datetime) -> int:
         """Retention: blank content snapshots older than ``cutoff``. Returns rows changed."""
 
+    async def update_message_content(self, platform: str, channel_id: str, message_id: str, content: str) -> int:
+        """The source message was edited: its incidents' snapshots become the new text (purged ones stay
+        purged). Returns rows changed."""
+
     async def record_card_post(self, post: CardPost) -> CardPost:
         """Store a posted card (``id`` ignored on input); returns it with its id."""
 
@@ -159,6 +176,18 @@ class IncidentRepository(Protocol):
     async def mark_card_retracted(self, card_post_id: int) -> None: ...
 
     async def record_suppressed(self, s: SuppressedReply) -> None: ...
+
+    async def record_alert_post(self, post: AlertPost) -> AlertPost:
+        """Store a posted alert (``id`` ignored on input); returns it with its id."""
+
+    async def alert_post_by_post_id(self, platform: str, post_message_id: str) -> AlertPost | None: ...
+
+    async def alert_posts_for_incident(self, incident_id: int) -> list[AlertPost]: ...
+
+    async def alerts_showing_purged_content(self, platform: str, limit: int = 100) -> list[AlertPost]:
+        """Alerts not yet edited whose incident's content has been purged, oldest first."""
+
+    async def mark_alert_content_removed(self, alert_post_id: int) -> None: ...
 
     async def record_feedback(self, card_post_id: int, user_id: str, helpful: bool) -> bool:
         """One vote per member per card: insert or replace; returns True if the vote is new or changed."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Protocol, Sequence
 
@@ -33,6 +33,9 @@ from .ports import CardPost, IncidentRepository, NewIncident, SettingsRepository
 log = logging.getLogger(__name__)
 
 GROUP_WINDOW = timedelta(hours=24)
+#: The reviewer recorded when the bot itself closes an incident (its message was edited into something else).
+SYSTEM_REVIEWER = "contextbot"
+EDITED_NOTE = "closed by contextbot: the author edited the message and it no longer matches this talking point"
 
 
 class DetectorLike(Protocol):
@@ -71,6 +74,8 @@ class Outcome:
     alert: bool = False  # send a moderator alert for ``incident``
     suppressed: str | None = None  # why a card was held back by the budget
     is_answer: bool = False  # the card answers a question (not an incident against the author)
+    withdraw: CardPost | None = None  # an edit took away this posted card's reason: take it down, then withdraw_card
+    edited: tuple[Incident, ...] = ()  # after an edit: the message's incidents (new text; some closed/re-opened)
 
 
 def _skipped(mode: ChannelMode) -> Decision:
@@ -177,8 +182,42 @@ class IncidentService:
         return await self._budgeted_card(msg, decision, tp, mode, server, now, incident)
 
     async def handle_edit(self, msg: IncomingMessage) -> Outcome:
-        """An edited message: re-checked, never a second card for the same message, no duplicate incident."""
-        return await self.handle_message(msg)
+        """An edited message: re-checked, never a second card for the same message, no duplicate incident.
+
+        The message's incidents take the new text. Those whose talking point the new text no longer raises are
+        closed (dismissed by :data:`SYSTEM_REVIEWER`, no verdict learned) if still open; one the bot closed
+        that way is re-opened when an edit brings the claim back. A card whose talking point the new text no
+        longer asserts or asks about is returned in ``Outcome.withdraw``: the adapter takes it down, then calls
+        :meth:`withdraw_card`."""
+        outcome = await self.handle_message(msg)
+        if outcome.mode is ChannelMode.OFF or msg.author_is_bot:
+            return outcome  # not examined: nothing to reconcile
+        d = outcome.decision
+        raised = outcome.incident.talking_point_id if outcome.incident is not None else None
+        await self.incidents.update_message_content(msg.platform, msg.channel_id, msg.message_id, msg.text)
+        incidents: list[Incident] = []
+        for incident in await self.incidents.incidents_for_message(msg.platform, msg.channel_id, msg.message_id):
+            auto_closed = incident.status is IncidentStatus.DISMISSED and incident.reviewer == SYSTEM_REVIEWER
+            if incident.talking_point_id != raised and incident.status is IncidentStatus.OPEN:
+                incident = await self.incidents.resolve_incident(
+                    incident.id, IncidentStatus.DISMISSED, SYSTEM_REVIEWER, EDITED_NOTE) or incident
+            elif incident.talking_point_id == raised and auto_closed:
+                incident = await self.incidents.resolve_incident(
+                    incident.id, IncidentStatus.OPEN, SYSTEM_REVIEWER, None) or incident
+            incidents.append(incident)
+        post = await self.live_card(msg.platform, msg.channel_id, msg.message_id)
+        fits = post is not None and d.talking_point_id == post.talking_point_id and (d.is_incident or d.answer_question)
+        return replace(outcome, withdraw=None if fits else post, edited=tuple(incidents))
+
+    async def live_card(self, platform: str, channel_id: str, message_id: str) -> CardPost | None:
+        """The card still up under a message (None if it has none, or it was withdrawn). For a deleted message
+        the adapter takes it down, then calls :meth:`withdraw_card`."""
+        post = await self.incidents.card_post_for_source(platform, channel_id, message_id)
+        return None if post is None or post.retracted else post
+
+    async def withdraw_card(self, post: CardPost) -> None:
+        """The adapter took ``post`` down: the reply budget stops counting it."""
+        await self.incidents.mark_card_retracted(post.id)
 
     async def handle_delete(self, platform: str, channel_id: str, message_id: str) -> int:
         """The source message was deleted: purge its stored content. Returns incidents changed."""

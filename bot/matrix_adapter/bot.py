@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import uuid
 from typing import Any, Awaitable, Callable, Iterable
 
@@ -49,9 +50,10 @@ from nio.api import Api
 
 from bot.config import ConfigError, MatrixConfig
 from bot.core.lang import detect_language
-from bot.core.models import ChannelMode, IncidentStatus, IncomingMessage
+from bot.core.models import ChannelMode, Incident, IncidentStatus, IncomingMessage
 from bot.core.phrases import check_summary, phrase
-from bot.core.ports import IncidentFilter, SettingsRepository
+from bot.core.ports import AlertPost, CardPost, IncidentFilter, SettingsRepository
+from bot.core.sanitize import clip
 from bot.core.service import IncidentService, Outcome
 
 from . import commands as cmds
@@ -74,15 +76,19 @@ from .convert import (
     thread_root,
 )
 from .render import (
+    Verbatim,
     alert_content,
     card_content,
     card_html,
     card_text,
     esc,
-    incident_detail_text,
+    incident_detail,
     incidents_content,
+    lines_notice,
     notice_content,
+    replacement_content,
     text_notice,
+    withdrawn_card_content,
 )
 
 log = logging.getLogger(__name__)
@@ -157,7 +163,9 @@ class MatrixBot:
         timeline_limit: int = 50,
         send_attempts: int = 5,
         max_retry_wait: float = 30.0,
+        alert_sweep_interval: float = 600.0,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
         self.service = service
@@ -168,6 +176,9 @@ class MatrixBot:
         self.send_attempts = max(1, send_attempts)
         self.max_retry_wait = max_retry_wait
         self._sleep = sleep
+        self._monotonic = monotonic
+        self.alert_sweep_interval = alert_sweep_interval
+        self._last_sweep: float | None = None
         self.prefix = config.command_prefix
         self.management_room: str | None = None
         self.ready = asyncio.Event()  # set once the first sync has been processed and its token stored
@@ -187,18 +198,27 @@ class MatrixBot:
     def token_key(self) -> str:
         return f"matrix:sync_token:{self.user_id}"
 
-    @staticmethod
-    def alert_key(event_id: str) -> str:
-        return f"matrix:alert:{event_id}"
-
     def server_id(self, room_id: str) -> str:
         return server_id_for_room(room_id, self.user_id)
+
+    def room_name(self, room_id: str) -> str | None:
+        """The room's name (or canonical alias) as the bot last saw it, on one line; None if it has none."""
+        room = self.client.rooms.get(room_id)
+        name = (getattr(room, "name", None) or getattr(room, "canonical_alias", None)) if room is not None else None
+        return clip(" ".join(name.split()), 80) if isinstance(name, str) and name.strip() else None
 
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
         """Resolve and join the management room (if configured); load the stored sync token."""
         self._since = await self.settings.get_value(self.token_key)
+        log.info("matrix: running as %s (device %s) on %s", self.user_id, self.client.device_id or "?",
+                 self.config.homeserver)
+        if self.config.allowed_inviters:
+            log.info("matrix: accepting invites from %s", ", ".join(self.config.allowed_inviters))
+        else:
+            log.warning("matrix: matrix.allowed_inviters is empty, so every invite is refused; list the users "
+                        "(@user:server) or homeservers allowed to add the bot to rooms")
         room = self.config.management_room
         if room:
             if room.startswith("#"):
@@ -211,7 +231,9 @@ class MatrixBot:
             if room:
                 self.management_room = room
                 joined = await self.client.join(room)
-                if not isinstance(joined, JoinResponse):
+                if isinstance(joined, JoinResponse):
+                    log.info("matrix: management room %s", room)
+                else:
                     log.warning("matrix: cannot join the management room %s (%s); invite the bot there", room, joined)
 
     async def run(self) -> None:
@@ -232,6 +254,7 @@ class MatrixBot:
                 ok = False
             if ok:
                 failures = 0
+                await self._guard(self.sweep_alerts(), "alert sweep", self.management_room or "-")
             else:
                 failures += 1
                 await self._sleep(min(60.0, 0.5 * 2 ** min(failures, 7)))
@@ -285,6 +308,10 @@ class MatrixBot:
             await self.settings.set_value(self.token_key, resp.next_batch)
         self._since = resp.next_batch
         self._resumed = True
+        if not self.ready.is_set():
+            rooms = sorted(self.client.rooms)
+            log.info("matrix: in %d room(s)%s", len(rooms), ": " + ", ".join(
+                f"{self.room_name(r) or '(unnamed)'} ({r})" for r in rooms) if rooms else "")
         self.ready.set()
         return True
 
@@ -356,7 +383,7 @@ class MatrixBot:
         if len(collected) >= MAX_BACKFILL:
             log.warning("matrix: more than %d missed events in %s; older ones are skipped", MAX_BACKFILL, room_id)
         collected.reverse()
-        log.info("matrix: fetched %d missed event(s) in %s", len(collected), room_id)
+        log.info("matrix: sync gap in %s recovered: fetched %d missed event(s)", room_id, len(collected))
         return collected
 
     async def on_event(self, room_id: str, event: Any) -> None:
@@ -367,7 +394,7 @@ class MatrixBot:
             if edit_target(content):
                 await self.on_edit(room_id, event)
                 return
-            command = cmds.parse_command(content.get("body", ""), self.prefix)
+            command = cmds.parse_command(message_text(content), self.prefix)  # without a reply fallback
             if command is not None:
                 await self.on_command(room_id, event, command)
                 return
@@ -384,14 +411,14 @@ class MatrixBot:
         for ev in invite_state:
             if isinstance(ev, InviteMemberEvent) and ev.state_key == self.user_id and ev.membership == "invite":
                 inviter = ev.sender
-        if invite_allowed(inviter, self.config.allowed_inviters, self.user_id):
+        if invite_allowed(inviter, self.config.allowed_inviters):
             resp = await self._with_retry(lambda: self.client.join(room_id), "join")
             if isinstance(resp, JoinResponse):
                 log.info("matrix: joined %s (invited by %s)", room_id, inviter)
             else:
                 log.warning("matrix: could not join %s: %s", room_id, resp)
             return
-        log.info("matrix: rejecting invite to %s from %s (not in matrix.allowed_inviters)", room_id, inviter)
+        log.info("matrix: refused the invite to %s from %s (not in matrix.allowed_inviters)", room_id, inviter)
         await self.reject_invite(room_id, REJECT_REASON)
 
     async def reject_invite(self, room_id: str, reason: str) -> None:
@@ -459,34 +486,94 @@ class MatrixBot:
         await self.act(room_id, msg, outcome)
 
     async def act(self, room_id: str, msg: IncomingMessage, outcome: Outcome) -> None:
-        """Post what the service decided: the card (then ``card_posted``) and/or the moderator alert."""
+        """Post what the service decided: the card (then ``card_posted``) and/or the moderator alert; after an
+        edit, take down a card that lost its reason and bring the message's alerts up to date."""
         if outcome.card is not None:
             event_id = await self.send(room_id, card_content(outcome.card, reply_to=msg.message_id, thread_root=msg.thread_id))
             if event_id:
                 await self.service.card_posted(msg, outcome, event_id)
         elif outcome.suppressed:
             log.info("matrix: card for %s in %s held back: %s", msg.message_id, room_id, outcome.suppressed)
+        if outcome.withdraw is not None:
+            await self.withdraw(outcome.withdraw, "the message was edited")
+        for incident in outcome.edited:
+            await self.refresh_alerts(incident)
         if outcome.alert and outcome.incident is not None:
-            await self.alert(outcome)
+            await self.alert(outcome.incident)
 
-    async def alert(self, outcome: Outcome) -> None:
-        incident = outcome.incident
-        assert incident is not None
+    async def withdraw(self, post: CardPost, why: str) -> None:
+        """Take a card down by editing it into a one-line "withdrawn" notice (see docs/matrix.md, 9.); once
+        that is done the budget stops counting it."""
+        if await self.send(post.channel_id, withdrawn_card_content(post.post_message_id, post.lang)):
+            await self.service.withdraw_card(post)
+            log.info("matrix: withdrew card %s in %s: %s", post.post_message_id, post.channel_id, why)
+
+    def _title(self, incident: Incident) -> str | None:
+        tp = self.service.catalog.get(incident.talking_point_id)
+        return tp.title if tp else None
+
+    def _alert_content(self, incident: Incident) -> dict[str, Any]:
+        return alert_content(incident, self._title(incident), self.prefix, self.room_name(incident.channel_id))
+
+    async def alert(self, incident: Incident) -> None:
         if not self.management_room:
             log.info("matrix: incident #%s needs review (no matrix.management_room configured)", incident.id)
             return
-        tp = self.service.catalog.get(incident.talking_point_id)
-        event_id = await self.send(self.management_room, alert_content(incident, tp.title if tp else None, self.prefix))
+        event_id = await self.send(self.management_room, self._alert_content(incident))
         if event_id:
-            await self.settings.set_value(self.alert_key(event_id), str(incident.id))
+            await self.service.incidents.record_alert_post(AlertPost(
+                0, PLATFORM, incident.id, self.management_room, event_id, self.service.clock(),
+                content_removed=incident.content is None))
+
+    async def _edit_alert(self, alert: AlertPost, incident: Incident) -> bool:
+        room = alert.channel_id or self.management_room
+        if not room:
+            return False
+        return bool(await self.send(room, replacement_content(alert.post_message_id, self._alert_content(incident))))
+
+    async def refresh_alerts(self, incident: Incident) -> None:
+        """Edit the incident's alerts (same event ids) to show it as it is now: status, text or no text."""
+        for alert in await self.service.incidents.alert_posts_for_incident(incident.id):
+            if await self._edit_alert(alert, incident) and incident.content is None and not alert.content_removed:
+                await self.service.incidents.mark_alert_content_removed(alert.id)
+
+    async def sweep_alerts(self, *, force: bool = False) -> int:
+        """Edit "content removed" into alerts whose incident lost its text (a redaction, or a retention purge
+        run by ``python -m bot incidents purge``); at most every ``alert_sweep_interval`` seconds unless
+        ``force``. Returns the number of alerts edited."""
+        now = self._monotonic()
+        if not force and self._last_sweep is not None and now - self._last_sweep < self.alert_sweep_interval:
+            return 0
+        self._last_sweep = now
+        edited = 0
+        for alert in await self.service.incidents.alerts_showing_purged_content(PLATFORM):
+            incident = await self.service.incidents.get_incident(alert.incident_id)
+            if incident is None or incident.content is not None:
+                continue
+            if await self._edit_alert(alert, incident):
+                edited += 1
+            # marked even when the edit failed (a deleted room, no power): retrying every sweep would not help
+            await self.service.incidents.mark_alert_content_removed(alert.id)
+        if edited:
+            log.info("matrix: removed the excerpt from %d alert(s) whose message is gone", edited)
+        return edited
 
     async def on_redaction(self, room_id: str, event: Any) -> None:
         source = getattr(event, "source", {}) or {}
         redacts = getattr(event, "redacts", None) or source.get("redacts") or content_of(source).get("redacts")
-        if isinstance(redacts, str) and redacts:
-            changed = await self.service.handle_delete(PLATFORM, room_id, redacts)
-            if changed:
-                log.info("matrix: purged stored content of %s in %s (%d incident(s))", redacts, room_id, changed)
+        if not isinstance(redacts, str) or not redacts:
+            return
+        changed = await self.service.handle_delete(PLATFORM, room_id, redacts)
+        if changed:
+            log.info("matrix: purged stored content of %s in %s (%d incident(s))", redacts, room_id, changed)
+            await self.sweep_alerts(force=True)
+        post = await self.service.live_card(PLATFORM, room_id, redacts)
+        if post is not None:
+            await self.withdraw(post, "the message was redacted")
+        own = await self.service.incidents.card_post_by_post_id(PLATFORM, redacts)
+        if own is not None and not own.retracted:  # a moderator removed one of the bot's cards: stop counting it
+            await self.service.withdraw_card(own)
+            log.info("matrix: card %s in %s was redacted by %s", redacts, room_id, getattr(event, "sender", "?"))
 
     # ------------------------------------------------------------------ reactions
 
@@ -497,17 +584,25 @@ class MatrixBot:
             return
         if key not in (CHECK_MARK, CROSS_MARK) or room_id != self.management_room:
             return
-        stored = await self.settings.get_value(self.alert_key(event.reacts_to))
-        if not stored or not stored.isdigit():
+        alert = await self.service.incidents.alert_post_by_post_id(PLATFORM, event.reacts_to)
+        if alert is None:
             return
         if not await self.is_moderator(room_id, event.sender):
             await self.send(room_id, self._refusal("resolve incidents", reply_to=event.reacts_to))
             return
         status = IncidentStatus.CONFIRMED if key == CHECK_MARK else IncidentStatus.FALSE_POSITIVE
-        incident = await self.service.resolve(int(stored), status, event.sender, None)
-        if incident is not None:
-            await self.send(room_id, text_notice(f"Incident #{incident.id} marked {incident.status.value} by {event.sender}.",
-                                                 reply_to=event.reacts_to))
+        await self._resolve(room_id, alert.incident_id, status, event.sender, None, reply_to=event.reacts_to)
+
+    async def _resolve(self, room_id: str, incident_id: int, status: IncidentStatus, reviewer: str,
+                       note: str | None, *, reply_to: str, thread: str = "") -> None:
+        incident = await self.service.resolve(incident_id, status, reviewer, note)
+        if incident is None:
+            await self.send(room_id, text_notice(f"No incident #{incident_id}.", reply_to=reply_to, thread_root=thread))
+            return
+        await self.send(room_id, lines_notice(
+            [(f"Incident #{incident.id} marked {incident.status.value} by ", Verbatim(reviewer), ".")],
+            reply_to=reply_to, thread_root=thread))
+        await self.refresh_alerts(incident)
 
     # ------------------------------------------------------------------ permissions
 
@@ -576,17 +671,15 @@ class MatrixBot:
             if incident is None:
                 await say(f"No incident #{command.incident_id} in this room.")
             else:
-                tp = self.service.catalog.get(incident.talking_point_id)
-                await say(incident_detail_text(incident, tp.title if tp else None))
+                await self.send(room_id, lines_notice(
+                    incident_detail(incident, self._title(incident), self.room_name(incident.channel_id)),
+                    reply_to=reply_to, thread_root=thread))
         elif isinstance(command, cmds.Resolve):
             if await self._incident_here(room_id, command.incident_id) is None:
                 await say(f"No incident #{command.incident_id} in this room.")
                 return
-            incident = await self.service.resolve(command.incident_id, command.status, event.sender, command.note)
-            if incident is None:
-                await say(f"No incident #{command.incident_id}.")
-            else:
-                await say(f"Incident #{incident.id} marked {incident.status.value} by {event.sender}.")
+            await self._resolve(room_id, command.incident_id, command.status, event.sender, command.note,
+                                reply_to=reply_to, thread=thread)
         elif isinstance(command, cmds.Mode):
             await self._mode(room_id, command, say)
 
@@ -632,12 +725,22 @@ class MatrixBot:
             status=IncidentStatus.OPEN if command.only_open else None,
             talking_point_id=topic,
         )
-        rows = await self.service.incidents.list_incidents(flt, limit=INCIDENT_LIST_LIMIT)
         total = await self.service.incidents.count_incidents(flt)
+        pages = max(1, -(-total // INCIDENT_LIST_LIMIT))
+        page = min(command.page, pages)
+        rows = await self.service.incidents.list_incidents(flt, limit=INCIDENT_LIST_LIMIT,
+                                                           offset=(page - 1) * INCIDENT_LIST_LIMIT)
         scope = "all rooms" if room_id == self.management_room else "this room"
+        first = (page - 1) * INCIDENT_LIST_LIMIT + 1
+        shown = f"{first}–{first + len(rows) - 1} of {total}" if rows else f"0 of {total}"
         header = (f"{'Open' if command.only_open else 'All'} incidents in {scope}"
-                  + (f" for {topic}" if topic else "") + f": {len(rows)} of {total} (newest first)")
-        await self.send(room_id, incidents_content(rows, header=header, reply_to=reply_to, thread_root=thread))
+                  + (f" for {topic}" if topic else "") + f": {shown} (newest first), page {page} of {pages}")
+        footer = ""
+        if page < pages:
+            words = [self.prefix, "incidents", "open" if command.only_open else "all"] + ([topic] if topic else [])
+            footer = f"Next page: {' '.join(words)} {page + 1}"
+        await self.send(room_id, incidents_content(rows, header=header, reply_to=reply_to, thread_root=thread,
+                                                   footer=footer))
 
     async def _mode(self, room_id: str, command: cmds.Mode, say) -> None:
         if room_id == self.management_room:
@@ -701,7 +804,6 @@ async def run_matrix(app: Any, config: Any) -> None:
     try:
         await login(client, mcfg, app.service.settings)
         bot = MatrixBot(client, app.service, mcfg)
-        log.info("matrix: running as %s on %s", client.user_id, mcfg.homeserver)
         await bot.run()
     finally:
         await client.close()

@@ -1,7 +1,7 @@
 """Text commands (``!cb ...``): parsing only. No I/O, no nio; the bot executes the parsed command.
 
 Members:     ``!cb help`` · ``!cb context <topic>`` · ``!cb check <text>`` (or as a reply to a message)
-Moderators:  ``!cb incidents [open|all] [topic]`` · ``!cb incident <id>`` ·
+Moderators:  ``!cb incidents [open|all] [topic] [page]`` · ``!cb incident <id>`` ·
              ``!cb resolve <id> confirmed|false_positive|dismissed [note]`` · ``!cb mode [off|log|review|reply]``
 """
 
@@ -49,6 +49,7 @@ class Check:
 class Incidents:
     only_open: bool = True
     topic: str | None = None
+    page: int = 1
     name: ClassVar[str] = "incidents"
     moderator: ClassVar[bool] = True
 
@@ -102,7 +103,7 @@ def usage(prefix: str) -> dict[str, str]:
         "context": f"{prefix} context <topic> — the context card for a talking point (id or keywords)",
         "check": f"{prefix} check <text> — what the bot would do with a text (nothing is logged); "
         f"or reply to a message with {prefix} check",
-        "incidents": f"{prefix} incidents [open|all] [topic] — recent incidents (moderators)",
+        "incidents": f"{prefix} incidents [open|all] [topic] [page] — recent incidents, 10 a page (moderators)",
         "incident": f"{prefix} incident <id> — one incident in detail (moderators)",
         "resolve": f"{prefix} resolve <id> confirmed|false_positive|dismissed [note] — record a verdict (moderators)",
         "mode": f"{prefix} mode [off|log|review|reply] — show or set what the bot does in this room (moderators)",
@@ -131,6 +132,26 @@ def _incident_id(token: str) -> int | None:
     return int(token) if token.isdigit() and len(token) < 12 else None
 
 
+def _incidents(tokens: list[str], usage_line: str) -> Incidents | BadUsage:
+    """``[open|all] [topic words] [page]``; the page also as ``page N``, ``--page N`` or ``--page=N``."""
+    only_open = True
+    if tokens and tokens[0].lower() in ("open", "all"):
+        only_open = tokens[0].lower() == "open"
+        tokens = tokens[1:]
+    page = 1
+    for i, token in enumerate(tokens):
+        flag, _, value = token.lower().partition("=")
+        if flag in ("--page", "page") and (value or i + 1 < len(tokens)):
+            number = value or tokens[i + 1]
+            tokens = tokens[:i] + tokens[i + (1 if value else 2):]
+            break
+    else:
+        number = tokens.pop() if tokens and tokens[-1].isdigit() else "1"
+    if not number.isdigit() or not 1 <= int(number) <= 100_000:
+        return BadUsage("incidents", "Usage: " + usage_line)
+    return Incidents(only_open, " ".join(tokens) or None, int(number))
+
+
 def parse_command(body: str, prefix: str = "!cb") -> Command | None:
     """Parse a message body; None when it is not addressed to the bot."""
     text = (body or "").strip()
@@ -157,13 +178,7 @@ def parse_command(body: str, prefix: str = "!cb") -> Command | None:
     if name == "check":
         return Check(args)
     if name == "incidents":
-        tokens = args.split(maxsplit=1)
-        only_open = True
-        if tokens and tokens[0].lower() in ("open", "all"):
-            only_open = tokens[0].lower() == "open"
-            tokens = tokens[1:]
-        topic = tokens[0].strip() if tokens else None
-        return Incidents(only_open, topic or None)
+        return _incidents(args.split(), u["incidents"])
     if name == "incident":
         iid = _incident_id(args) if args and len(args.split()) == 1 else None
         return ShowIncident(iid) if iid is not None else BadUsage(name, "Usage: " + u["incident"])

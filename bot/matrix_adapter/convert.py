@@ -171,17 +171,16 @@ def normalize_reaction(key: str) -> str:
     return _VARIATION_AND_SKIN.sub("", key or "").strip()
 
 
-def invite_allowed(inviter: str | None, allowed: tuple[str, ...] | list[str], own_user_id: str) -> bool:
+def invite_allowed(inviter: str | None, allowed: tuple[str, ...] | list[str]) -> bool:
     """May ``inviter`` add the bot to a room?
 
     ``allowed`` holds user ids (``@mod:example.org``) and server names (``example.org``). When it is empty,
-    users of the bot's own homeserver are allowed (a moderator running the bot on their homeserver).
+    nobody may: on a public homeserver "users of the bot's own server" would mean anyone, so the bot only joins
+    rooms once its operator has said whose invites to accept (the bot logs this at start).
     """
     if not inviter:
         return False
     server = server_part(inviter)
-    if not allowed:
-        return bool(server) and server == server_part(own_user_id)
     for entry in allowed:
         entry = entry.strip()
         if entry.startswith("@"):

@@ -32,7 +32,7 @@ from typing import Any, Callable
 import aiosqlite
 
 from ..core.models import Action, Incident, IncidentStatus, Stance
-from ..core.ports import CardPost, IncidentFilter, NewIncident, SuppressedReply
+from ..core.ports import AlertPost, CardPost, IncidentFilter, NewIncident, SuppressedReply
 from ._common import (
     as_utc,
     clean_text,
@@ -57,6 +57,7 @@ _CARD_COLUMNS = (
     "id, platform, server_id, channel_id, thread_id, source_message_id, post_message_id, talking_point_id, "
     "author_id, incident_id, lang, pack_version, created_at, retracted"
 )
+_ALERT_COLUMNS = "id, platform, incident_id, channel_id, post_message_id, created_at, content_removed"
 _ORDERS = {
     "newest": "created_at DESC, id DESC",
     "oldest": "created_at ASC, id ASC",
@@ -123,6 +124,18 @@ def _row_to_card(r: dict[str, Any]) -> CardPost:
         pack_version=r["pack_version"],
         created_at=from_db_time(r["created_at"]),  # type: ignore[arg-type]
         retracted=bool(r["retracted"]),
+    )
+
+
+def _row_to_alert(r: dict[str, Any]) -> AlertPost:
+    return AlertPost(
+        id=r["id"],
+        platform=r["platform"],
+        incident_id=r["incident_id"],
+        channel_id=r["channel_id"],
+        post_message_id=r["post_message_id"],
+        created_at=from_db_time(r["created_at"]),  # type: ignore[arg-type]
+        content_removed=bool(r["content_removed"]),
     )
 
 
@@ -304,6 +317,17 @@ class SqliteIncidentRepository:
             )
             return cur.rowcount
 
+    async def update_message_content(self, platform: str, channel_id: str, message_id: str, content: str) -> int:
+        now = self._now()
+        async with write_transaction(self._db):
+            cur = await execute(
+                self._db,
+                "UPDATE incidents SET content = ?, updated_at = ?"
+                " WHERE platform = ? AND channel_id = ? AND message_id = ? AND content IS NOT NULL",
+                (_cap_content(content), now, platform, channel_id, message_id),
+            )
+            return cur.rowcount
+
     async def purge_content_before(self, cutoff: datetime) -> int:
         now = self._now()
         async with write_transaction(self._db):
@@ -384,6 +408,49 @@ class SqliteIncidentRepository:
                 " talking_point_id, reason, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (s.platform, s.server_id, s.channel_id, s.source_message_id, s.talking_point_id, s.reason, s.created_at),
             )
+
+    # ---------------------------------------------------------------------------------- alert posts
+
+    async def record_alert_post(self, post: AlertPost) -> AlertPost:
+        async with locked(self._db):  # one statement (autocommit)
+            row = await fetch_one(
+                self._db,
+                "INSERT INTO alert_events (platform, incident_id, channel_id, post_message_id, created_at,"
+                f" content_removed) VALUES (?, ?, ?, ?, ?, ?) RETURNING {_ALERT_COLUMNS}",
+                (post.platform, post.incident_id, post.channel_id, post.post_message_id, post.created_at,
+                 bool(post.content_removed)),
+            )
+        assert row is not None
+        return _row_to_alert(row)
+
+    async def alert_post_by_post_id(self, platform: str, post_message_id: str) -> AlertPost | None:
+        async with locked(self._db):
+            row = await fetch_one(
+                self._db, f"SELECT {_ALERT_COLUMNS} FROM alert_events WHERE platform = ? AND post_message_id = ?",
+                (platform, post_message_id))
+        return _row_to_alert(row) if row else None
+
+    async def alert_posts_for_incident(self, incident_id: int) -> list[AlertPost]:
+        async with locked(self._db):
+            rows = await fetch_all(
+                self._db, f"SELECT {_ALERT_COLUMNS} FROM alert_events WHERE incident_id = ? ORDER BY id", (incident_id,))
+        return [_row_to_alert(r) for r in rows]
+
+    async def alerts_showing_purged_content(self, platform: str, limit: int = 100) -> list[AlertPost]:
+        limit, _ = _check_page(limit, 0)
+        async with locked(self._db):
+            rows = await fetch_all(
+                self._db,
+                "SELECT a.* FROM alert_events AS a"
+                " JOIN incidents AS i ON i.id = a.incident_id"
+                " WHERE a.platform = ? AND a.content_removed = 0 AND i.content IS NULL ORDER BY a.id LIMIT ?",
+                (platform, limit),
+            )
+        return [_row_to_alert(r) for r in rows]
+
+    async def mark_alert_content_removed(self, alert_post_id: int) -> None:
+        async with write_transaction(self._db):
+            await execute(self._db, "UPDATE alert_events SET content_removed = 1 WHERE id = ?", (alert_post_id,))
 
     # ----------------------------------------------------------------------------------- feedback
 

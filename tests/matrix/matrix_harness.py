@@ -150,6 +150,18 @@ def bot_reply_to(bot_id: str, room_id: str, event_id: str) -> Pred:
                           and reply_to_of(ev) == event_id)
 
 
+def edit_of(bot_id: str, room_id: str, event_id: str) -> Pred:
+    """An ``m.replace`` edit by the bot of its event ``event_id``."""
+    return lambda r, ev: (r == room_id and ev.get("sender") == bot_id
+                          and (content(ev).get("m.relates_to") or {}).get("rel_type") == "m.replace"
+                          and (content(ev).get("m.relates_to") or {}).get("event_id") == event_id)
+
+
+def new_content(ev: dict) -> dict:
+    c = content(ev).get("m.new_content")
+    return c if isinstance(c, dict) else {}
+
+
 def is_card(ev: dict) -> bool:
     return "<h4>" in str(content(ev).get("formatted_body", "")) and "ℹ️" in str(content(ev).get("body", ""))
 
@@ -168,7 +180,8 @@ class BotRunner:
     def __init__(self, server: SynapseServer, account: Account, app: Any, **config: Any) -> None:
         self.server, self.account, self.app = server, account, app
         use_token = config.pop("use_token", False)
-        self.bot_kwargs = {k: config.pop(k) for k in ("timeline_limit", "send_attempts") if k in config}
+        self.bot_kwargs = {k: config.pop(k) for k in ("timeline_limit", "send_attempts", "alert_sweep_interval")
+                           if k in config}
         self.config = MatrixConfig(
             homeserver=server.url, user_id=account.user_id,
             access_token=account.access_token if use_token else None,

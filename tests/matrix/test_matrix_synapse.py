@@ -272,7 +272,9 @@ async def test_member_commands_with_access_token_login(synapse, people, app, bot
 # ------------------------------------------------------------------------------------------ sync / restarts
 
 
-async def test_first_start_ignores_history_and_restart_neither_replays_nor_misses(synapse, people, app, bot_account):
+async def test_first_start_ignores_history_and_restart_neither_replays_nor_misses(synapse, people, app, bot_account,
+                                                                                    caplog):
+    caplog.set_level(logging.INFO, logger="bot.matrix_adapter")
     # The bot account is in the room, with an assertion in the history, before the bot has ever run.
     room = await people.alice.create_room(invite=(people.member.user_id, people.other.user_id, bot_account.user_id))
     await people.member.join(room)
@@ -307,6 +309,7 @@ async def test_first_start_ignores_history_and_restart_neither_replays_nor_misse
         assert not people.alice.find(bot_reply_to(bot.user_id, room, history))
         assert len(await app.service.incidents.incidents_for_message("matrix", room, missed)) == 1
         assert await app.service.settings.get_value(f"matrix:sync_token:{bot.user_id}")
+        assert f"sync gap in {room} recovered" in caplog.text
     finally:
         await runner.stop()
 

@@ -24,7 +24,19 @@ from bot.matrix_adapter.convert import (
     strip_reply_fallback,
     thread_root,
 )
-from bot.matrix_adapter.render import card_content, content_is_quiet, safe_href, text_notice
+from bot.matrix_adapter.convert import message_text
+from bot.matrix_adapter.render import (
+    Verbatim,
+    alert_content,
+    card_content,
+    code_span,
+    content_is_quiet,
+    lines_notice,
+    replacement_content,
+    safe_href,
+    text_notice,
+    withdrawn_card_content,
+)
 
 # ------------------------------------------------------------------------------------------ commands
 
@@ -41,6 +53,11 @@ from bot.matrix_adapter.render import card_content, content_is_quiet, safe_href,
     ("!cb incidents all", c.Incidents(False, None)),
     ("!cb incidents open us-biolabs", c.Incidents(True, "us-biolabs")),
     ("!cb incidents us-biolabs", c.Incidents(True, "us-biolabs")),
+    ("!cb incidents 2", c.Incidents(True, None, 2)),
+    ("!cb incidents all 3", c.Incidents(False, None, 3)),
+    ("!cb incidents --page 4", c.Incidents(True, None, 4)),
+    ("!cb incidents all --page=5", c.Incidents(False, None, 5)),
+    ("!cb incidents open nato expansion page 2", c.Incidents(True, "nato expansion", 2)),
     ("!cb incident 12", c.ShowIncident(12)),
     ("!cb incident #12", c.ShowIncident(12)),
     ("!cb resolve 3 confirmed", c.Resolve(3, IncidentStatus.CONFIRMED, None)),
@@ -62,6 +79,7 @@ def test_not_a_command(body):
 @pytest.mark.parametrize("body, name", [
     ("!cb context", "context"), ("!cb incident x", "incident"), ("!cb resolve 3", "resolve"),
     ("!cb resolve x confirmed", "resolve"), ("!cb resolve 3 maybe", "resolve"), ("!cb mode loud", "mode"),
+    ("!cb incidents --page x", "incidents"), ("!cb incidents 0", "incidents"),
 ])
 def test_bad_usage(body, name):
     cmd = c.parse_command(body, "!cb")
@@ -118,15 +136,15 @@ def test_reaction_keys_are_normalised():
 
 
 def test_invite_policy():
-    own = "@bot:home.org"
-    assert invite_allowed("@mod:home.org", (), own)  # default: the bot's own homeserver
-    assert not invite_allowed("@x:evil.org", (), own)
+    # an empty allow-list refuses everyone, the bot's own homeserver included (a public server is anyone)
+    assert not invite_allowed("@mod:home.org", ())
+    assert not invite_allowed("@x:evil.org", ())
     allowed = ("@alice:friends.org", "partner.org")
-    assert invite_allowed("@alice:friends.org", allowed, own)
-    assert not invite_allowed("@bob:friends.org", allowed, own)
-    assert invite_allowed("@anyone:PARTNER.org", allowed, own)
-    assert not invite_allowed("@mod:home.org", allowed, own)  # an explicit list replaces the default
-    assert not invite_allowed(None, allowed, own)
+    assert invite_allowed("@alice:friends.org", allowed)
+    assert not invite_allowed("@bob:friends.org", allowed)
+    assert invite_allowed("@anyone:PARTNER.org", allowed)
+    assert not invite_allowed("@mod:home.org", allowed)
+    assert not invite_allowed(None, allowed)
 
 
 # ------------------------------------------------------------------------------------------ rendering
@@ -175,6 +193,73 @@ def test_text_notice_escapes_lines():
     content = text_notice("line <1>\n@room line 2")
     assert content["formatted_body"] == "line &lt;1&gt;<br>@\u200broom line 2"
     assert content_is_quiet(content)
+
+
+def test_ids_are_shown_verbatim_in_code_and_everything_else_stays_neutralised():
+    content = lines_notice([("Author: ", Verbatim("@alice:example.org")), "ask @bob:example.org or @room <b>"])
+    assert content["body"] == "Author: `@alice:example.org`\nask @\u200bbob:example.org or @\u200broom <b>"
+    assert content["formatted_body"] == ("Author: <code>@alice:example.org</code><br>"
+                                         "ask @\u200bbob:example.org or @\u200broom &lt;b&gt;")
+    assert content["m.mentions"] == {} and content_is_quiet(content)
+    # an intact id outside code is still caught by the invariant
+    assert not content_is_quiet({**content, "body": content["body"] + " @carol:example.org"})
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("@a:x", "`@a:x`"), ("@we`ird:x", "``@we`ird:x``"), ("`@a:x", "`` `@a:x ``"),
+])
+def test_code_span_fences_ids_containing_backticks(text, expected):
+    assert code_span(text) == expected
+
+
+def test_replacement_edits_the_bots_event_and_keeps_no_relation():
+    new = text_notice("Incident #3 <gone>", reply_to="$src")
+    content = replacement_content("$alert", new)
+    assert content["m.relates_to"] == {"rel_type": "m.replace", "event_id": "$alert"}
+    assert content["m.new_content"]["body"] == "Incident #3 <gone>" and "m.relates_to" not in content["m.new_content"]
+    assert content["body"] == "* Incident #3 <gone>" and content["formatted_body"] == "* Incident #3 &lt;gone&gt;"
+    assert content["m.mentions"] == {} and content["m.new_content"]["m.mentions"] == {}
+    withdrawn = withdrawn_card_content("$card", "de")
+    assert withdrawn["m.new_content"]["body"].startswith("Diese Kontextkarte wurde zurückgezogen")
+
+
+def _incident(**kw):
+    from datetime import datetime, timezone
+
+    from bot.core.models import Action, Incident, Stance
+
+    values = dict(id=4, platform="matrix", server_id="x", channel_id="!room:x", message_id="$m",
+                  message_link="https://matrix.to/#/!room:x/$m", author_id="@author:x", content="the claim",
+                  talking_point_id="tp", stance=Stance.ASSERT, score=0.9, match_score=0.8, action=Action.REVIEW,
+                  status=IncidentStatus.OPEN, reviewer=None, note=None,
+                  created_at=datetime(2026, 1, 1, tzinfo=timezone.utc), updated_at=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    values.update(kw)
+    return Incident(**values)
+
+
+@pytest.mark.parametrize("kw, room_name, present, absent", [
+    ({}, "Ukraine chat", ["needs review", "Room: Ukraine chat · message:", "Author: `@author:x`",
+                          "Message: the claim", "React ✅"], ["!room:x ·"]),
+    ({}, None, ["Room: `!room:x` · message:"], []),
+    ({"content": None}, "R", ["Message: (content removed)"], ["the claim"]),
+    ({"status": IncidentStatus.DISMISSED, "reviewer": "contextbot", "note": "edited"}, "R",
+     ["incident #4: dismissed by `contextbot`", "Note: edited"], ["needs review", "React ✅"]),
+])
+def test_alert_shows_the_incident_as_it_is_now(kw, room_name, present, absent):
+    content = alert_content(_incident(**kw), "Title", "!cb", room_name)
+    for text in present:
+        assert text in content["body"]
+    for text in absent:
+        assert text not in content["body"]
+    assert "\u200b" not in content["body"] and content_is_quiet(content)
+
+
+def test_commands_are_parsed_without_the_legacy_reply_fallback():
+    content = {"body": "> <@alice:x> NATO forced Russia\n> to invade\n\n!cb check",
+               "m.relates_to": {"m.in_reply_to": {"event_id": "$src"}}}
+    assert c.parse_command(message_text(content), "!cb") == c.Check("")
+    # without a reply relation the quote is the member's own text
+    assert c.parse_command(message_text({"body": "> hi\n\n!cb check"}), "!cb") is None
 
 
 # ------------------------------------------------------------------------------------------ 429 retries
