@@ -490,8 +490,11 @@ def claimreview_to_talking_points(items: Iterable[Mapping[str, Any]], *, lang: s
         sources: list[dict[str, str]] = []
         seen: set[str] = set()
         citations = _list(first.get("citation"))
+        own_pages = set(urls.values())
         for citation in citations:
             source = _source_from(citation)
+            if source is not None and source["url"] in own_pages and not source["publisher"]:
+                source["publisher"] = _publisher(first).get("name", "")  # the fact-checker cites its own page
             if source is not None and source["url"] not in seen:
                 seen.add(source["url"])
                 sources.append(source)
