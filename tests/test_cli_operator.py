@@ -505,3 +505,19 @@ def test_the_python_command_printed_works_without_an_active_venv(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == sys.prefix
     assert shlex.split(cli.python_command())  # one shell word, quoted if needed
+
+
+def test_check_links_takes_pack_directories(monkeypatch):
+    import bot.tools.linkcheck as linkcheck
+
+    checked: list[list[str]] = []
+
+    async def recording_run(packs, out):
+        checked.append([p.id for p in packs])
+        return 0
+
+    monkeypatch.setattr(linkcheck, "run_check_links", recording_run)
+
+    assert run(["packs", "check-links", str(FIXTURE_PACK)])[0] == 0
+    assert run(["packs", "check-links"])[0] == 0
+    assert checked == [["fixture-pack"], ["ukraine-war"]]
