@@ -73,7 +73,9 @@ class ConsolePlatform:
             platform=self.platform, server_id=self.server_id, channel_id=line.channel, message_id=mid,
             author_id=line.author, text=line.text, link=f"console://{line.channel}/{mid}", lang=line.lang,
         )
-        self._print(f"#{line.channel} <{line.author}> {safe_snippet(line.text, 400)}")
+        said = f"#{line.channel} <{line.author}> {safe_snippet(line.text, 400)}"
+        for ln in textwrap.wrap(said, self.width, subsequent_indent="    ", break_long_words=False) or [said]:
+            self._print(ln)
         outcome = await self.service.handle_message(msg)
         d = outcome.decision
         tag = f"   [{d.action.value}]"
