@@ -387,8 +387,14 @@ def _incident_table(incidents, out: TextIO) -> None:
                                   "justify": "right" if name in ("id", "score") else "left"})
                           for name, w in zip(names, widths)))
     for row in rows:
-        table.add_row(*(Text(cell) for cell in row))
+        table.add_row(*(Text(_printable(cell)) for cell in row))
     console.print(table)
+
+
+def _printable(text: str) -> str:
+    """Stored message text as it may reach a terminal: control and format characters (escape sequences, bidi
+    overrides) shown as U+FFFD instead of acting on the terminal."""
+    return "".join(ch if ch.isprintable() or ch == "\n" else "\ufffd" for ch in text)
 
 
 def _check_database_file(path: Path) -> None:
@@ -479,7 +485,7 @@ async def _incidents(args, out: TextIO) -> int:
             d = _incident_dict(i, explanation_object=True)
             explanation = d.pop("explanation")
             for k, v in d.items():
-                out.write(f"{k:>18}: {'' if v is None else v}\n")
+                out.write(f"{k:>18}: {'' if v is None else _printable(str(v))}\n")
             out.write(f"{'explanation':>18}:\n")
             text = explanation if isinstance(explanation, str) else json.dumps(explanation, ensure_ascii=False,
                                                                                  indent=2)

@@ -260,6 +260,31 @@ def test_incident_table_fits_the_terminal(incident_db, monkeypatch):
     assert any("bucha-staged" in line for line in plain)
 
 
+async def _add_hostile(path: Path) -> int:
+    db = await open_database(path)
+    try:
+        incident, _ = await SqliteIncidentRepository(db).record_incident(NewIncident(
+            platform="console", server_id="s", channel_id="general", message_id="2", message_link="console://2",
+            author_id="u2", content="\x1b[2J\x1b]0;owned\x07 Bucha \u202estaged", talking_point_id="bucha-staged",
+            stance=Stance.ASSERT, score=0.9, match_score=0.7, action=Action.REVIEW, explanation_json="{}",
+            created_at=datetime.now(timezone.utc)), timedelta(hours=1))
+        return incident.id
+    finally:
+        await db.close()
+
+
+def test_stored_escape_sequences_never_reach_the_terminal(incident_db):
+    db, _ = incident_db
+    hostile = asyncio.run(_add_hostile(db))
+
+    outputs = [main(argv, out=(out := FakeTerminal())) == 0 and out.getvalue() for argv in
+               (["incidents", "list", "--db", str(db)], ["incidents", "show", str(hostile), "--db", str(db)])]
+
+    for text in outputs:
+        assert text and "Bucha" in text
+        assert "\x1b[2J" not in text and "\x1b]0;" not in text and "\u202e" not in text
+
+
 def test_piped_tables_have_a_fixed_width_and_no_escape_codes(incident_db, monkeypatch):
     db, _ = incident_db
     monkeypatch.setenv("COLUMNS", "300")  # a terminal's setting does not apply to a pipe
