@@ -60,6 +60,10 @@ def python_command() -> str:
     return shlex.quote(str(rel) if len(rel.parts) > 1 else f"./{rel}")
 
 
+_LOADING_APP = ("starting the sentence encoder and loading the stance model (after a pack change it is trained "
+                "first: 10-30 s)")
+
+
 class _SlowStep:
     """Tells the person waiting what is going on when a step takes a while.
 
@@ -327,8 +331,7 @@ async def _demo(args, out: TextIO) -> int:
             db_path = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="contextbot-demo-"))) / "demo.db"
         out.write("contextbot demo: loading the talking-point packs and the multilingual detector…\n")
         out.flush()
-        with _SlowStep("starting the sentence encoder and loading (or, after a pack change, training) the "
-                       "stance model", sys.stderr):
+        with _SlowStep(_LOADING_APP, sys.stderr):
             app = await build_app(cfg, database=db_path)
         try:
             for pack in app.registry.packs:
@@ -642,7 +645,8 @@ async def _run(args) -> int:
         require_discord(cfg)
     if "matrix" in platforms:
         require_matrix(cfg)
-    app = await build_app(cfg)
+    with _SlowStep(_LOADING_APP, sys.stderr):
+        app = await build_app(cfg)
     tasks = []
     try:
         if "discord" in platforms:
