@@ -427,3 +427,19 @@ def test_write_imported_pack_refuses_a_non_empty_directory(tmp_path, pack):
 )
 def test_slugify(text, slug):
     assert slugify(text) == slug
+
+
+def test_import_takes_the_publisher_only_when_every_review_names_the_same(tmp_path):
+    def review(n: int, publisher: str) -> dict:
+        return {"@type": "ClaimReview", "claimReviewed": f"Claim {n}.", "name": f"Title {n}",
+                "url": f"https://fc.example.org/{n}", "author": {"@type": "Organization", "name": publisher}}
+
+    notes: list[str] = []
+    same = write_imported_pack([review(1, "Checkers"), review(2, "Checkers")], tmp_path / "same", "same")
+    mixed = write_imported_pack([review(1, "Checkers"), review(2, "Others")], tmp_path / "mixed", "mixed",
+                                notes=notes)
+
+    assert yaml.safe_load((same / "pack.yaml").read_text(encoding="utf-8"))["claimreview"] == {
+        "publisher": {"name": "Checkers"}}
+    assert "claimreview" not in yaml.safe_load((mixed / "pack.yaml").read_text(encoding="utf-8"))
+    assert any("different publishers or none (Checkers, Others)" in n for n in notes)

@@ -620,6 +620,10 @@ def write_imported_pack(
     distinct = {json.dumps(p, sort_keys=True) for p in publishers if p}
     if len(distinct) == 1 and all(publishers):
         meta["claimreview"] = {"publisher": publishers[0]}
+    elif distinct and notes is not None:
+        names = ", ".join(sorted({p["name"] for p in publishers if p}))
+        notes.append(f"the reviews name different publishers or none ({names}); set claimreview.publisher in "
+                     "pack.yaml to the one this pack is published by")
     header = (
         "# DRAFT pack imported from ClaimReview. It will not load until a pack author completes every talking\n"
         "# point (see the 'draft' key in each file and docs/pack-format.md, 'Importing ClaimReview') and gives\n"
