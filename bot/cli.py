@@ -327,6 +327,8 @@ async def _demo(args, out: TextIO) -> int:
     with contextlib.ExitStack() as stack:
         if args.db:
             db_path = Path(args.db)
+            if db_path.exists() and (not db_path.is_file() or db_path.stat().st_size):
+                _check_database_file(db_path)  # an earlier demo's database is fine; anything else is refused
         else:  # removed when the demo ends, whatever happens
             db_path = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="contextbot-demo-"))) / "demo.db"
         out.write("contextbot demo: loading the talking-point packs and the multilingual detector…\n")
@@ -810,6 +812,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except BrokenPipeError:  # e.g. piped into `head`: stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except sqlite3.DatabaseError as e:  # e.g. storage.database is not an SQLite file
+        print(f"error: database: {e}", file=sys.stderr)
+        return 2
     except OSError as e:  # a file we were asked to read or write: say which, no traceback
         where = f"{e.filename}: " if e.filename else ""
         print(f"error: {where}{e.strerror or e}", file=sys.stderr)

@@ -546,3 +546,13 @@ def test_check_links_takes_pack_directories(monkeypatch):
     assert run(["packs", "check-links", str(FIXTURE_PACK)])[0] == 0
     assert run(["packs", "check-links"])[0] == 0
     assert checked == [["fixture-pack"], ["ukraine-war"]]
+
+
+def test_the_demo_refuses_a_file_that_is_not_a_database(tmp_path, capsys):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\n", encoding="utf-8")
+
+    code, _ = run(["demo", "--db", str(notes)])
+
+    assert code == 2 and "not an SQLite database" in capsys.readouterr().err
+    assert notes.read_text(encoding="utf-8") == "my notes\n"
