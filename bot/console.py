@@ -35,6 +35,21 @@ def load_conversation(path: Path = DEMO_FILE) -> list[ConsoleLine]:
     return lines
 
 
+def boxed_card(card: RenderedCard, head: str, width: int, *, indent: int = 0) -> list[str]:
+    """``card`` as lines in a box open to the right, fitting ``width`` columns. Words are never broken, so a URL
+    longer than the line stays whole (and clickable) rather than being cut in two."""
+    pad = " " * indent
+    border = "─" * max(1, width - indent - 1)
+    text_width = max(20, width - indent - 2)
+    lines = [f"{pad}┌{border}", f"{pad}│ {head}:"]
+    for para in card_as_text(card).split("\n"):
+        wrapped = textwrap.wrap(neutralize_mentions(para), text_width, break_long_words=False,
+                                break_on_hyphens=False)
+        lines += [f"{pad}│ {ln}" for ln in wrapped or [""]]
+    lines.append(f"{pad}└{border}")
+    return lines
+
+
 class ConsolePlatform:
     """Feeds lines through the incident service and prints what a member would see."""
 
@@ -58,7 +73,9 @@ class ConsolePlatform:
             platform=self.platform, server_id=self.server_id, channel_id=line.channel, message_id=mid,
             author_id=line.author, text=line.text, link=f"console://{line.channel}/{mid}", lang=line.lang,
         )
-        self._print(f"#{line.channel} <{line.author}> {safe_snippet(line.text, 400)}")
+        said = f"#{line.channel} <{line.author}> {safe_snippet(line.text, 400)}"
+        for ln in textwrap.wrap(said, self.width, subsequent_indent="    ", break_long_words=False) or [said]:
+            self._print(ln)
         outcome = await self.service.handle_message(msg)
         d = outcome.decision
         tag = f"   [{d.action.value}]"
@@ -78,14 +95,9 @@ class ConsolePlatform:
         return [await self.post(line) for line in lines]
 
     def _card(self, card: RenderedCard, *, answer: bool) -> None:
-        border = "─" * (self.width - 4)
-        self._print(f"   ┌{border}")
         head = "contextbot answers" if answer else "contextbot replied"
-        self._print(f"   │ {head}:")
-        for para in card_as_text(card).split("\n"):
-            for ln in textwrap.wrap(neutralize_mentions(para), self.width - 8) or [""]:
-                self._print(f"   │ {ln}")
-        self._print(f"   └{border}")
+        for line in boxed_card(card, head, self.width, indent=3):
+            self._print(line)
 
     def _print(self, text: str, *, dim: bool = False) -> None:
         self.out.write(text + "\n")

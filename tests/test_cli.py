@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import sqlite3
+import subprocess
 
 import pytest
 
@@ -80,8 +82,15 @@ def test_demo_then_incident_commands(tmp_path):
         first = con.execute("SELECT min(id) FROM incidents").fetchone()[0]
     assert n >= 3
 
+    # the closing hint works as printed, in a shell without the venv on PATH
+    hint = next(line for line in out.splitlines() if line.startswith("Try: "))
+    shown = subprocess.run(hint.removeprefix("Try: "), shell=True, capture_output=True, text=True,
+                           env={"PATH": "/usr/bin:/bin"})
+    assert shown.returncode == 0, shown.stderr
+    assert f"({n} of {n})" in shown.stdout
+
     code, out = run(["incidents", "list", "--db", str(db)])
-    assert code == 0 and f"({n} of {n})" in out and f"{first:>4}  open" in out
+    assert code == 0 and f"({n} of {n})" in out and re.search(rf"(?m)^\s*{first}\s+open\b", out)
     code, out = run(["incidents", "resolve", str(first), "false_positive", "--note", "satire", "--db", str(db)])
     assert code == 0 and "false_positive" in out
     code, out = run(["incidents", "show", str(first), "--db", str(db)])

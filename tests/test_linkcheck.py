@@ -215,19 +215,40 @@ def test_render_report_lists_failures_only():
         LinkResult("tp-c", "https://down.invalid/", False, None, "connection failed: [Errno -2] Name or service not known"),
     ]
 
-    report = render_report(results)
+    report = render_report(results, width=60)
     lines = report.splitlines()
 
     assert lines[0] == "Checked 4 source links (3 distinct URLs): 1 ok, 2 failed."
-    header = lines[2].split()
-    assert header == ["TALKING", "POINT", "STATUS", "URL", "ERROR"]
-    assert lines[3].split()[:3] == ["tp-a", "404", "https://example.org/gone"]
-    assert lines[4].split()[:3] == ["tp-b", "404", "https://example.org/gone"]
-    assert lines[5].split()[:3] == ["tp-c", "-", "https://down.invalid/"]
-    assert lines[5].endswith("connection failed: [Errno -2] Name or service not known")
+    assert lines[2:] == [
+        "https://example.org/gone",
+        "  HTTP 404 Not Found · cited by tp-a, tp-b",
+        "https://down.invalid/",
+        "  connection failed: [Errno -2] Name or service not known ·",
+        "  cited by tp-c",
+    ]
     assert "example.org/ok" not in report
-    # columns line up
-    assert lines[3].index("https://") == lines[2].index("URL") == lines[5].index("https://")
+
+
+def test_a_long_url_is_never_cut_and_the_rest_fits_the_width():
+    url = "https://example.org/" + "very-long-segment/" * 8
+    report = render_report([LinkResult("tp", url, False, 404, "HTTP 404 Not Found " + "detail " * 20)], width=50)
+
+    assert url in report.splitlines()
+    assert all(len(line) <= 50 for line in report.splitlines() if line != url)
+
+
+def test_offline_is_said_once_instead_of_a_failure_per_link():
+    error = "connection failed: [Errno -3] Temporary failure in name resolution"
+    results = [LinkResult(f"tp-{n}", f"https://site{n}.example.org/", False, None, error) for n in range(60)]
+
+    report = render_report(results)
+
+    assert "this machine seems to be offline" in report
+    assert report.count("Temporary failure in name resolution") == 1
+    assert "site7.example.org" not in report
+    # one answer among them: not offline, the failures are listed
+    mixed = results + [LinkResult("tp-x", "https://up.example.org/", False, 404, "HTTP 404 Not Found")]
+    assert "offline" not in render_report(mixed) and "site7.example.org" in render_report(mixed)
 
 
 def test_render_report_when_everything_works():
@@ -275,8 +296,7 @@ async def test_run_check_links_exit_codes_and_report(server, capsys):
     out = io.StringIO()
     bad = pack_with({"tp": [server.url("/ok")], "tp-broken": [server.url("/missing")]})
     assert await run_check_links([bad], out=out, progress=False) == 1
-    assert out.getvalue().splitlines()[3].split() == ["tp-broken", "404", server.url("/missing"), "HTTP", "404",
-                                                      "Not", "Found"]
+    assert out.getvalue().splitlines()[2:4] == [server.url("/missing"), "  HTTP 404 Not Found · cited by tp-broken"]
     assert capsys.readouterr().err == ""
 
 

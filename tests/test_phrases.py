@@ -39,7 +39,8 @@ def test_every_language_says_everything_english_says_with_the_same_blanks(lang):
 def test_cyrillic_answers_have_no_english_words(lang):
     for key, text in PHRASES[lang].items():
         words = re.findall(r"[A-Za-z]+", re.sub(r"\{\w+\}", "", text))  # blanks aside
-        assert set(words) <= {"reply"}, (key, words)  # the channel mode's name, as the mode command spells it
+        # the channel mode's name, as the mode command spells it, and the "v" of a card footer's pack version
+        assert set(words) <= {"reply", "v"}, (key, words)
 
 
 @pytest.mark.parametrize("lang,expected", [
@@ -91,3 +92,14 @@ def test_english_stance_names_are_the_values_moderators_see_elsewhere(stance):
                                         ("de", False)])
 def test_the_detectors_reason_goes_with_english_answers_only(lang, shown):
     assert check_reason(_decision("us-biolabs"), lang) == (REASON if shown else None)
+
+
+@pytest.mark.parametrize("lang", ["en", "ru", "uk", "de", "fr"])
+def test_card_footers_are_neutral_whatever_the_packs_topic(registry, lang):
+    """A COVID-19 or election pack's cards must not call every talking point 'propaganda' (issue 18)."""
+    from bot.core.cards import render_card
+
+    for tp in registry.talking_points():
+        footer = render_card(tp, lang).footer
+        assert not re.search(r"(?i)propagand|пропаганд", footer), footer
+        assert footer.startswith(f"{tp.pack_id} v{tp.pack_version} · ") and f"({tp.id})" in footer

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from .models import RenderedCard, Source, TalkingPoint
+from .phrases import phrase
 
 # Section headings for renderers that name the card's parts, in the card's language (English otherwise)
 SECTION_LABELS = {
@@ -19,22 +20,11 @@ SECTION_LABELS = {
 _NO_DATE = frozenset({"not shown", "n/a", "unknown", "undated", "-", "—"})
 _NOT_SHOWN_BUT = re.compile(r"not shown\s*\((?P<approx>[^()]+)\)", re.IGNORECASE)
 
-_FOOTER = {
-    "en": "{pack} v{version} · Why am I seeing this? The message above resembles a known talking point "
-    "({tp}). This card adds context; it does not judge the author.",
-    "ru": "{pack} v{version} · Почему я это вижу? Сообщение выше похоже на известный пропагандистский тезис "
-    "({tp}). Карточка добавляет контекст и не оценивает автора.",
-    "uk": "{pack} v{version} · Чому я це бачу? Повідомлення вище схоже на відомий пропагандистський наратив "
-    "({tp}). Картка додає контекст і не оцінює автора.",
-    "de": "{pack} v{version} · Warum sehe ich das? Die Nachricht oben ähnelt einem bekannten Propaganda-Narrativ "
-    "({tp}). Diese Karte ergänzt Kontext und ist kein Urteil über die Person, die die Nachricht geschrieben hat.",
-}
-
-
 def render_card(tp: TalkingPoint, lang: str | None) -> RenderedCard:
     """The card for ``tp`` in ``lang`` if the pack has it, else English."""
     card_lang, text = tp.card_for(lang)
-    footer = _FOOTER.get(card_lang, _FOOTER["en"]).format(pack=tp.pack_id, version=tp.pack_version, tp=tp.id)
+    # the footer says what the card is, in neutral words whatever the pack's topic (bot.core.phrases)
+    footer = phrase(card_lang, "card_footer", pack=tp.pack_id, version=tp.pack_version, tp=tp.id)
     return RenderedCard(
         talking_point_id=tp.id,
         lang=card_lang,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Mapping
+from typing import Any, Mapping
 
 
 class Stance(str, enum.Enum):
@@ -123,6 +123,7 @@ class Pack:
     languages: tuple[str, ...]
     talking_points: tuple[TalkingPoint, ...]
     origin: str = ""  # file or directory it was loaded from
+    claimreview: Mapping[str, Any] | None = None  # pack.yaml's optional ClaimReview publishing settings
 
     def get(self, talking_point_id: str) -> TalkingPoint | None:
         for tp in self.talking_points:

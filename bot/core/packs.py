@@ -63,8 +63,8 @@ MIN_REPORT = 2
 RATINGS = ("False", "Mostly false", "Misleading", "Missing context", "Unsupported")
 DEFAULT_RATING = "Misleading"
 
-PACK_KEYS = {"schema", "id", "version", "name", "description", "languages", "talking_points"}
-TP_KEYS = {"id", "claim", "keywords", "cards", "sources", "exemplars", "rating", "draft"}
+PACK_KEYS = {"schema", "id", "version", "name", "description", "languages", "talking_points", "claimreview"}
+TP_KEYS = {"id", "claim", "keywords", "cards", "sources", "exemplars", "rating", "draft", "claimreview"}
 CARD_KEYS = ("title", "summary", "key_facts", "why_it_matters")
 SOURCE_KEYS = ("publisher", "title", "url", "date")
 EXEMPLAR_KEYS = {"text", "lang"}
@@ -131,6 +131,7 @@ class PackTalkingPoint(TalkingPoint):
     """
 
     rating: str = DEFAULT_RATING
+    claimreview: Mapping[str, Any] = FrozenDict()  # optional ClaimReview metadata (see _validate_claimreview)
 
 
 def rating_of(tp: TalkingPoint) -> str:
@@ -388,6 +389,10 @@ def _validate_pack_meta(ctx: _Ctx, data: Mapping[Any, Any], *, single_file: bool
         pack_id = None
     # not coerced: an unquoted 2026.10 would silently become 2026.1
     version = _text(ctx, data, "version", "version", one_line=True)
+    if version is not None and version.casefold() == "draft":
+        ctx.err("version", "'draft' marks an imported pack that is not finished; give the pack a release version "
+                "(such as 2026.12.1) once every talking point is complete", _line(data, "version"))
+        version = None
     name = _text(ctx, data, "name", "name", one_line=True)
     description = _text(ctx, data, "description", "description", required=False, allow_empty=True) or ""
     languages: list[str] = []
@@ -406,10 +411,11 @@ def _validate_pack_meta(ctx: _Ctx, data: Mapping[Any, Any], *, single_file: bool
                 languages.append(code)
         if "en" not in languages:
             ctx.err("languages", "must include 'en'", _line(data, "languages"))
-    if not ok or None in (pack_id, version, name):
+    claimreview = _validate_claimreview(ctx, data, PACK_CLAIMREVIEW_KEYS)
+    if not ok or None in (pack_id, version, name, claimreview):
         return None
     return {"id": pack_id, "version": version, "name": name, "description": description,
-            "languages": tuple(languages)}
+            "languages": tuple(languages), "claimreview": claimreview}
 
 
 def _validate_card(ctx: _Ctx, card: Any, field: str, line: int | None) -> CardText | None:
@@ -667,7 +673,8 @@ def _validate_talking_point(
 
     sources = _validate_sources(ctx, data)
     exemplars = _validate_exemplars(ctx, data, draft)
-    if draft or not cards_ok or None in (tp_id, claim, sources, exemplars) or meta is None:
+    claimreview = _validate_claimreview(ctx, data, TP_CLAIMREVIEW_KEYS)
+    if draft or not cards_ok or None in (tp_id, claim, sources, exemplars, claimreview) or meta is None:
         return None
     ordered = {lang: cards[lang] for lang in ["en", *[l for l in languages if l != "en"], *cards] if lang in cards}
     return PackTalkingPoint(
@@ -680,7 +687,120 @@ def _validate_talking_point(
         pack_id=meta["id"],
         pack_version=meta["version"],
         rating=rating,
+        claimreview=claimreview,
     )
+
+
+# -------------------------------------------------------------------------------- ClaimReview metadata
+#
+# Optional ``claimreview:`` mappings say how a pack is published as schema.org ClaimReview
+# (bot.core.claimreview): in pack.yaml the publisher and the fact-check page URL pattern, in a talking point the
+# page's own URL or date and what is known of the claim itself (itemReviewed). Nothing here affects detection.
+
+_ISO_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+#: key -> kind; a dict is a nested mapping. Kinds: text, url, date, urls (list), pattern (URL with {id}/{lang}),
+#: lang_urls (a URL with an optional {lang}, or a mapping language -> URL), author_type (Person/Organization).
+PACK_CLAIMREVIEW_KEYS: dict[str, Any] = {
+    "publisher": {"name": "text", "url": "url", "logo": "url"},
+    "url": "pattern",
+    "date_published": "date",
+}
+TP_CLAIMREVIEW_KEYS: dict[str, Any] = {
+    "url": "lang_urls",
+    "date_published": "date",
+    "item_reviewed": {"author": "text", "author_type": "author_type", "date": "date", "first_appearance": "url",
+                      "appearances": "urls"},
+}
+
+
+def _plain(value: Any) -> Any:
+    """FrozenDict/tuple values as plain dict/list (JSON-ready)."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _url_with_fields(url: str, allowed: set[str]) -> str | None:
+    """Problems of a URL pattern: its ``{fields}`` must be among ``allowed``; the rest must be a valid URL."""
+    fields = set(re.findall(r"{([^{}]*)}", url))
+    if unknown := fields - allowed:
+        return f"'{url}': unknown field {{{sorted(unknown)[0]}}} (allowed: {', '.join('{' + a + '}' for a in sorted(allowed))})"
+    return _validate_url(re.sub(r"{[^{}]*}", "x", url))
+
+
+def _validate_claimreview(ctx: _Ctx, data: Mapping[Any, Any], spec: Mapping[str, Any],
+                          field: str = "claimreview") -> FrozenDict | None:
+    """The optional ``claimreview`` mapping of ``data`` checked against ``spec``; FrozenDict() when absent,
+    None after reporting a problem."""
+    key = field.rsplit(".", 1)[-1]
+    if key not in data or data[key] is None:
+        return FrozenDict()
+    raw, line = data[key], _line(data, key)
+    if not isinstance(raw, dict):
+        ctx.err(field, f"must be a mapping, got {_type_name(raw)}", line)
+        return None
+    _check_keys(ctx, raw, spec, field)
+    ok = not (set(raw) - set(spec))
+    out: dict[str, Any] = {}
+    for name, kind in spec.items():
+        if name not in raw or raw[name] is None:
+            continue
+        sub, sub_line, value = f"{field}.{name}", _line(raw, name), raw[name]
+        if isinstance(kind, dict):
+            nested = _validate_claimreview(ctx, raw, kind, sub)
+            if nested is None:
+                ok = False
+            elif nested:
+                out[name] = nested
+            continue
+        if kind == "urls":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                ctx.err(sub, "must be a list of URLs", sub_line)
+                ok = False
+                continue
+            problems = [p for v in value if (p := _validate_url(v.strip()))]
+            for problem in problems:
+                ctx.err(sub, problem, sub_line)
+            ok = ok and not problems
+            out[name] = tuple(v.strip() for v in value)
+            continue
+        if kind == "lang_urls" and isinstance(value, dict):
+            urls: dict[str, str] = {}
+            for lang, url in value.items():
+                problem = _lang_problem(lang) or (None if isinstance(url, str) else "must be a URL")
+                problem = problem or _validate_url(url.strip())
+                if problem:
+                    ctx.err(f"{sub}.{lang}", problem, _line(value, lang))
+                    ok = False
+                else:
+                    urls[lang] = url.strip()
+            out[name] = FrozenDict(urls)
+            continue
+        text = _text_value(ctx, value, sub, sub_line, one_line=True, coerce=kind == "date")
+        if text is None:
+            ok = False
+            continue
+        problem = None
+        if kind == "url":
+            problem = _validate_url(text)
+        elif kind == "pattern":
+            problem = _url_with_fields(text, {"id", "lang"})
+            if problem is None and "{id}" not in text:
+                problem = f"'{text}' must contain {{id}} (the talking point's id), e.g. https://example.org/checks/{{id}}"
+        elif kind == "lang_urls":
+            problem = _url_with_fields(text, {"lang"})
+        elif kind == "date" and not _ISO_DATE.match(text):
+            problem = f"'{text}' is not an ISO 8601 date (YYYY-MM-DD)"
+        elif kind == "author_type" and text not in ("Person", "Organization"):
+            problem = f"'{text}' must be Person or Organization"
+        if problem:
+            ctx.err(sub, problem, sub_line)
+            ok = False
+        else:
+            out[name] = text
+    return FrozenDict(out) if ok else None
 
 
 # -------------------------------------------------------------------------------------------- loading
@@ -759,6 +879,7 @@ def load_pack(path: Path | str) -> Pack:
         languages=meta["languages"],
         talking_points=tuple(talking_points),
         origin=str(path),
+        claimreview=meta["claimreview"],
     )
 
 
@@ -800,6 +921,7 @@ def _tp_to_dict(tp: TalkingPoint) -> dict[str, Any]:
         },
         "sources": [dataclasses.asdict(s) for s in tp.sources],
         "exemplars": [{"text": e.text, "stance": str(e.stance.value), "lang": e.lang} for e in tp.exemplars],
+        **({"claimreview": _plain(tp.claimreview)} if getattr(tp, "claimreview", None) else {}),
     }
 
 
@@ -813,6 +935,7 @@ def pack_to_dict(pack: Pack) -> dict[str, Any]:
         "description": pack.description,
         "languages": list(pack.languages),
         "talking_points": [_tp_to_dict(tp) for tp in pack.talking_points],
+        **({"claimreview": _plain(pack.claimreview)} if pack.claimreview else {}),
     }
 
 

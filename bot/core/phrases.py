@@ -20,6 +20,8 @@ PHRASES: dict[str, dict[str, str]] = {
         "score": "Score",
         "score_value": "{score} (match {match})",
         "check_footer": "Language: {language} · Nothing was logged for this check.",
+        "card_footer": "{pack} v{version} · Why am I seeing this? The message above resembles a known talking "
+        "point ({tp}). This card adds context; it does not judge the author.",
         "no_text": "There is no text to check.",
         "no_topic": "No known talking point matches that. Start typing to see suggestions.",
         "no_topic_named": "No talking point matches “{topic}”.",
@@ -44,6 +46,8 @@ PHRASES: dict[str, dict[str, str]] = {
         "score": "Оценка",
         "score_value": "{score} (совпадение {match})",
         "check_footer": "Язык: {language} · Результат этой проверки нигде не сохранён.",
+        "card_footer": "{pack} v{version} · Почему я это вижу? Сообщение выше похоже на известное утверждение "
+        "({tp}). Карточка добавляет контекст и не оценивает автора.",
         "no_text": "Нет текста для проверки.",
         "no_topic": "Такого известного тезиса нет. Начните вводить текст, чтобы увидеть подсказки.",
         "no_topic_named": "Ни один тезис не подходит к «{topic}».",
@@ -68,6 +72,8 @@ PHRASES: dict[str, dict[str, str]] = {
         "score": "Оцінка",
         "score_value": "{score} (збіг {match})",
         "check_footer": "Мова: {language} · Результат цієї перевірки ніде не збережено.",
+        "card_footer": "{pack} v{version} · Чому я це бачу? Повідомлення вище схоже на відоме твердження "
+        "({tp}). Картка додає контекст і не оцінює автора.",
         "no_text": "Немає тексту для перевірки.",
         "no_topic": "Такого відомого наративу немає. Почніть вводити текст, щоб побачити підказки.",
         "no_topic_named": "Жоден наратив не відповідає «{topic}».",
@@ -92,6 +98,9 @@ PHRASES: dict[str, dict[str, str]] = {
         "score": "Wert",
         "score_value": "{score} (Übereinstimmung {match})",
         "check_footer": "Sprache: {language} · Diese Prüfung wurde nirgends gespeichert.",
+        "card_footer": "{pack} v{version} · Warum sehe ich das? Die Nachricht oben ähnelt einer bekannten "
+        "Behauptung ({tp}). Diese Karte ergänzt Kontext und ist kein Urteil über die Person, die die Nachricht "
+        "geschrieben hat.",
         "no_text": "Es gibt keinen Text zu prüfen.",
         "no_topic": "Dazu passt kein bekanntes Narrativ. Tippe, um Vorschläge zu sehen.",
         "no_topic_named": "Zu „{topic}“ passt kein Narrativ.",

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import textwrap
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, TextIO
 
 import httpx
 
 from bot.core.models import Pack
+from bot.tools.terminal import PIPE_WIDTH, terminal_width
 
-__all__ = ["LinkResult", "check_links", "render_report", "ProgressBar", "run_check_links"]
+__all__ = ["LinkResult", "check_links", "render_report", "seems_offline", "ProgressBar", "run_check_links"]
 
 USER_AGENT = "Mozilla/5.0 (compatible; contextbot-linkcheck/0.1; source link checker)"
 FALLBACK_TO_GET = frozenset({403, 405, 501})
@@ -173,31 +175,47 @@ class ProgressBar:
         self.stream.flush()
 
 
-def _cell(text: str, width: int | None) -> str:
-    return text if width is None or len(text) <= width else text[: width - 1] + "…"
+def seems_offline(results: Iterable[LinkResult]) -> bool:
+    """True when not a single request got an answer and every failure is a connection failure or a timeout:
+    the machine is offline (or a firewall or proxy blocks it), not the links broken."""
+    results = list(results)
+    return bool(results) and all(
+        not r.ok and r.status is None and (r.error or "").startswith(("connection failed", "timed out"))
+        for r in results
+    )
 
 
-def render_report(results: Iterable[LinkResult]) -> str:
-    """A summary line and a table of the failed links (talking point, status, URL, error)."""
+def render_report(results: Iterable[LinkResult], width: int = PIPE_WIDTH) -> str:
+    """A summary line, then each failed URL (never cut: it is what the pack author has to fix) with why it
+    failed and which talking points cite it, wrapped to ``width`` columns. When nothing answered at all, one
+    "you seem to be offline" paragraph instead of a list of identical failures."""
     results = list(results)
     failed = [r for r in results if not r.ok]
     distinct = len({r.url for r in results})
     broken = len({r.url for r in failed})
-    lines = [
+    lines = textwrap.wrap(
         f"Checked {len(results)} source link{'s' if len(results) != 1 else ''} "
         f"({distinct} distinct URL{'s' if distinct != 1 else ''}): "
-        f"{distinct - broken} ok, {broken} failed."
-    ]
+        f"{distinct - broken} ok, {broken} failed.", width)
     if not failed:
         return "\n".join(lines) + "\n"
-    rows = [("TALKING POINT", "STATUS", "URL", "ERROR")]
-    rows += [(r.talking_point_id, str(r.status) if r.status is not None else "-", r.url, r.error or "") for r in failed]
-    limits = (40, 6, None, 70)  # URLs are never cut: they are what the pack author has to fix
-    rows = [tuple(_cell(cell, limit) for cell, limit in zip(row, limits)) for row in rows]
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
     lines.append("")
-    for row in rows:
-        lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+    if seems_offline(results):
+        lines += textwrap.wrap("No link got any response: this machine seems to be offline, or a firewall or proxy "
+                               "blocks outgoing connections. Check the network and run it again.", width)
+        lines += textwrap.wrap(f"first error: {failed[0].error}", width, initial_indent="  ",
+                               subsequent_indent="    ", break_long_words=False)
+        return "\n".join(lines) + "\n"
+    by_url: dict[str, list[LinkResult]] = {}
+    for r in failed:
+        by_url.setdefault(r.url, []).append(r)
+    for url, cited in by_url.items():
+        first = cited[0]
+        why = first.error or (f"HTTP {first.status}" if first.status is not None else "failed")
+        points = ", ".join(dict.fromkeys(r.talking_point_id for r in cited))
+        lines.append(url)
+        lines += textwrap.wrap(f"{why} · cited by {points}", width, initial_indent="  ", subsequent_indent="  ",
+                               break_long_words=False, break_on_hyphens=False)
     return "\n".join(lines) + "\n"
 
 
@@ -223,6 +241,6 @@ async def run_check_links(
         callback = progress
     results = await check_links(registry_or_packs, concurrency=concurrency, timeout=timeout, client=client,
                                 progress=callback)
-    out.write(render_report(results))
+    out.write(render_report(results, terminal_width(out)))
     out.flush()
     return 0 if all(r.ok for r in results) else 1
