@@ -17,7 +17,7 @@ import json
 import logging
 import sys
 from dataclasses import asdict
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Sequence, TextIO
 
@@ -276,7 +276,7 @@ async def _incidents(args, out: TextIO) -> int:
 
 def cmd_packs(args, out: TextIO) -> int:
     from .app import load_registry
-    from .core.packs import load_pack
+    from .core.packs import load_pack, pack_warnings
 
     cfg = _config(args)
     if args.action == "validate":
@@ -284,13 +284,15 @@ def cmd_packs(args, out: TextIO) -> int:
         packs = [load_pack(p) for p in paths] if paths else load_registry(cfg).packs
         for p in packs:
             out.write(f"ok  {p.id} v{p.version}: {len(p.talking_points)} talking points ({p.origin})\n")
+        for warning in pack_warnings(packs, today=date.today(), max_age_days=cfg.packs.max_fact_age_days):
+            out.write(f"warning: {warning}\n")
         return 0
     registry = load_registry(cfg)
     if args.action == "list":
         for p in registry.packs:
             out.write(f"{p.id} v{p.version} — {p.name}\n")
             for tp in p.talking_points:
-                out.write(f"  {tp.id:<28} {tp.title}\n")
+                out.write(f"  {tp.id:<28} reviewed {tp.reviewed or '-':<10}  {tp.title}\n")
         return 0
     if args.action == "check-links":
         from .tools.linkcheck import run_check_links

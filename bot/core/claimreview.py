@@ -72,9 +72,10 @@ def _citation(source: Any) -> dict[str, Any]:
     item: dict[str, Any] = {
         "@type": "CreativeWork",
         "name": source.title,
-        "url": source.url,
         "publisher": {"@type": "Organization", "name": source.publisher},
     }
+    if source.url:  # a source named without a confirmed URL has none
+        item["url"] = source.url
     if (iso := _iso_date(source.date)) is not None:
         item["datePublished"] = iso
     return item
@@ -96,7 +97,7 @@ def talking_point_to_claimreview(
         "@context": SCHEMA_ORG,
         "@type": "ClaimReview",
         "identifier": tp.id,
-        "url": tp.sources[0].url if tp.sources else None,
+        "url": next((s.url for s in tp.sources if s.url), None),
         "claimReviewed": tp.claim,
         "name": card.title,
         "reviewBody": card.summary,

@@ -14,7 +14,7 @@ import re
 from typing import Any, Iterable, Mapping
 from urllib.parse import urlsplit
 
-from bot.core.cards import card_as_text, shown_date, sources_label
+from bot.core.cards import card_as_text, footnotes, no_url, shown_date, sources_label
 from bot.core.models import Incident, RenderedCard
 from bot.core.sanitize import clip, neutralize_mentions, safe_snippet
 
@@ -85,7 +85,7 @@ def text_notice(text: str, *, reply_to: str | None = None, thread_root: str = ""
 
 
 def card_text(card: RenderedCard) -> str:
-    return plain(card_as_text(card, source_prefix="- "))
+    return plain(card_as_text(card, source_prefix=""))
 
 
 def card_html(card: RenderedCard) -> str:
@@ -97,12 +97,16 @@ def card_html(card: RenderedCard) -> str:
         parts.append(f"<p><em>{esc(card.why_it_matters)}</em></p>")
     if card.sources:
         items = []
-        for s in card.sources:
+        for n, s in enumerate(card.sources, 1):
             text = f"{esc(s.publisher)}: {esc(s.title)}"
             href = safe_href(s.url)
-            linked = f'<a href="{href}">{text}</a>' if href else f"{text} ({esc(s.url)})"
             date = shown_date(s)
-            items.append(f"<li>{linked} ({esc(date)})</li>" if date else f"<li>{linked}</li>")
+            when = f" ({esc(date)})" if date else ""
+            if href:
+                item = f'<a href="{href}">{text}</a>{when}'
+            else:  # an unsafe URL is shown as text; a source named without a URL says so
+                item = f"{text}{when} " + (f"({esc(s.url)})" if s.url else esc(no_url(card.lang)))
+            items.append(f"<li>{footnotes([n])} {item}</li>")
         parts.append(f"<p><strong>{esc(label)}</strong></p><ul>{''.join(items)}</ul>")
     parts.append(f"<p><sub>{esc(card.footer)}</sub></p>")
     return "".join(parts)
