@@ -84,6 +84,8 @@ _CITATION = re.compile(r"\[(\d+)\]")
 # a sentence ends at . ! ? (after an optional closing quote or bracket) followed by white space; a period right
 # after a digit does not end one (German ordinals "16. März"), so such text is read as one longer sentence
 _SENTENCE_END = re.compile(r"(?<!\d)[.!?][»\"”’)]?\s+")
+# a number as a word of its own ("14,000", "83.9 %", "2014"), not a digit inside a name ("MH17", "5G", "COVID-19")
+_NUMBER = re.compile(r"(?<![\w-])\d+(?!\d)(?![^\W\d_])")
 _ISO_DATE = re.compile(r"^\d{4}(?:-(0[1-9]|1[0-2])(?:-(0[1-9]|[12]\d|3[01]))?)?$")
 EXEMPLAR_KEYS = {"text", "lang"}
 
@@ -543,7 +545,7 @@ def _check_citations(ctx: _Ctx, raw_cards: Mapping[Any, Any], cards: Mapping[str
                 bad(f"{field}.summary", f"[{n}] cites no source (this talking point has {count})",
                     _line(raw, "summary"))
         for sentence in _sentences(card.summary):
-            if any(ch.isdigit() for ch in _CITATION.sub("", sentence)) and not _CITATION.search(sentence):
+            if _NUMBER.search(_CITATION.sub("", sentence)) and not _CITATION.search(sentence):
                 bad(f"{field}.summary", f"a sentence with a number cites no source: "
                     f"\"{sentence.strip()}\" (add [n] with the number of the source)", _line(raw, "summary"))
         raw_facts = raw.get("key_facts")
