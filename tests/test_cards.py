@@ -136,3 +136,14 @@ def test_rendered_shipped_cards_cite_numbered_sources_in_every_plain_renderer(re
                         fact_line(fact, lang) in rendered, (tp.id, lang)
                 for n in range(1, len(tp.sources) + 1):
                     assert f"[{n}] " in rendered, (tp.id, lang, n)
+
+
+# Each shipped card names the strongest fact a doubter raises next, in a key fact that starts with this label
+DOUBTER_LABEL = {"en": "Often raised next:", "ru": "Что часто приводят дальше:", "uk": "Що часто наводять далі:",
+                 "de": "Oft als Nächstes angeführt:"}
+
+
+def test_every_shipped_card_names_what_a_doubter_raises_next(registry):
+    for tp in registry.talking_points():
+        for lang, card in tp.cards.items():
+            assert [f for f in card.key_facts if f.text.startswith(DOUBTER_LABEL[lang])], (tp.id, lang)
