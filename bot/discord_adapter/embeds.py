@@ -115,9 +115,10 @@ def card_embed(card: RenderedCard) -> discord.Embed:
     footer = safe(card.footer, FIELD_VALUE_MAX)
     label = lambda section: section_label(card.lang, section)  # noqa: E731
     fields: list[tuple[str, str, str]] = []  # (part, heading, value)
-    if card.key_facts:
-        facts = clip("\n".join(f"• {neutralize_mentions(f)}" for f in card.key_facts), FIELD_VALUE_MAX)
-        fields.append(("key_facts", label("key_facts"), facts))
+    # four key facts of up to 300 characters plus footnotes exceed one field: whole facts go on in a second one
+    facts = _packed_lines(f"• {neutralize_mentions(f)}" for f in card.key_facts)
+    fields += [("key_facts", label("key_facts") if i == 0 else f"{label('key_facts')} ({label('more')})", chunk)
+               for i, chunk in enumerate(facts)]
     if card.why_it_matters:
         fields.append(("why", label("why"), safe(card.why_it_matters, FIELD_VALUE_MAX)))
     chunks = _packed_lines(source_line(s, n, card.lang) for n, s in enumerate(card.sources, 1))[:MAX_SOURCE_FIELDS]
