@@ -32,7 +32,7 @@ class PacksConfig:
     paths: tuple[Path, ...] = ()  # extra pack directories/files besides the shipped ones
     disabled: tuple[str, ...] = ()  # pack ids disabled everywhere
     include_default: bool = True
-    max_fact_age_days: int = 730  # `packs validate` warns about key facts whose "as of" date is older
+    max_fact_age_days: int = 730  # `packs validate` warns about key facts whose "as of" date is older (days)
 
 
 @dataclass(frozen=True)

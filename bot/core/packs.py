@@ -1105,7 +1105,7 @@ def pack_warnings(packs: Iterable[Pack], *, today: dt.date, max_age_days: int = 
             stale: dict[tuple[int, str], list[str]] = {}
             for lang, card in tp.cards.items():
                 for i, fact in enumerate(card.key_facts):
-                    if fact.as_of and (age := (today - _as_date(fact.as_of)).days) > max_age_days:
+                    if fact.as_of and (today - _as_date(fact.as_of)).days > max_age_days:
                         stale.setdefault((i, fact.as_of), []).append(lang)
             for (i, as_of), langs in sorted(stale.items()):
                 age = (today - _as_date(as_of)).days
