@@ -24,7 +24,7 @@ import sys
 import threading
 import time
 from dataclasses import asdict
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Iterator, Sequence, TextIO
 
@@ -553,7 +553,7 @@ async def _incidents(args, out: TextIO) -> int:
 # ------------------------------------------------------------------------------------------- packs
 
 
-def _validate_packs(cfg: Config, paths: list[Path], out: TextIO) -> int:
+def _validate_packs(cfg: Config, paths: list[Path], out: TextIO) -> list:
     """Load the packs at ``paths`` and check them together with the packs the configuration loads, as the bot
     will: a pack or talking-point id clashing with another pack fails here, not at the bot's start."""
     from .app import load_registry
@@ -568,7 +568,7 @@ def _validate_packs(cfg: Config, paths: list[Path], out: TextIO) -> int:
     if configured:
         out.write(f"    no id clashes with the configured pack{'s' if len(configured) > 1 else ''} "
                   f"{', '.join(p.id for p in configured)}\n")
-    return 0
+    return given
 
 
 def _export_claimreview(cfg: Config, args, out: TextIO) -> int:
@@ -611,14 +611,20 @@ def _import_claimreview(args, out: TextIO) -> int:
 def cmd_packs(args, out: TextIO) -> int:
     from .app import load_registry
     from .core.claimreview import ImportProblem
-    from .core.packs import load_packs
+    from .core.packs import load_packs, pack_warnings
 
     cfg = _config(args)
     if args.action == "validate":
         if args.paths:
-            return _validate_packs(cfg, [Path(p) for p in args.paths], out)
-        for p in load_registry(cfg).packs:
-            out.write(f"ok  {p.id} v{p.version}: {plural(len(p.talking_points), 'talking point')} ({p.origin})\n")
+            packs = _validate_packs(cfg, [Path(p) for p in args.paths], out)
+        else:
+            packs = load_registry(cfg).packs
+            for p in packs:
+                out.write(f"ok  {p.id} v{p.version}: {plural(len(p.talking_points), 'talking point')} ({p.origin})
+")
+        for warning in pack_warnings(packs, today=date.today(), max_age_days=cfg.packs.max_fact_age_days):
+            out.write(f"warning: {warning}
+")
         return 0
     if args.action == "import-claimreview":
         try:
@@ -646,9 +652,10 @@ def _pack_list(packs, out: TextIO) -> None:
     console = rich_console(out)
     for p in packs:
         console.print(Text(f"{p.id} v{p.version} — {p.name} ({plural(len(p.talking_points), 'talking point')})"))
-        table = plain_table(("talking point", {"no_wrap": True}), ("title", {"ratio": 1}))
+        table = plain_table(("talking point", {"no_wrap": True}), ("reviewed", {"no_wrap": True}),
+                            ("title", {"ratio": 1}))
         for tp in p.talking_points:
-            table.add_row(Text(tp.id), Text(tp.title))
+            table.add_row(Text(tp.id), Text(tp.reviewed or "-"), Text(tp.title))
         console.print(table)
 
 

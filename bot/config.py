@@ -32,6 +32,7 @@ class PacksConfig:
     paths: tuple[Path, ...] = ()  # extra pack directories/files besides the shipped ones
     disabled: tuple[str, ...] = ()  # pack ids disabled everywhere
     include_default: bool = True
+    max_fact_age_days: int = 730  # `packs validate` warns about key facts whose "as of" date is older (days)
 
 
 @dataclass(frozen=True)
@@ -180,11 +181,12 @@ def parse_config(raw: Mapping[str, Any], env: Mapping[str, str], *, source: str 
         group_window_hours=r.positive("group_window_hours", float, 24.0),
     )
 
-    r = _Reader(source, "packs", raw.get("packs", {}), {"paths", "disabled", "include_default"})
+    r = _Reader(source, "packs", raw.get("packs", {}), {"paths", "disabled", "include_default", "max_fact_age_days"})
     packs = PacksConfig(
         paths=tuple(rel(p) for p in r.strings("paths")),
         disabled=r.strings("disabled"),
         include_default=r.get("include_default", bool, True),
+        max_fact_age_days=r.positive("max_fact_age_days", int, 730),
     )
     for p in packs.paths:
         if not p.exists():

@@ -443,3 +443,18 @@ def test_import_takes_the_publisher_only_when_every_review_names_the_same(tmp_pa
         "publisher": {"name": "Checkers"}}
     assert "claimreview" not in yaml.safe_load((mixed / "pack.yaml").read_text(encoding="utf-8"))
     assert any("different publishers or none (Checkers, Others)" in n for n in notes)
+
+
+def test_a_source_named_without_a_confirmed_url_is_cited_without_one():
+    from bot.core.claimreview import talking_point_to_claimreview
+    from bot.core.models import CardText, KeyFact, Source, TalkingPoint
+
+    card = CardText(title="t", summary="s", key_facts=(KeyFact("f", (1,)),), why_it_matters="w")
+    tp = TalkingPoint(id="tp", claim="c", cards={"en": card}, exemplars=(),
+                      sources=(Source("OHCHR", "Report", "", "27 Jan 2022"), Source("P", "T", "https://e.org/", "2022")))
+
+    review = talking_point_to_claimreview(tp, publisher_name="x")
+
+    assert review["url"] == "https://e.org/"  # the first source that has a URL
+    assert "url" not in review["citation"][0] and review["citation"][0]["name"] == "Report"
+    assert review["citation"][1]["url"] == "https://e.org/"

@@ -121,3 +121,20 @@ def test_claimreview_export_is_json_ld():
     items = json.loads(out)
     assert code == 0 and len(items) >= 15
     assert all(i["@type"] == "ClaimReview" and i["claimReviewed"] for i in items)
+
+
+def test_packs_list_shows_each_talking_points_review_date():
+    code, out = run(["packs", "list"])
+    assert code == 0
+    assert any(line.split()[:3] == ["donbas-genocide", "reviewed", "2026-12-04"] for line in out.splitlines())
+
+
+@pytest.mark.parametrize("max_age,warned", [(100_000, False), (1, True)])
+def test_packs_validate_warns_about_old_as_of_dates_by_configured_age(tmp_path, max_age, warned):
+    config = tmp_path / "contextbot.toml"
+    config.write_text(f"[packs]\nmax_fact_age_days = {max_age}\n", encoding="utf-8")
+    code, out = run(["--config", str(config), "packs", "validate"])
+    assert code == 0 and "ok  ukraine-war" in out  # warnings never fail validation
+    stale = [line for line in out.splitlines() if line.startswith("warning: ") and ".as_of: " in line]
+    assert bool(stale) is warned
+    assert all(f"(max {max_age})" in line for line in stale)

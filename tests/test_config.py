@@ -15,6 +15,7 @@ BAD = [
     ("[detector]\nreply_threshold = 0.3\nreview_threshold = 0.5\n", "detector.review_threshold: must not exceed"),
     ("[detector]\nreply_treshold = 0.9\n", "detector.reply_treshold: unknown key"),
     ("[storage]\nretention_days = 0\n", "storage.retention_days: must be positive"),
+    ("[packs]\nmax_fact_age_days = 0\n", "packs.max_fact_age_days: must be positive"),
     ("[storage]\nretention_days = \"30\"\n", "storage.retention_days: expected int"),
     ("[discord]\ntoken = \"abc\"\n", "discord.token: secrets do not belong in the file"),
     ("[matrix]\nhomeserver = \"matrix.org\"\n", "matrix.homeserver: must start with https://"),

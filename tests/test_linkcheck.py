@@ -12,7 +12,7 @@ import httpx
 import pytest
 from aiohttp import web
 
-from bot.core.models import CardText, Exemplar, Pack, Source, Stance, TalkingPoint
+from bot.core.models import CardText, Exemplar, KeyFact, Pack, Source, Stance, TalkingPoint
 from bot.tools.linkcheck import LinkResult, ProgressBar, check_links, render_report, run_check_links
 
 
@@ -93,7 +93,7 @@ def closed_port() -> int:
 
 
 def pack_with(sources_by_tp: dict[str, list[str]], pack_id: str = "links") -> Pack:
-    card = CardText(title="t", summary="s", key_facts=("a", "b"), why_it_matters="w")
+    card = CardText(title="t", summary="s", key_facts=(KeyFact("a", (1,)), KeyFact("b", (1,))), why_it_matters="w")
     tps = tuple(
         TalkingPoint(
             id=tp_id,
@@ -180,6 +180,12 @@ async def test_each_distinct_url_is_requested_once_and_results_keep_pack_order(s
         ("tp-c", server.url("/missing"), False),
     ]
     assert Counter(server.requests) == {("HEAD", "/ok"): 1, ("HEAD", "/missing"): 1}
+
+
+async def test_sources_named_without_a_url_are_not_requested(server):
+    results = await check_links([pack_with({"tp": ["", server.url("/ok")]})])  # "" = "not confirmed" in the pack
+    assert [(r.url, r.ok) for r in results] == [(server.url("/ok"), True)]
+    assert server.requests == [("HEAD", "/ok")]
 
 
 async def test_concurrency_is_bounded_by_the_semaphore(server):

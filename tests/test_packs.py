@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import datetime as dt
 import pickle
 import shutil
 import subprocess
@@ -14,7 +15,7 @@ from typing import Any, Callable
 import pytest
 import yaml
 
-from bot.core.models import Exemplar, Pack, Source, Stance, TalkingPoint
+from bot.core.models import CardText, Exemplar, KeyFact, Pack, Source, Stance, TalkingPoint
 from bot.core.packs import (
     PackError,
     PackRegistry,
@@ -22,6 +23,7 @@ from bot.core.packs import (
     load_pack,
     load_packs,
     pack_to_dict,
+    pack_warnings,
     rating_of,
 )
 
@@ -79,8 +81,8 @@ def test_valid_directory_pack_loads_into_frozen_models():
     # folded YAML (>-) joined into one line, stripped
     assert tp.cards["en"].summary.startswith("Viruses cannot travel") and tp.cards["en"].summary.endswith("at all.")
     assert tp.cards["en"].key_facts == (
-        "SARS-CoV-2 spreads through respiratory droplets and aerosols.",
-        "COVID-19 spread widely in countries without any 5G coverage.",
+        KeyFact("SARS-CoV-2 spreads through respiratory droplets and aerosols.", sources=(1,)),
+        KeyFact("COVID-19 spread widely in countries without any 5G coverage.", sources=(1,)),
     )
     assert tp.sources[1] == Source(
         publisher="Example News",
@@ -243,8 +245,38 @@ TP_CASES = [
      "1 item (need 2-4)"),
     ("5 key facts", _tp_mutation(_set("cards.ru.key_facts", ["a", "b", "c", "d", "e"])), "cards.ru.key_facts",
      "5 items (need 2-4)"),
-    ("key fact too long", _tp_mutation(_set("cards.en.key_facts.1", "k" * 301)), "cards.en.key_facts[1]",
-     "301 characters (max 300)"),
+    ("key fact too long", _tp_mutation(_set("cards.en.key_facts.1", {"text": "k" * 301, "sources": [1]})),
+     "cards.en.key_facts[1].text", "301 characters (max 300)"),
+    ("key fact as a bare string", _tp_mutation(_set("cards.en.key_facts.0", "No source named.")),
+     "cards.en.key_facts[0]", "names no source"),
+    ("key fact without sources", _tp_mutation(_set("cards.ru.key_facts.1", {"text": "Без источника."})),
+     "cards.ru.key_facts[1].sources", "names no source"),
+    ("key fact with empty sources", _tp_mutation(_set("cards.en.key_facts.0", {"text": "x", "sources": []})),
+     "cards.en.key_facts[0].sources", "names no source"),
+    ("key fact cites a missing source", _tp_mutation(_set("cards.uk.key_facts.0", {"text": "x", "sources": [1, 9]})),
+     "cards.uk.key_facts[0].sources", "9 is not a source number (this talking point has 2, numbered from 1)"),
+    ("key fact cites source 0", _tp_mutation(_set("cards.en.key_facts.0", {"text": "x", "sources": [0]})),
+     "cards.en.key_facts[0].sources", "must be a list of source numbers"),
+    ("key fact source by name", _tp_mutation(_set("cards.en.key_facts.0", {"text": "x", "sources": ["WHO"]})),
+     "cards.en.key_facts[0].sources", "must be a list of source numbers"),
+    ("key fact cites a source twice", _tp_mutation(_set("cards.en.key_facts.0", {"text": "x", "sources": [2, 2]})),
+     "cards.en.key_facts[0].sources", "listed twice"),
+    ("footnote inside a key fact", _tp_mutation(_set("cards.en.key_facts.0", {"text": "x [1]", "sources": [1]})),
+     "cards.en.key_facts[0].text", "footnote numbers go in 'sources'"),
+    ("key fact unknown key", _tp_mutation(_set("cards.en.key_facts.0", {"text": "x", "sources": [1], "asof": "2020"})),
+     "cards.en.key_facts[0].asof", "did you mean 'as_of'?"),
+    ("as_of in words", _tp_mutation(_set("cards.en.key_facts.0", {"text": "x", "sources": [1], "as_of": "March 2022"})),
+     "cards.en.key_facts[0].as_of", "is not a date: write YYYY-MM-DD, YYYY-MM or YYYY"),
+    ("as_of not in the calendar", _tp_mutation(_set("cards.en.key_facts.0",
+                                                    {"text": "x", "sources": [1], "as_of": "2022-02-30"})),
+     "cards.en.key_facts[0].as_of", "2022-02-30 is not a date in the calendar"),
+    ("summary number without a source", _tp_mutation(_set("cards.en.summary", "Masts burned. In 2020, 77 burned.")),
+     "cards.en.summary", 'a sentence with a number cites no source: "In 2020, 77 burned."'),
+    ("summary cites a missing source", _tp_mutation(_set("cards.ru.summary", "В 2020 году сгорели 77 вышек [3].")),
+     "cards.ru.summary", "[3] cites no source (this talking point has 2)"),
+    ("no source with a URL", _tp_mutation(lambda d: [s.update(url="not confirmed") for s in d["sources"]]),
+     "sources", "no source has a URL"),
+    ("reviewed in words", _tp_mutation(_set("reviewed", "last week")), "reviewed", "is not a date"),
     ("key facts not a list", _tp_mutation(_set("cards.en.key_facts", "one fact")), "cards.en.key_facts",
      "must be a list"),
     ("card language not in pack", _tp_mutation(_set("cards.de", {"title": "t", "summary": "s", "key_facts": ["a", "b"],
@@ -615,3 +647,76 @@ def test_core_modules_do_not_import_platform_or_network_libraries():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
     assert result.stdout.strip() == "[]"
+
+
+# ------------------------------------------------------------------------ citations, "as of", review dates
+
+
+def test_key_facts_carry_their_sources_and_as_of_dates_and_unconfirmed_urls_load(tmp_path):
+    pack_dir = copy_valid(tmp_path)
+    path = pack_dir / "talking_points" / f"{TP}.yaml"
+    data = read(path)
+    data["reviewed"] = "2026-11-30"
+    data["cards"]["en"]["summary"] = "In 2020, 77 masts burned in the UK [2]. Germany: am 16. April 2020 brannten 3 [1][2]."
+    data["cards"]["en"]["key_facts"][1] = {"text": "77 masts burned.", "sources": [2, 1], "as_of": "2020-04"}
+    data["sources"].append({"publisher": "Ofcom", "title": "Mast incidents", "url": "Not Confirmed", "date": "2020"})
+    write(path, data)
+    # unquoted YAML dates are read as dates; they are accepted as written
+    path.write_text(path.read_text(encoding="utf-8").replace("reviewed: '2026-11-30'", "reviewed: 2026-11-30"))
+
+    tp = load_pack(pack_dir).get(TP)
+
+    assert tp.reviewed == "2026-11-30"
+    assert tp.cards["en"].key_facts[1] == KeyFact("77 masts burned.", sources=(2, 1), as_of="2020-04")
+    assert tp.sources[2] == Source("Ofcom", "Mast incidents", "", "2020")  # "not confirmed": no URL
+
+
+@pytest.mark.parametrize("summary", [
+    "Masts burned after 5G rumours; COVID-19 and SARS-CoV-2 are names, not figures.",  # digits inside names
+    "Am 16. April 2020 brannten Masten [1].",  # a German ordinal does not end the sentence before the citation
+    "In 2020 masts burned [1]. Nobody was hurt.",
+])
+def test_summary_sentences_with_numbers_need_a_citation_names_do_not(tmp_path, summary):
+    pack_dir = copy_valid(tmp_path)
+    _tp_mutation(_set("cards.en.summary", summary))(pack_dir)
+    assert load_pack(pack_dir).get(TP).cards["en"].summary == summary
+
+
+def _pack_with_facts(as_of: dict[str, list[str]], reviewed: str) -> Pack:
+    """A one-talking-point pack whose cards have one key fact per given "as of" date ("" for none)."""
+
+    def card(dates: list[str]) -> CardText:
+        facts = tuple(KeyFact(f"fact {i}", (1,), date) for i, date in enumerate(dates))
+        return CardText(title="t", summary="s", key_facts=facts, why_it_matters="w")
+
+    tp = TalkingPoint(id="tp", claim="c", cards={lang: card(dates) for lang, dates in as_of.items()},
+                      sources=(Source("P", "T", "https://e.org/", "2020"),), exemplars=(), reviewed=reviewed)
+    return Pack(id="p", version="1", name="P", description="", languages=tuple(as_of), talking_points=(tp,))
+
+
+@pytest.mark.parametrize(("as_of", "reviewed", "expected"), [
+    # a month counts to its last day, a year to 31 December: "as of Jan 2024" is 730 days old on 2026-01-30
+    ({"en": ["2024-01", ""]}, "2026-01-01", []),
+    ({"en": ["2024-01-31", ""]}, "2026-01-01", []),
+    ({"en": ["2024-01-30", ""]}, "2026-01-01",
+     ["cards.en.key_facts[0].as_of: 2024-01-30 is 731 days old (max 730)"]),
+    ({"en": ["", "2023"]}, "2026-01-01", ["cards.en.key_facts[1].as_of: 2023 is 761 days old (max 730)"]),
+    # the same stale fact in every language is reported once, naming the languages
+    ({"en": ["2020", ""], "de": ["2020", ""]}, "2026-01-01",
+     ["cards.en/de.key_facts[0].as_of: 2020 is 1856 days old (max 730)"]),
+    ({"en": ["", ""]}, "", ["reviewed: no review date"]),
+])
+def test_pack_warnings_name_stale_as_of_dates_and_missing_reviews(as_of, reviewed, expected):
+    warnings = pack_warnings([_pack_with_facts(as_of, reviewed)], today=dt.date(2026, 1, 30), max_age_days=730)
+
+    assert len(warnings) == len(expected)
+    for warning, fragment in zip(warnings, expected):
+        assert "talking point 'tp'" in warning and fragment in warning
+
+
+def test_the_shipped_pack_names_a_review_date_for_every_talking_point():
+    [shipped] = [load_pack(d) for d in default_pack_dirs() if d.name == "ukraine-war"]
+    for tp in shipped.talking_points:
+        assert tp.reviewed, tp.id
+        for lang, card in tp.cards.items():
+            assert all(1 <= n <= len(tp.sources) for f in card.key_facts for n in f.sources), (tp.id, lang)

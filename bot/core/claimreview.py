@@ -91,9 +91,10 @@ def _citation(source: Any) -> dict[str, Any]:
     item: dict[str, Any] = {
         "@type": "CreativeWork",
         "name": source.title,
-        "url": source.url,
         "publisher": {"@type": "Organization", "name": source.publisher},
     }
+    if source.url:  # a source named without a confirmed URL has none
+        item["url"] = source.url
     if (iso := _iso_date(source.date)) is not None:
         item["datePublished"] = iso
     return item
@@ -154,7 +155,7 @@ def talking_point_to_claimreview(tp: TalkingPoint, lang: str = "en", *, pack: Pa
     if card.key_facts:
         review["negativeNotes"] = {
             "@type": "ItemList",
-            "itemListElement": [{"@type": "ListItem", "position": n, "name": fact}
+            "itemListElement": [{"@type": "ListItem", "position": n, "name": fact.text}
                                 for n, fact in enumerate(card.key_facts, 1)],
         }
     if card.why_it_matters:

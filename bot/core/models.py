@@ -65,8 +65,17 @@ class ChannelMode(str, enum.Enum):
 class Source:
     publisher: str
     title: str
-    url: str
+    url: str  # "" when the pack marks it "not confirmed" (a primary source named without a confirmed URL)
     date: str  # free text as published ("12 Dec 2017", "2015", "not shown")
+
+
+@dataclass(frozen=True)
+class KeyFact:
+    """One key fact of a card and what supports it."""
+
+    text: str
+    sources: tuple[int, ...]  # numbers (from 1, as readers see them) of the talking point's sources
+    as_of: str = ""  # "YYYY", "YYYY-MM" or "YYYY-MM-DD" for a figure that changes; "" when it does not
 
 
 @dataclass(frozen=True)
@@ -75,7 +84,7 @@ class CardText:
 
     title: str
     summary: str  # <= 600 characters
-    key_facts: tuple[str, ...]  # 2-4 items
+    key_facts: tuple[KeyFact, ...]  # 2-4 items
     why_it_matters: str
 
 
@@ -98,6 +107,7 @@ class TalkingPoint:
     keywords: tuple[str, ...] = ()  # optional lexical hints for the cheap gate (any language)
     pack_id: str = ""
     pack_version: str = ""
+    reviewed: str = ""  # ISO date of the last fact-check of the cards ("" when the pack does not say)
 
     @property
     def title(self) -> str:
@@ -197,10 +207,10 @@ class RenderedCard:
     talking_point_id: str
     lang: str
     title: str
-    summary: str
-    key_facts: tuple[str, ...]
+    summary: str  # cites its sources inline as footnote numbers: "... 25 were killed [1]."
+    key_facts: tuple[str, ...]  # each ends with its footnote numbers (and "as of" date), see core.cards.fact_line
     why_it_matters: str
-    sources: tuple[Source, ...]
+    sources: tuple[Source, ...]  # footnote [n] is sources[n - 1]
     footer: str  # pack id/version and "why am I seeing this?"
     pack_version: str
 

@@ -13,6 +13,7 @@ Only PyYAML and the standard library are used here (no discord, nio, aiosqlite o
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import difflib
 import hashlib
 import json
@@ -25,7 +26,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from .models import CardText, Exemplar, Pack, Source, Stance, TalkingPoint
+from .models import CardText, Exemplar, KeyFact, Pack, Source, Stance, TalkingPoint
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -39,6 +40,10 @@ __all__ = [
     "default_pack_dirs",
     "rating_of",
     "pack_to_dict",
+    "pack_warnings",
+    "citations",
+    "URL_NOT_CONFIRMED",
+    "DEFAULT_MAX_FACT_AGE_DAYS",
     "PackRegistry",
 ]
 
@@ -64,9 +69,24 @@ RATINGS = ("False", "Mostly false", "Misleading", "Missing context", "Unsupporte
 DEFAULT_RATING = "Misleading"
 
 PACK_KEYS = {"schema", "id", "version", "name", "description", "languages", "talking_points", "claimreview"}
-TP_KEYS = {"id", "claim", "keywords", "cards", "sources", "exemplars", "rating", "draft", "claimreview"}
+TP_KEYS = {"id", "claim", "keywords", "cards", "sources", "exemplars", "rating", "draft", "reviewed", "claimreview"}
 CARD_KEYS = ("title", "summary", "key_facts", "why_it_matters")
+KEY_FACT_KEYS = ("text", "sources", "as_of")
 SOURCE_KEYS = ("publisher", "title", "url", "date")
+
+#: a source's ``url`` when the pack names a primary source whose page could not be confirmed to exist
+URL_NOT_CONFIRMED = "not confirmed"
+#: ``packs validate`` warns about "as of" dates older than this (``[packs] max_fact_age_days``)
+DEFAULT_MAX_FACT_AGE_DAYS = 730
+
+# footnote numbers in card text: "[1]", "[2][4]"
+_CITATION = re.compile(r"\[(\d+)\]")
+# a sentence ends at . ! ? (after an optional closing quote or bracket) followed by white space; a period right
+# after a digit does not end one (German ordinals "16. März"), so such text is read as one longer sentence
+_SENTENCE_END = re.compile(r"(?<!\d)[.!?][»\"”’)]?\s+")
+# a number as a word of its own ("14,000", "83.9 %", "2014"), not a digit inside a name ("MH17", "5G", "COVID-19")
+_NUMBER = re.compile(r"(?<![\w-])\d+(?!\d)(?![^\W\d_])")
+_ISO_DATE = re.compile(r"^\d{4}(?:-(0[1-9]|1[0-2])(?:-(0[1-9]|[12]\d|3[01]))?)?$")
 EXEMPLAR_KEYS = {"text", "lang"}
 
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -426,14 +446,14 @@ def _validate_card(ctx: _Ctx, card: Any, field: str, line: int | None) -> CardTe
     title = _text(ctx, card, "title", f"{field}.title", max_len=MAX_TITLE, one_line=True)
     summary = _text(ctx, card, "summary", f"{field}.summary", max_len=MAX_SUMMARY)
     why = _text(ctx, card, "why_it_matters", f"{field}.why_it_matters", max_len=MAX_WHY)
-    facts: list[str] = []
+    facts: list[KeyFact] = []
     facts_ok = False
     raw = card.get("key_facts")
     kf_line = _line(card, "key_facts")
     if "key_facts" not in card:
         ctx.err(f"{field}.key_facts", f"missing ({MIN_KEY_FACTS}-{MAX_KEY_FACTS} items)")
     elif not isinstance(raw, list):
-        ctx.err(f"{field}.key_facts", f"must be a list of {MIN_KEY_FACTS}-{MAX_KEY_FACTS} strings, "
+        ctx.err(f"{field}.key_facts", f"must be a list of {MIN_KEY_FACTS}-{MAX_KEY_FACTS} facts, "
                 f"got {_type_name(raw)}", kf_line)
     else:
         facts_ok = MIN_KEY_FACTS <= len(raw) <= MAX_KEY_FACTS
@@ -441,7 +461,7 @@ def _validate_card(ctx: _Ctx, card: Any, field: str, line: int | None) -> CardTe
             ctx.err(f"{field}.key_facts", f"{len(raw)} item{'s' if len(raw) != 1 else ''} "
                     f"(need {MIN_KEY_FACTS}-{MAX_KEY_FACTS})", kf_line)
         for i, item in enumerate(raw):
-            fact = _text_value(ctx, item, f"{field}.key_facts[{i}]", _line(raw, i), max_len=MAX_KEY_FACT)
+            fact = _key_fact(ctx, item, f"{field}.key_facts[{i}]", _line(raw, i))
             if fact is None:
                 facts_ok = False
             else:
@@ -449,6 +469,98 @@ def _validate_card(ctx: _Ctx, card: Any, field: str, line: int | None) -> CardTe
     if None in (title, summary, why) or not facts_ok:
         return None
     return CardText(title=title, summary=summary, key_facts=tuple(facts), why_it_matters=why)  # type: ignore[arg-type]
+
+
+def _date_value(ctx: _Ctx, value: Any, field: str, line: int | None) -> str | None:
+    """An ISO date "YYYY-MM-DD", "YYYY-MM" or "YYYY" (unquoted YAML dates and years are accepted)."""
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        value = value.isoformat()
+    elif isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    text = value.strip() if isinstance(value, str) else None
+    if text is None or not _ISO_DATE.match(text):
+        ctx.err(field, f"{value!r} is not a date: write YYYY-MM-DD, YYYY-MM or YYYY", line)
+        return None
+    if len(text) == 10:
+        try:
+            dt.date.fromisoformat(text)
+        except ValueError:
+            ctx.err(field, f"{text} is not a date in the calendar", line)
+            return None
+    return text
+
+
+def _key_fact(ctx: _Ctx, item: Any, field: str, line: int | None) -> KeyFact | None:
+    """``{text: ..., sources: [n, ...], as_of: YYYY-MM-DD}``: every key fact names the sources that support it."""
+    if isinstance(item, str):
+        ctx.err(field, "names no source: write {text: \"...\", sources: [n]} with the numbers (from 1) of the "
+                "sources that support it", line)
+        return None
+    if not isinstance(item, dict):
+        ctx.err(field, f"must be a mapping with text and sources, got {_type_name(item)}", line)
+        return None
+    _check_keys(ctx, item, KEY_FACT_KEYS, field)
+    text = _text(ctx, item, "text", f"{field}.text", max_len=MAX_KEY_FACT)
+    if text is not None and _CITATION.search(text):
+        ctx.err(f"{field}.text", "footnote numbers go in 'sources', not in the text", _line(item, "text"))
+    numbers: list[int] = []
+    raw = item.get("sources")
+    if "sources" not in item or raw in (None, []):
+        ctx.err(f"{field}.sources", "names no source: list the numbers (from 1) of the sources that support "
+                "this fact", _line(item, "sources") or line)
+    elif not isinstance(raw, list) or not all(type(n) is int and n >= 1 for n in raw):
+        ctx.err(f"{field}.sources", f"must be a list of source numbers (1, 2, ...), got {raw!r}",
+                _line(item, "sources"))
+    elif len(set(raw)) != len(raw):
+        ctx.err(f"{field}.sources", f"a source is listed twice: {raw!r}", _line(item, "sources"))
+    else:
+        numbers = list(raw)
+    as_of = ""
+    if "as_of" in item:
+        as_of = _date_value(ctx, item["as_of"], f"{field}.as_of", _line(item, "as_of")) or ""
+        if not as_of:
+            return None
+    if text is None or not numbers:
+        return None
+    return KeyFact(text=text, sources=tuple(numbers), as_of=as_of)
+
+
+def citations(text: str) -> list[int]:
+    """The footnote numbers cited in ``text``, in order ("[2] ... [1][3]" -> [2, 1, 3])."""
+    return [int(n) for n in _CITATION.findall(text)]
+
+
+def _sentences(text: str) -> list[str]:
+    return [part for part in _SENTENCE_END.split(text) if part.strip()]
+
+
+def _check_citations(ctx: _Ctx, raw_cards: Mapping[Any, Any], cards: Mapping[str, CardText], count: int) -> bool:
+    """Every footnote names one of the ``count`` sources; every summary sentence with a number cites one."""
+    ok = True
+
+    def bad(field: str, message: str, line: int | None) -> None:
+        nonlocal ok
+        ctx.err(field, message, line)
+        ok = False
+
+    for lang, card in cards.items():
+        raw = raw_cards[lang]
+        field = f"cards.{lang}"
+        for n in citations(card.summary):
+            if not 1 <= n <= count:
+                bad(f"{field}.summary", f"[{n}] cites no source (this talking point has {count})",
+                    _line(raw, "summary"))
+        for sentence in _sentences(card.summary):
+            if _NUMBER.search(_CITATION.sub("", sentence)) and not _CITATION.search(sentence):
+                bad(f"{field}.summary", f"a sentence with a number cites no source: "
+                    f"\"{sentence.strip()}\" (add [n] with the number of the source)", _line(raw, "summary"))
+        raw_facts = raw.get("key_facts")
+        for i, fact in enumerate(card.key_facts):
+            for n in fact.sources:
+                if not 1 <= n <= count:
+                    bad(f"{field}.key_facts[{i}].sources", f"{n} is not a source number (this talking point has "
+                        f"{count}, numbered from 1)", _line(raw_facts, i))
+    return ok
 
 
 def _validate_url(url: str) -> str | None:
@@ -494,7 +606,9 @@ def _validate_sources(ctx: _Ctx, data: Mapping[Any, Any]) -> tuple[Source, ...] 
         title = _text(ctx, item, "title", f"{field}.title")
         url = _text(ctx, item, "url", f"{field}.url")
         date = _text(ctx, item, "date", f"{field}.date", coerce=True, one_line=True)
-        if url is not None:
+        if url is not None and url.casefold() == URL_NOT_CONFIRMED:
+            url = ""  # a primary source named without a URL: none could be confirmed to exist
+        elif url is not None:
             if problem := _validate_url(url):
                 ctx.err(f"{field}.url", problem, _line(item, "url"))
                 url = None
@@ -506,6 +620,9 @@ def _validate_sources(ctx: _Ctx, data: Mapping[Any, Any]) -> tuple[Source, ...] 
             ok = False
             continue
         sources.append(Source(publisher=publisher, title=title, url=url, date=date))  # type: ignore[arg-type]
+    if ok and sources and not any(s.url for s in sources):
+        ctx.err("sources", f"no source has a URL (at most some may be '{URL_NOT_CONFIRMED}')", line)
+        ok = False
     return tuple(sources) if ok and len(sources) >= MIN_SOURCES else None
 
 
@@ -671,7 +788,12 @@ def _validate_talking_point(
                         _line(data, "cards"))
                 cards_ok = False
 
+    reviewed = ""
+    if "reviewed" in data:
+        reviewed = _date_value(ctx, data["reviewed"], "reviewed", _line(data, "reviewed")) or ""
     sources = _validate_sources(ctx, data)
+    if sources is not None and isinstance(raw_cards, dict):
+        cards_ok = _check_citations(ctx, raw_cards, cards, len(sources)) and cards_ok
     exemplars = _validate_exemplars(ctx, data, draft)
     claimreview = _validate_claimreview(ctx, data, TP_CLAIMREVIEW_KEYS)
     if draft or not cards_ok or None in (tp_id, claim, sources, exemplars, claimreview) or meta is None:
@@ -688,6 +810,7 @@ def _validate_talking_point(
         pack_version=meta["version"],
         rating=rating,
         claimreview=claimreview,
+        reviewed=reviewed,
     )
 
 
@@ -915,11 +1038,13 @@ def _tp_to_dict(tp: TalkingPoint) -> dict[str, Any]:
         "rating": rating_of(tp),
         "keywords": list(tp.keywords),
         "cards": {
-            lang: {"title": c.title, "summary": c.summary, "key_facts": list(c.key_facts),
+            lang: {"title": c.title, "summary": c.summary,
+                   "key_facts": [{"text": f.text, "sources": list(f.sources), "as_of": f.as_of} for f in c.key_facts],
                    "why_it_matters": c.why_it_matters}
             for lang, c in tp.cards.items()
         },
         "sources": [dataclasses.asdict(s) for s in tp.sources],
+        "reviewed": tp.reviewed,
         "exemplars": [{"text": e.text, "stance": str(e.stance.value), "lang": e.lang} for e in tp.exemplars],
         **({"claimreview": _plain(tp.claimreview)} if getattr(tp, "claimreview", None) else {}),
     }
@@ -1071,3 +1196,42 @@ def _tp_origin(pack: Pack, tp: TalkingPoint) -> str:
             if candidate.exists():
                 return _display(candidate)
     return _display(origin)
+
+
+# ------------------------------------------------------------------------------------------- warnings
+
+
+def _as_date(text: str) -> dt.date:
+    """The last day an ISO date, month or year covers ("2022-01" -> 2022-01-31): a figure "as of January 2022"
+    is not older than the end of January."""
+    parts = [int(p) for p in text.split("-")]
+    if len(parts) == 3:
+        return dt.date(*parts)
+    if len(parts) == 2:
+        year, month = parts
+        following = dt.date(year + (month == 12), month % 12 + 1, 1)
+        return following - dt.timedelta(days=1)
+    return dt.date(parts[0], 12, 31)
+
+
+def pack_warnings(packs: Iterable[Pack], *, today: dt.date, max_age_days: int = DEFAULT_MAX_FACT_AGE_DAYS) -> list[str]:
+    """What a pack author should look at although the packs load: key facts whose "as of" date is more than
+    ``max_age_days`` before ``today`` (each fact once, for all its languages) and talking points that never say
+    when they were last reviewed. One self-contained line each, like :class:`PackError`'s."""
+    warnings: list[str] = []
+    for pack in packs:
+        for tp in pack.talking_points:
+            where = f"{_tp_origin(pack, tp)}: talking point '{tp.id}'"
+            if not tp.reviewed:
+                warnings.append(f"{where}: reviewed: no review date (add reviewed: YYYY-MM-DD after fact-checking "
+                                "the cards)")
+            stale: dict[tuple[int, str], list[str]] = {}
+            for lang, card in tp.cards.items():
+                for i, fact in enumerate(card.key_facts):
+                    if fact.as_of and (today - _as_date(fact.as_of)).days > max_age_days:
+                        stale.setdefault((i, fact.as_of), []).append(lang)
+            for (i, as_of), langs in sorted(stale.items()):
+                age = (today - _as_date(as_of)).days
+                warnings.append(f"{where}: cards.{'/'.join(langs)}.key_facts[{i}].as_of: {as_of} is {age} days old "
+                                f"(max {max_age_days}); check the figure and update it or its date")
+    return warnings

@@ -12,7 +12,7 @@ from urllib.parse import quote, urlsplit
 
 import discord
 
-from bot.core.cards import section_label, shown_date
+from bot.core.cards import footnotes, no_url, section_label, shown_date
 from bot.core.models import Decision, Incident, IncidentStatus, RenderedCard, Source, TalkingPoint
 from bot.core.phrases import check_reason, phrase, stance_name
 from bot.core.sanitize import clip, neutralize_mentions, safe_snippet
@@ -71,13 +71,17 @@ def _link_text(text: str) -> str:
     return _LINK_TEXT_ESCAPE.sub(r"\\\1", " ".join(text.split()))
 
 
-def source_line(source: Source) -> str:
+def source_line(source: Source, number: int, lang: str = "en") -> str:
+    """``[n] [publisher: title](url) (date)``: numbered as the card's footnotes cite it."""
     label = _link_text(neutralize_mentions(f"{source.publisher}: {source.title}"))
     url = safe_url(source.url)
     shown = shown_date(source)
     date = f" ({neutralize_mentions(shown)})" if shown else ""
-    line = f"[{label}]({url})" if url else label
-    return f"• {line}{date}"
+    if url:
+        line = f"[{label}]({url}){date}"
+    else:  # an unsafe URL is left out; a source named without a URL says so
+        line = f"{label}{date}" + ("" if source.url else f" {no_url(lang)}")
+    return f"{footnotes([number])} {line}"
 
 
 def _packed_lines(lines: Iterable[str], limit: int = FIELD_VALUE_MAX) -> list[str]:
@@ -114,12 +118,13 @@ def card_embed(card: RenderedCard) -> discord.Embed:
     footer = safe(card.footer, FIELD_VALUE_MAX)
     label = lambda section: section_label(card.lang, section)  # noqa: E731
     fields: list[tuple[str, str, str]] = []  # (part, heading, value)
-    if card.key_facts:
-        facts = clip("\n".join(f"• {neutralize_mentions(f)}" for f in card.key_facts), FIELD_VALUE_MAX)
-        fields.append(("key_facts", label("key_facts"), facts))
+    # four key facts of up to 300 characters plus footnotes exceed one field: whole facts go on in a second one
+    facts = _packed_lines(f"• {neutralize_mentions(f)}" for f in card.key_facts)
+    fields += [("key_facts", label("key_facts") if i == 0 else f"{label('key_facts')} ({label('more')})", chunk)
+               for i, chunk in enumerate(facts)]
     if card.why_it_matters:
         fields.append(("why", label("why"), safe(card.why_it_matters, FIELD_VALUE_MAX)))
-    chunks = _packed_lines(source_line(s) for s in card.sources)[:MAX_SOURCE_FIELDS]
+    chunks = _packed_lines(source_line(s, n, card.lang) for n, s in enumerate(card.sources, 1))[:MAX_SOURCE_FIELDS]
     fields += [("sources", label("sources") if i == 0 else f"{label('sources')} ({label('more')})", chunk)
                for i, chunk in enumerate(chunks)]
 

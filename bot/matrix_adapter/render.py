@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence, Union
 from urllib.parse import urlsplit
 
-from bot.core.cards import card_as_text, shown_date, sources_label
+from bot.core.cards import card_as_text, footnotes, no_url, shown_date, sources_label
 from bot.core.models import Incident, IncidentStatus, RenderedCard
 from bot.core.phrases import phrase
 from bot.core.sanitize import clip, neutralize_mentions, safe_snippet
@@ -151,7 +151,7 @@ def withdrawn_card_content(card_event_id: str, lang: str) -> dict[str, Any]:
 
 
 def card_text(card: RenderedCard) -> str:
-    return plain(card_as_text(card, source_prefix="- "))
+    return plain(card_as_text(card, source_prefix=""))
 
 
 def card_html(card: RenderedCard) -> str:
@@ -163,12 +163,16 @@ def card_html(card: RenderedCard) -> str:
         parts.append(f"<p><em>{esc(card.why_it_matters)}</em></p>")
     if card.sources:
         items = []
-        for s in card.sources:
+        for n, s in enumerate(card.sources, 1):
             text = f"{esc(s.publisher)}: {esc(s.title)}"
             href = safe_href(s.url)
-            linked = f'<a href="{href}">{text}</a>' if href else f"{text} ({esc(s.url)})"
             date = shown_date(s)
-            items.append(f"<li>{linked} ({esc(date)})</li>" if date else f"<li>{linked}</li>")
+            when = f" ({esc(date)})" if date else ""
+            if href:
+                item = f'<a href="{href}">{text}</a>{when}'
+            else:  # an unsafe URL is shown as text; a source named without a URL says so
+                item = f"{text}{when} " + (f"({esc(s.url)})" if s.url else esc(no_url(card.lang)))
+            items.append(f"<li>{footnotes([n])} {item}</li>")
         parts.append(f"<p><strong>{esc(label)}</strong></p><ul>{''.join(items)}</ul>")
     parts.append(f"<p><sub>{esc(card.footer)}</sub></p>")
     return "".join(parts)

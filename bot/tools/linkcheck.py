@@ -39,12 +39,13 @@ class LinkResult:
 
 
 def _pairs(packs: Any) -> list[tuple[str, str]]:
-    """(talking point id, url) for every source of ``packs`` (a registry, a Pack, or an iterable of Packs)."""
+    """(talking point id, url) for every source of ``packs`` (a registry, a Pack, or an iterable of Packs) that has
+    a URL (sources the pack marks "not confirmed" have none to check)."""
     if isinstance(packs, Pack):
         packs = [packs]
     elif hasattr(packs, "packs") and not isinstance(packs, (list, tuple)):
         packs = packs.packs
-    return [(tp.id, source.url) for pack in packs for tp in pack.talking_points for source in tp.sources]
+    return [(tp.id, source.url) for pack in packs for tp in pack.talking_points for source in tp.sources if source.url]
 
 
 def _describe(exc: BaseException, timeout: float) -> str:

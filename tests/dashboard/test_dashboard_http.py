@@ -227,6 +227,9 @@ async def test_incident_detail_shows_snapshot_card_scores_and_prior(client, seed
     assert "Did NATO expansion force Russia to invade Ukraine?" in html  # the card
     assert "(9 Jun 2022)" in html and "not shown" not in html  # source dates as members see them
     assert '<p class="small">Sources:</p>' in html  # the heading in the card's language (English here)
+    assert "[3] Project on Defense Alternatives (Carl Conetta): " in html  # numbered as the footnotes cite them
+    assert "[3]</li>" in html  # a key fact ends with its footnote (Conetta is source 3)
+    assert "NATO: Bucharest Summit Declaration (3 Apr 2008) (URL not confirmed)" in html  # named, no guessed link
     assert "Posted " in html and "1 helpful, 1 not relevant" in html
     assert "Nearest exemplar" in html and "Stance probabilities" in html
     assert str(escape(seeded.outcomes["nato"].decision.explanation.reason)) in html
@@ -242,6 +245,7 @@ async def test_points_pages(client, seeded):
     html = await (await client.get("/points/nato-expansion-provoked")).text()
     assert "Вынудило ли расширение НАТО Россию напасть на Украину?" in html  # ru card
     assert "https://euvsdisinfo.eu/report/nato-expands-eastwards-to-threaten-and-provoke-russia" in html
+    assert "Cards last reviewed 2026-12-04." in html and "[5] NATO: Bucharest Summit Declaration" in html
     assert 'action="/points/nato-expansion-provoked/policy"' in html  # alice is an admin
     assert (await client.get("/points/no-such-point")).status == 404
 

@@ -56,7 +56,7 @@ def test_card_embed_layout():
     assert names == ["Key facts", "Why it matters", "Sources"]
     assert embed["fields"][0]["value"] == "• One.\n• Two."
     # parentheses in the URL are encoded so they cannot end the markdown link early
-    assert embed["fields"][2]["value"] == "• [Pub: Title](https://example.org/a_%28b%29) (2024)"
+    assert embed["fields"][2]["value"] == "[1] [Pub: Title](https://example.org/a_%28b%29) (2024)"
     assert embed["footer"]["text"] == "pack v1 · Why am I seeing this?"
 
 
@@ -64,7 +64,7 @@ def test_card_embed_headings_follow_the_card_language_and_hide_unknown_dates():
     card = make_card(lang="uk", sources=(Source("UNIAN", "Nuland", "https://example.org/n", "not shown (2014)"),))
     embed = card_embed(card).to_dict()
     assert [f["name"] for f in embed["fields"]] == ["Ключові факти", "Чому це важливо", "Джерела"]
-    assert embed["fields"][2]["value"] == "• [UNIAN: Nuland](https://example.org/n) (2014)"
+    assert embed["fields"][2]["value"] == "[1] [UNIAN: Nuland](https://example.org/n) (2014)"
 
 
 def test_card_text_cannot_ping_or_break_links():
@@ -107,8 +107,31 @@ def test_safe_url(url, expected):
     assert safe_url(url) == expected
 
 
-def test_source_line_without_url():
-    assert source_line(Source("Pub", "Title", "", "")) == "• Pub: Title"
+@pytest.mark.parametrize("source,number,lang,line", [
+    (Source("Pub", "Title", "", ""), 1, "en", "[1] Pub: Title (URL not confirmed)"),  # named without a URL
+    (Source("Rosstat", "BIP", "", "2025"), 4, "de", "[4] Rosstat: BIP (2025) (URL nicht bestätigt)"),
+    (Source("Pub", "Title", "javascript:alert(1)", "2020"), 2, "en", "[2] Pub: Title (2020)"),  # unsafe: no link
+])
+def test_source_line_is_numbered_and_says_when_a_url_is_not_confirmed(source, number, lang, line):
+    assert source_line(source, number, lang) == line
+
+
+def test_shipped_cards_show_footnotes_and_every_numbered_source_within_discord_limits(registry):
+    from bot.core.cards import fact_line, render_card, section_label
+
+    for tp in registry.talking_points():
+        for lang in ("en", "ru", "uk", "de"):
+            embed = card_embed(render_card(tp, lang))
+            assert len(embed) <= 6000, (tp.id, lang)
+            data = embed.to_dict()
+            part = lambda section: "\n".join(  # noqa: E731
+                f["value"] for f in data["fields"] if f["name"].startswith(section_label(lang, section)))
+            facts = part("key_facts").split("\n")
+            assert facts == [f"• {fact_line(fact, lang)}" for fact in tp.cards[lang].key_facts], (tp.id, lang)
+            assert data["description"] == tp.cards[lang].summary  # never clipped, footnotes included
+            sources = part("sources")
+            assert [line.split(" ", 1)[0] for line in sources.split("\n")] == [
+                f"[{n}]" for n in range(1, len(tp.sources) + 1)], (tp.id, lang)
 
 
 def test_incident_embed_neutralises_and_marks_purged():
