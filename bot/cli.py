@@ -620,11 +620,9 @@ def cmd_packs(args, out: TextIO) -> int:
         else:
             packs = load_registry(cfg).packs
             for p in packs:
-                out.write(f"ok  {p.id} v{p.version}: {plural(len(p.talking_points), 'talking point')} ({p.origin})
-")
+                out.write(f"ok  {p.id} v{p.version}: {plural(len(p.talking_points), 'talking point')} ({p.origin})\n")
         for warning in pack_warnings(packs, today=date.today(), max_age_days=cfg.packs.max_fact_age_days):
-            out.write(f"warning: {warning}
-")
+            out.write(f"warning: {warning}\n")
         return 0
     if args.action == "import-claimreview":
         try:
