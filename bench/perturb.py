@@ -14,9 +14,10 @@ Targets (issue #13): flip rate <= 2 %; an assertion buried in a 2,000-character 
 time (also reported up to 4,000 characters, the normaliser's input cap).
 
 Every perturbation is a small pure function ``(text, lang, rng) -> text`` registered in :data:`PERTURBATIONS`
-with a *level*: ``markup`` is noise the normaliser should make invisible (junk tokens, URLs, links, HTML,
-chat markup, emoji, quotes, case); ``wording`` changes what the encoder reads (punctuation, typos, filler
-sentences) and is the detector's business. The random generator is seeded per (seed, message id,
+with a *level*: ``markup`` is noise the normaliser makes invisible (junk codes such as ``(b1.00)`` and
+``#12``, URLs, Markdown links read as their visible text, HTML, code fences, Discord markup, case); ``text`` is
+what a reader does see and the detector has to weigh (``lol``, ``...``, emoji, quotation marks, a link labelled
+"source", punctuation, typos, filler sentences). The random generator is seeded per (seed, message id,
 perturbation), so a variant does not depend on which other perturbations run. tests/test_perturbation.py
 imports the functions from here.
 
@@ -44,7 +45,7 @@ PerturbFn = Callable[[str, str, random.Random], str]
 @dataclass(frozen=True)
 class Perturbation:
     name: str
-    level: str  # "markup" (the normaliser's business) or "wording" (the detector's)
+    level: str  # "markup" (the normaliser's business) or "text" (words and signs a reader sees: the detector's)
     fn: PerturbFn
 
     def __call__(self, text: str, lang: str, rng: random.Random) -> str:
@@ -181,7 +182,7 @@ def _url(rng: random.Random) -> str:
     return rng.choice(_URLS)
 
 
-# ------------------------------------------------------------------------------------------ markup level
+# ------------------------------------------------------------------------------------------ both levels
 
 
 @perturbation("markup")
@@ -195,17 +196,17 @@ def junk_hash(text: str, lang: str, rng: random.Random) -> str:
     return f"{text} #{rng.randint(2, 99)}"
 
 
-@perturbation("markup")
+@perturbation("text")
 def junk_lol(text: str, lang: str, rng: random.Random) -> str:
     return f"{text} lol"
 
 
-@perturbation("markup")
+@perturbation("text")
 def junk_dots(text: str, lang: str, rng: random.Random) -> str:
     return f"{text} ..."
 
 
-@perturbation("markup")
+@perturbation("text")
 def junk_edited(text: str, lang: str, rng: random.Random) -> str:
     return f"{text} (edited)"
 
@@ -226,7 +227,7 @@ def md_link_wrap(text: str, lang: str, rng: random.Random) -> str:
     return f"[{text}]({_url(rng)})"
 
 
-@perturbation("markup")
+@perturbation("text")
 def md_link_after(text: str, lang: str, rng: random.Random) -> str:
     return f"{text} [{_LINK_WORD.get(lang, 'source')}]({_url(rng)})"
 
@@ -258,17 +259,17 @@ def discord_markup(text: str, lang: str, rng: random.Random) -> str:
     return f"<@{rng.randrange(10**17, 10**18)}> {text} <:kekw:{rng.randrange(10**17, 10**18)}>"
 
 
-@perturbation("markup")
+@perturbation("text")
 def emoji_after(text: str, lang: str, rng: random.Random) -> str:
     return f"{text} {''.join(rng.choice(_EMOJI) for _ in range(rng.randint(1, 3)))}"
 
 
-@perturbation("markup")
+@perturbation("text")
 def emoji_before(text: str, lang: str, rng: random.Random) -> str:
     return f"{rng.choice(_EMOJI)} {text}"
 
 
-@perturbation("markup")
+@perturbation("text")
 def quoted(text: str, lang: str, rng: random.Random) -> str:
     """The message in quotation marks: ASCII or the language's typographic ones."""
     left, right = rng.choice([('"', '"'), _QUOTES.get(lang, ('"', '"'))])
@@ -285,20 +286,20 @@ def lower_case(text: str, lang: str, rng: random.Random) -> str:
     return text.lower()
 
 
-# ------------------------------------------------------------------------------------------ wording level
+# ------------------------------------------------------------------------------------------ text level
 
 _DROP_PUNCT = re.compile(r"[.,;:!\u2026\u2014\u2013]|(?<=\s)-(?=\s)")
 _END_PUNCT = re.compile(r"[\s.!\u2026]*$")
 _WORD = re.compile(r"[^\W\d_]{4,}")
 
 
-@perturbation("wording")
+@perturbation("text")
 def drop_punctuation(text: str, lang: str, rng: random.Random) -> str:
     """Commas, full stops, colons, dashes and exclamation marks gone (question marks and apostrophes kept)."""
     return " ".join(_DROP_PUNCT.sub(" ", text).split())
 
 
-@perturbation("wording")
+@perturbation("text")
 def add_punctuation(text: str, lang: str, rng: random.Random) -> str:
     """An emphatic ending: ``!!!`` or ``!!1`` instead of the full stop."""
     return _END_PUNCT.sub("", text) + rng.choice(("!!!", "!!1", "!!"))
@@ -325,18 +326,18 @@ def _typos(text: str, rng: random.Random, n: int) -> str:
     return "".join(out)
 
 
-@perturbation("wording")
+@perturbation("text")
 def typo_one(text: str, lang: str, rng: random.Random) -> str:
     return _typos(text, rng, 1)
 
 
-@perturbation("wording")
+@perturbation("text")
 def typo_two(text: str, lang: str, rng: random.Random) -> str:
     """Two words with a slip (never every word: a message of two long words gets one)."""
     return _typos(text, rng, 2)
 
 
-@perturbation("wording")
+@perturbation("text")
 def filler_around(text: str, lang: str, rng: random.Random) -> str:
     """One neutral sentence of small talk before the message and one after, in its language."""
     before, after = rng.sample(_fillers(lang), 2)
@@ -481,10 +482,17 @@ def flip_report(rows: list[dict], detector, seed: int, names: Sequence[str], wor
               + ", ".join(f"{k} {v}" for k, v in kinds[name].most_common()))
 
     flips.sort(key=lambda f: (-f.severity, f.name, f.row["id"]))
-    if worst:
-        print(f"\nworst flips (of {len(flips)}):")
-        for f in flips[:worst]:
-            print(f"  [{f.row['id']} {f.row['lang']} {f.row['label']} {f.row['talking_point']}] {f.name}: "
+    if worst:  # the most severe first, at most two per perturbation so that one does not fill the list
+        shown: list[Flip] = []
+        per: Counter = Counter()
+        for f in flips:
+            if per[f.name] < 2 and len(shown) < worst:
+                shown.append(f)
+                per[f.name] += 1
+        print(f"\nworst flips ({len(shown)} of {len(flips)}; severity 5 refutation -> reply, 4 reply lost, "
+              f"3 reply -> review, 2 assertion lost, 1 new alert on a refutation):")
+        for f in shown:
+            print(f"  {f.severity} [{f.row['id']} {f.row['lang']} {f.row['label']} {f.row['talking_point']}] {f.name}: "
                   f"{f.before[0]} {f.before[1]} -> {f.after[0]} {f.after[1]}")
             print(f"      {_clip(f.text)}")
 
