@@ -456,9 +456,11 @@ def flip_report(rows: list[dict], detector, seed: int, names: Sequence[str], wor
     per_lang: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     per_label: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     kinds: dict[str, Counter] = defaultdict(Counter)
+    lang_changed: Counter = Counter()  # the card's language comes from the detected language
     flips: list[Flip] = []
     for r, name, text in plan:
         before, after = outcome(decided[r["text"]]), outcome(decided[text])
+        lang_changed[name] += decided[r["text"]].lang != decided[text].lang
         flipped = before != after
         level = PERTURBATIONS[name].level
         for table, key in ((per_name, name), (per_level, level), (per_lang, r["lang"]), (per_label, r["label"])):
@@ -475,10 +477,11 @@ def flip_report(rows: list[dict], detector, seed: int, names: Sequence[str], wor
         print(f"\nby {title}:")
         for key in sorted(table):
             print(f"  {key:<10} {_rate(*table[key])}")
-    print(f"\nby perturbation:\n  {'name':<18} {'level':<8} {'flips/n':>11} {'rate':>7}  kinds")
+    print(f"\nby perturbation (lang: detected language changed):\n"
+          f"  {'name':<18} {'level':<8} {'flips/n':>11} {'rate':>7} {'lang':>5}  kinds")
     for name in names:
         f, n = per_name[name]
-        print(f"  {name:<18} {PERTURBATIONS[name].level:<8} {_rate(f, n)}  "
+        print(f"  {name:<18} {PERTURBATIONS[name].level:<8} {_rate(f, n)} {lang_changed[name]:>5}  "
               + ", ".join(f"{k} {v}" for k, v in kinds[name].most_common()))
 
     flips.sort(key=lambda f: (-f.severity, f.name, f.row["id"]))
@@ -500,6 +503,7 @@ def flip_report(rows: list[dict], detector, seed: int, names: Sequence[str], wor
     out.update({f"flip_rate_{k}": v[0] / max(1, v[1]) for k, v in per_level.items()})
     out.update({f"flip_rate_{k}": v[0] / max(1, v[1]) for k, v in per_lang.items()})
     out["severe_flips"] = sum(f.severity >= 3 for f in flips)
+    out["language_changed"] = sum(lang_changed.values()) / max(1, len(plan))
     return out
 
 
