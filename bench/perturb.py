@@ -390,8 +390,14 @@ def variants(row: dict, seed: int, names: Iterable[str] | None = None) -> list[t
 
 
 def outcome(decision) -> tuple[str, str | None]:
-    """What a flip is measured on: (action, talking point)."""
-    return decision.action.value, decision.talking_point_id
+    """What a flip is measured on: (action, talking point). With action "none" nobody sees a talking point,
+    so the closest one the detector considered does not count."""
+    action = decision.action.value
+    return action, decision.talking_point_id if action != "none" else None
+
+
+def _stance(decision) -> str | None:
+    return decision.stance.value if decision.stance is not None else None
 
 
 def _decide_all(detector, texts: Sequence[str], batch: int = 256) -> dict[str, object]:
@@ -457,10 +463,13 @@ def flip_report(rows: list[dict], detector, seed: int, names: Sequence[str], wor
     per_label: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     kinds: dict[str, Counter] = defaultdict(Counter)
     lang_changed: Counter = Counter()  # the card's language comes from the detected language
+    to_refute: Counter = Counter()  # an assertion read as an assertion, its variant as a refutation
     flips: list[Flip] = []
     for r, name, text in plan:
         before, after = outcome(decided[r["text"]]), outcome(decided[text])
         lang_changed[name] += decided[r["text"]].lang != decided[text].lang
+        if r["label"] == "assert" and _stance(decided[r["text"]]) == "assert" and _stance(decided[text]) == "refute":
+            to_refute[name] += 1
         flipped = before != after
         level = PERTURBATIONS[name].level
         for table, key in ((per_name, name), (per_level, level), (per_lang, r["lang"]), (per_label, r["label"])):
@@ -477,11 +486,11 @@ def flip_report(rows: list[dict], detector, seed: int, names: Sequence[str], wor
         print(f"\nby {title}:")
         for key in sorted(table):
             print(f"  {key:<10} {_rate(*table[key])}")
-    print(f"\nby perturbation (lang: detected language changed):\n"
-          f"  {'name':<18} {'level':<8} {'flips/n':>11} {'rate':>7} {'lang':>5}  kinds")
+    print(f"\nby perturbation (lang: detected language changed; a>r: an assertion's stance turned to refute):\n"
+          f"  {'name':<18} {'level':<8} {'flips/n':>11} {'rate':>7} {'lang':>5} {'a>r':>4}  kinds")
     for name in names:
         f, n = per_name[name]
-        print(f"  {name:<18} {PERTURBATIONS[name].level:<8} {_rate(f, n)} {lang_changed[name]:>5}  "
+        print(f"  {name:<18} {PERTURBATIONS[name].level:<8} {_rate(f, n)} {lang_changed[name]:>5} {to_refute[name]:>4}  "
               + ", ".join(f"{k} {v}" for k, v in kinds[name].most_common()))
 
     flips.sort(key=lambda f: (-f.severity, f.name, f.row["id"]))
@@ -504,6 +513,7 @@ def flip_report(rows: list[dict], detector, seed: int, names: Sequence[str], wor
     out.update({f"flip_rate_{k}": v[0] / max(1, v[1]) for k, v in per_lang.items()})
     out["severe_flips"] = sum(f.severity >= 3 for f in flips)
     out["language_changed"] = sum(lang_changed.values()) / max(1, len(plan))
+    out["assert_to_refute"] = sum(to_refute.values()) / max(1, len(plan))
     return out
 
 

@@ -128,6 +128,7 @@ def test_zalgo_on_cyrillic_keeps_y_and_yi() -> None:
         ("ping @alice.b-c: hi", "ping : hi", (), ("@alice.b-c",)),
         ("see t.me/rybar and <https://x.com/status/1>", "see and", ("t.me/rybar", "https://x.com/status/1"), ()),
         ("Check [this story](https://rt.com/news/1) now", "check this story now", ("https://rt.com/news/1",), ()),
+        ("[" + "word " * 300 + "](https://example.com/a)", ("word " * 300).strip(), ("https://example.com/a",), ()),
         ("(https://en.wikipedia.org/wiki/Foo_(bar))", "", ("https://en.wikipedia.org/wiki/Foo_(bar)",), ()),
         ("mail bob@example.com", "mail", ("mailto:bob@example.com",), ()),
         ("<:pepe_clown:123456789012345678> nato <a:kekw:42>", "nato", (), ()),

@@ -203,7 +203,7 @@ class _Rx:
 
         # extraction passes (each gated by a substring test)
         self.masked = c(
-            r"\[([^\]\n]{1,256})\]\(\s*<?(https?://[^\s()<>]+(?:\([^\s()<>]*\)[^\s()<>]*)*)>?\s*\)", re.I
+            r"\[([^\[\]\n]{1,2000})\]\(\s*<?(https?://[^\s()<>]+(?:\([^\s()<>]*\)[^\s()<>]*)*)>?\s*\)", re.I
         )
         self.angle = c(
             r"<(?:(?P<url>https?://[^\s>]+)|(?P<dm>@[!&]?\d{1,25}|\#\d{1,25})|a?:(?P<emoji>\w{1,64}):\d{1,25}"
