@@ -464,12 +464,18 @@ def flip_report(rows: list[dict], detector, seed: int, names: Sequence[str], wor
     kinds: dict[str, Counter] = defaultdict(Counter)
     lang_changed: Counter = Counter()  # the card's language comes from the detected language
     to_refute: Counter = Counter()  # an assertion read as an assertion, its variant as a refutation
+    d_match: dict[str, list[float]] = defaultdict(list)  # which part moves: retrieval score ...
+    d_assert: dict[str, list[float]] = defaultdict(list)  # ... or P(assert), when both were scored
     flips: list[Flip] = []
     for r, name, text in plan:
         before, after = outcome(decided[r["text"]]), outcome(decided[text])
         lang_changed[name] += decided[r["text"]].lang != decided[text].lang
         if r["label"] == "assert" and _stance(decided[r["text"]]) == "assert" and _stance(decided[text]) == "refute":
             to_refute[name] += 1
+        e0, e1 = decided[r["text"]].explanation, decided[text].explanation
+        d_match[name].append(e1.match_score - e0.match_score)
+        if "assert" in e0.stance_probs and "assert" in e1.stance_probs:
+            d_assert[name].append(e1.stance_probs["assert"] - e0.stance_probs["assert"])
         flipped = before != after
         level = PERTURBATIONS[name].level
         for table, key in ((per_name, name), (per_level, level), (per_lang, r["lang"]), (per_label, r["label"])):
@@ -486,11 +492,14 @@ def flip_report(rows: list[dict], detector, seed: int, names: Sequence[str], wor
         print(f"\nby {title}:")
         for key in sorted(table):
             print(f"  {key:<10} {_rate(*table[key])}")
-    print(f"\nby perturbation (lang: detected language changed; a>r: an assertion's stance turned to refute):\n"
-          f"  {'name':<18} {'level':<8} {'flips/n':>11} {'rate':>7} {'lang':>5} {'a>r':>4}  kinds")
+    print("\nby perturbation (lang: detected language changed; a>r: an assertion's stance turned to refute;\n"
+          "dm, dp: mean change of the match score and, where both were scored, of P(assert)):\n"
+          f"  {'name':<18} {'level':<8} {'flips/n':>11} {'rate':>7} {'lang':>5} {'a>r':>4} {'dm':>6} {'dp':>6}  kinds")
     for name in names:
         f, n = per_name[name]
-        print(f"  {name:<18} {PERTURBATIONS[name].level:<8} {_rate(f, n)} {lang_changed[name]:>5} {to_refute[name]:>4}  "
+        dm, dp = (sum(v) / max(1, len(v)) for v in (d_match[name], d_assert[name]))
+        print(f"  {name:<18} {PERTURBATIONS[name].level:<8} {_rate(f, n)} {lang_changed[name]:>5} {to_refute[name]:>4} "
+              f"{dm:>+6.3f} {dp:>+6.3f}  "
               + ", ".join(f"{k} {v}" for k, v in kinds[name].most_common()))
 
     flips.sort(key=lambda f: (-f.severity, f.name, f.row["id"]))
