@@ -346,7 +346,10 @@ def filler_around(text: str, lang: str, rng: random.Random) -> str:
 
 def bury(text: str, lang: str, rng: random.Random, size: int) -> str:
     """``text`` as one sentence among neutral filler sentences of its language, about ``size`` characters in
-    all (never more), with at least two filler sentences before and two after when ``size`` allows."""
+    all (never more), with at least two filler sentences before and two after when ``size`` allows. A full
+    stop is added when ``text`` does not end a sentence, so it reads as a sentence of its own."""
+    if not text.rstrip().endswith((".", "!", "?", "…")):
+        text = text.rstrip() + "."
     pool: list[str] = []
     budget = size - len(text)
     sentences: list[str] = []
