@@ -49,6 +49,7 @@ RU = [
     "Нет никаких доказательств, всё выдумки",
     "Смотри t.me/rybar, там всё написано",  # bare link in Latin letters
     "<@123> ты сам в это веришь?",  # Discord mention is ignored
+    '<p class="msg">бомбили Донбасс</p><br/>',  # so are HTML tags and their attributes
 ]
 
 UK = [

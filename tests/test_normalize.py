@@ -128,9 +128,10 @@ def test_zalgo_on_cyrillic_keeps_y_and_yi() -> None:
         ("ping @alice.b-c: hi", "ping : hi", (), ("@alice.b-c",)),
         ("see t.me/rybar and <https://x.com/status/1>", "see and", ("t.me/rybar", "https://x.com/status/1"), ()),
         ("Check [this story](https://rt.com/news/1) now", "check this story now", ("https://rt.com/news/1",), ()),
-        ("(https://en.wikipedia.org/wiki/Foo_(bar))", "( )", ("https://en.wikipedia.org/wiki/Foo_(bar)",), ()),
+        ("[" + "word " * 300 + "](https://example.com/a)", ("word " * 300).strip(), ("https://example.com/a",), ()),
+        ("(https://en.wikipedia.org/wiki/Foo_(bar))", "", ("https://en.wikipedia.org/wiki/Foo_(bar)",), ()),
         ("mail bob@example.com", "mail", ("mailto:bob@example.com",), ()),
-        ("<:pepe_clown:123456789012345678> nato", "pepe clown nato", (), ()),
+        ("<:pepe_clown:123456789012345678> nato <a:kekw:42>", "nato", (), ()),
         ("н@то is not a mention", "нато is not a mention", (), ()),
     ],
 )
@@ -146,12 +147,46 @@ def test_urls_and_mentions(raw: str, expected_text: str, urls: tuple[str, ...], 
     [
         ("**Bold** __under__ ~~strike~~ `code` ||spoiler||", "bold under strike code spoiler"),
         ("> quoted claim\n>>> block quote\n# Heading\n-# small", "quoted claim block quote heading small"),
-        ("```py\nprint(1)\n```", "py print(1)"),
+        ("```py\nprint(1)\n```", "print(1)"),
+        ("say ```inline``` here", "say inline here"),
         ("||N A T O|| did it", "nato did it"),
         ("#StandWithUkraine is a hashtag", "#standwithukraine is a hashtag"),
     ],
 )
 def test_markdown_stripped(raw: str, expected: str) -> None:
+    assert normalize(raw).text == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("<script>alert(1)</script>Bucha was staged", "bucha was staged"),
+        ("<SCRIPT type='x'>a</Script>b<style>p{}</style>c", "b c"),
+        ("<script>never closed, the text stays", "never closed, the text stays"),
+        ("<b>NATO</b> <i>provoked</i> it<br/>", "nato provoked it"),
+        ('<p class="msg">Bu<b></b>cha</p><div>was staged</div>', "bucha was staged"),
+        ("<sarcasm>sure</sarcasm> x < y > z <3", "<sarcasm>sure</sarcasm> x < y > z <3"),
+    ],
+)
+def test_html_tags_removed_text_kept(raw: str, expected: str) -> None:
+    assert normalize(raw).text == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Bucha was staged (b1.00)", "bucha was staged"),
+        ("Bucha was staged #12", "bucha was staged"),
+        ("[1/3] NATO provoked it (v2) [1] #4", "nato provoked it"),
+        ("it started (24.02.2022) (12:30)", "it started"),
+        ("Crimea voted (2014)", "crimea voted (2014)"),  # a year is text
+        ("the plane (MH17)", "the plane (mh17)"),  # so is a name with digits
+        ("see (1) here and print(1)", "see (1) here and print(1)"),  # only at either end, only whole tokens
+        ("#StandWithUkraine #1", "#standwithukraine"),
+        ("(1) #2 [3]", ""),
+    ],
+)
+def test_junk_tokens_at_the_ends_removed(raw: str, expected: str) -> None:
     assert normalize(raw).text == expected
 
 
@@ -236,6 +271,11 @@ def test_non_string_input_does_not_raise() -> None:
         "<" * 50_000,
         "[a](" * 25_000,
         "\U000e0041" * 50_000,
+        "<script>" * 12_500,
+        "<b " * 33_000,
+        "x" + " " * 50_000 + "(1)",
+        "(1) " * 25_000,
+        "#1 " * 33_000,
     ],
 )
 def test_adversarial_inputs_fast_and_safe(raw: str) -> None:

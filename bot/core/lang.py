@@ -6,7 +6,8 @@ over the whitespace-separated words plus a few C-level letter scans, built for 5
 
 Rules, in order:
 
-1. URLs, mentions and Discord markup are ignored; the text is lower-cased (first 2000 characters only).
+1. URLs, mentions, Discord markup and HTML tags (with their attributes) are ignored; the text is lower-cased
+   (first 2000 characters only).
 2. Script: each word (punctuation and digits stripped) counts its length towards the script of its first
    letter - Latin, Cyrillic or other. No letters at all (emoji, numbers, empty) -> ``"other"``.
    Other scripts (Greek, Arabic, CJK, ...) outnumbering Latin + Cyrillic -> ``"other"``. Otherwise
@@ -145,7 +146,9 @@ def _tables() -> tuple[dict[str, tuple[int, int]], dict[str, tuple[int, int, int
     for w in _SHARED_LAT.split():
         lat.pop(w, None)
 
-    strip = re.compile(r"https?://\S+|www\.\S+|<[@#:/a]?[!&]?[\w:\-]*>|@[\w.:\-]+", re.I)
+    strip = re.compile(
+        r"https?://\S+|www\.\S+|<[@#:/a]?[!&]?[\w:\-]*>|</?[a-z][\w\-]*(?:\s[^<>]{0,200})?/?>|@[\w.:\-]+", re.I
+    )
     return cyr, lat, strip
 
 

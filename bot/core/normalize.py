@@ -12,11 +12,17 @@ lexical gate, the retriever and the encoder see. The pipeline, in order:
 3. set URLs (``http(s)://``, ``www.``, bare ``t.me/...``-style domains, Discord ``<https://...>`` and
    ``[text](url)`` masked links, e-mail addresses as ``mailto:``) and mentions (Discord ``<@1>``, ``<@!1>``,
    ``<@&1>``, ``<#1>``, ``@everyone``/``@here``, Matrix ``@user:server.org``, plain ``@name``) aside;
-   Discord custom emoji ``<:name:id>`` and slash commands keep only their name, timestamps are dropped;
+   slash commands keep only their name, Discord custom emoji ``<:name:id>`` and timestamps are dropped;
+   then HTML: ``<script>``/``<style>``-like elements go with their content, tags of known HTML elements go
+   and leave their text (``<b>NATO</b>`` -> ``NATO``; ``<sarcasm>`` is not HTML and stays); brackets left
+   empty by a removed URL go too;
 4. strip combining marks from words that carry leftover (uncomposed) marks - Zalgo text, overlay strokes,
    stress accents - re-composing Cyrillic й/ё/ї/ў (and capitals) so real Russian/Ukrainian survives. Words
    without leftover marks are untouched, so German ü/ß, French é etc. are kept;
-5. remove Markdown noise (``** __ ~~ ` || \\``, ``>`` quotes, ``#`` headings) but keep the words;
+5. remove Markdown noise (``** __ ~~ ` || \\``, code fence lines with their language tag, ``>`` quotes,
+   ``#`` headings) but keep the words; drop junk tokens at either end of the message: footnotes and counters
+   (``[1]``, ``(1/3)``, ``#12``), version or price tags (``(b1.00)``, ``(v2)``), bracketed dates and times
+   (``(24.02.2022)``); a bracketed year ``(2014)`` or name ``(MH17)`` is text and stays;
 6. join spaced-out letters (``N A T O``, ``n.a.t.o``, ``N-A-T-O``, ``N_A_T_O``, ``Б у ч а``): >= 3 single
    letters with one consistent separator (space, ``.``, ``-``, ``_`` or ``". "``). Runs made only of letters
    that are words on their own (``я и в``, ``a I``) are left alone when space-separated, and a
@@ -121,6 +127,24 @@ _KEEP_MARK = {"и": "\u0306", "И": "\u0306", "у": "\u0306", "У": "\u0306",
 _COMMON_SINGLE = frozenset("aiouаивкосуяжбзйі")  # letters that are words on their own (en/ru/uk)
 _MD_CHARS = "*~`|\\"
 
+# HTML: elements dropped with their content; inline tags (removed without a space, so "Bu<b></b>cha" stays one
+# word) and the other common tags (removed with a space). Only known tag names: "<sarcasm>" is text.
+_HTML_BLOCKS = "script|style|iframe|noscript|template|textarea|object"
+_HTML_INLINE = "a|abbr|b|big|cite|code|del|em|font|i|ins|kbd|mark|q|s|small|span|strike|strong|sub|sup|tt|u"
+_HTML_OTHER = (
+    "address|article|aside|audio|blockquote|body|br|button|caption|center|col|colgroup|dd|details|div|dl|dt|"
+    "embed|fieldset|figcaption|figure|footer|form|h[1-6]|head|header|hr|html|img|input|label|legend|li|link|"
+    "main|marquee|meta|mx-reply|nav|ol|option|p|param|picture|pre|section|select|source|summary|svg|table|"
+    "tbody|td|tfoot|th|thead|title|tr|track|ul|video|wbr|" + _HTML_BLOCKS
+)
+# A junk token at either end of a message: a footnote or counter ("[1]", "(1/3)", "#12"), a version or price
+# tag ("(b1.00)", "(v2)"), a date or time in brackets ("(24.02.2022)", "(12:30)"). A bare year "(2014)" or a
+# name with digits "(MH17)" is text and stays.
+_JUNK_TOKEN = (
+    r"(?<!\S)(?:[(\[][ \t]?(?:[^\W\d_]?\d+(?:[.,:/\-]\d+)+|[^\W\d_]\d+|\d{1,3})[ \t]?[)\]]|#\d{1,6})(?!\S)"
+)
+_JUNK_MAX = 40  # longest junk token looked for
+
 _CYR_TO_LAT = {
     "А": "A", "В": "B", "Е": "E", "К": "K", "М": "M", "Н": "H", "О": "O", "Р": "P", "С": "C", "Т": "T",
     "Х": "X", "У": "Y", "І": "I", "Ј": "J", "Ѕ": "S", "Ү": "Y", "Һ": "H", "Ԛ": "Q", "Ԝ": "W", "Ӏ": "I",
@@ -179,7 +203,7 @@ class _Rx:
 
         # extraction passes (each gated by a substring test)
         self.masked = c(
-            r"\[([^\]\n]{1,256})\]\(\s*<?(https?://[^\s()<>]+(?:\([^\s()<>]*\)[^\s()<>]*)*)>?\s*\)", re.I
+            r"\[([^\[\]\n]{1,2000})\]\(\s*<?(https?://[^\s()<>]+(?:\([^\s()<>]*\)[^\s()<>]*)*)>?\s*\)", re.I
         )
         self.angle = c(
             r"<(?:(?P<url>https?://[^\s>]+)|(?P<dm>@[!&]?\d{1,25}|\#\d{1,25})|a?:(?P<emoji>\w{1,64}):\d{1,25}"
@@ -207,6 +231,12 @@ class _Rx:
         self.marked_word = c(f"(?<!\\S)(?=\\S*?[{_MARKS}])\\S++")
         self.mark_run = c(f"([^{_MARKS}]?)([{_MARKS}]+)", re.DOTALL)
 
+        self.html_block = c(rf"<({_HTML_BLOCKS})\b[^<>]{{0,500}}>", re.I)
+        self.html_tag = c(rf"</?(?:({_HTML_INLINE})|{_HTML_OTHER})\b(?:\s[^<>]{{0,500}})?/?>", re.I)
+        self.empty_brackets = c(r"\(\s*\)|\[\s*\]")
+        self.junk_end = c(rf"{_JUNK_TOKEN}$")
+        self.junk_start = c(_JUNK_TOKEN)
+        self.fence = c(r"^[ \t]*```[\w+#.\-]{0,32}[ \t]*$", re.MULTILINE)
         self.line_md = c(r"^[ \t]*(?:>{1,3}|#{1,3}|-#)(?:[ \t]+|$)", re.MULTILINE)
         self.md = c(r"[*~`|\\]+|_{2,}")
 
@@ -348,8 +378,6 @@ def _extract(rx: _Rx, s: str, urls: list[str], mentions: list[str]) -> str:
                 found_urls.append((m.start(), g("url")))
             elif g("dm") is not None:
                 found_mentions.append((m.start(), m.group(0)))
-            elif g("emoji") is not None:
-                return blank(m, g("emoji"))
             elif g("cmd") is not None:
                 return blank(m, g("cmd"))
             return blank(m)  # url, mention or timestamp
@@ -379,6 +407,54 @@ def _extract(rx: _Rx, s: str, urls: list[str], mentions: list[str]) -> str:
         found_mentions.sort(key=lambda x: x[0])
         mentions.extend(u for _, u in found_mentions)
     return s
+
+
+def _strip_html(rx: _Rx, s: str) -> str:
+    """Drop script-like elements with their content, then the tags of known HTML elements (keeping their
+    text). The closing tag of an element is found with ``str.find`` (no backtracking); once a closing tag is
+    missing, later openings of that element only lose the tag itself."""
+    if rx.html_block.search(s):
+        lower = s.lower()
+        out: list[str] = []
+        pos = 0
+        unclosed: set[str] = set()
+        for m in rx.html_block.finditer(s):
+            if m.start() < pos:
+                continue
+            name = m.group(1).lower()
+            close = -1 if name in unclosed or len(lower) != len(s) else lower.find("</" + name, m.end())
+            end = s.find(">", close) + 1 if close >= 0 else 0
+            if end <= 0:
+                unclosed.add(name)
+                end = m.end()
+            out.append(s[pos:m.start()])
+            out.append(" ")
+            pos = end
+        out.append(s[pos:])
+        s = "".join(out)
+    return rx.html_tag.sub(lambda m: "" if m.group(1) else " ", s)
+
+
+def _strip_junk(rx: _Rx, s: str) -> str:
+    """Drop junk tokens (``_JUNK_TOKEN``) at the end and at the start of the message, one by one. Each match
+    runs on a short slice, so long runs of spaces or brackets cost nothing."""
+    s = s.strip()
+    a, b = 0, len(s)  # s[a:b] is what is left
+    while b > a and s[b - 1] in ")]0123456789":
+        m = rx.junk_end.search(s, max(a, b - _JUNK_MAX), b)
+        if m is None:
+            break
+        b = m.start()
+        while b > a and s[b - 1].isspace():
+            b -= 1
+    while a < b and s[a] in "([#":
+        m = rx.junk_start.match(s, a, min(b, a + _JUNK_MAX))
+        if m is None:
+            break
+        a = m.end()
+        while a < b and s[a].isspace():
+            a += 1
+    return s[a:b]
 
 
 def _strip_marks(rx: _Rx, s: str, evasion: list[str]) -> str:
@@ -628,12 +704,21 @@ def _normalize(text: str, max_chars: int | None) -> NormalizedText:
     if "<" in s or "@" in s or "." in s or "](" in s:
         s = _extract(rx, s, urls, mentions)
 
+    if "<" in s:
+        s = _strip_html(rx, s)
+    if (urls or mentions) and ("(" in s or "[" in s):
+        s = rx.empty_brackets.sub(" ", s)  # "(https://...)" leaves no "( )" behind
+
     if maybe_marks:
         s = _strip_marks(rx, s, evasion)  # only words with leftover marks are touched
+    if "```" in s:
+        s = rx.fence.sub("", s)  # a fence line, with its language tag
     if ">" in s or "#" in s:
         s = rx.line_md.sub("", s)
     if "*" in s or "~" in s or "`" in s or "|" in s or "\\" in s or "__" in s:
         s = rx.md.sub(" ", s)
+    if ")" in s or "]" in s or "#" in s:
+        s = _strip_junk(rx, s)
     if rx.spaced_hint.search(" " + s):
         s = _join_spaced(rx, s, evasion)
     if not ascii_only:
