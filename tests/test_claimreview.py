@@ -45,7 +45,7 @@ def test_export_one_claimreview_per_talking_point_and_language(pack):
     assert first["claimReviewed"] == "5G mobile networks spread the coronavirus."
     assert first["name"] == "Do 5G networks spread the coronavirus?"
     assert first["reviewBody"].startswith("Viruses cannot travel")
-    assert [e["name"] for e in first["negativeNotes"]["itemListElement"]] == list(tp.cards["en"].key_facts)
+    assert [e["name"] for e in first["negativeNotes"]["itemListElement"]] == [f.text for f in tp.cards["en"].key_facts]
     assert [e["position"] for e in first["negativeNotes"]["itemListElement"]] == [1, 2]
     assert first["hasPart"] == [{"@type": "CreativeWork", "identifier": "why-it-matters",
                                  "text": tp.cards["en"].why_it_matters}]
@@ -61,6 +61,7 @@ def test_export_one_claimreview_per_talking_point_and_language(pack):
             "url": "https://example.org/health/mythbusters-5g",
             "publisher": {"@type": "Organization", "name": "Example Health Organisation"},
             "datePublished": "2020",
+            "identifier": "source-1",  # what each key fact's citation refers to
         },
         {
             "@type": "CreativeWork",
@@ -68,8 +69,12 @@ def test_export_one_claimreview_per_talking_point_and_language(pack):
             "url": "https://news.example.org/2020/04/masts-5g",
             "publisher": {"@type": "Organization", "name": "Example News"},
             "datePublished": "2020-04-05",  # "5 Apr 2020" read as ISO 8601
+            "identifier": "source-2",
         },
     ]
+    facts = first["negativeNotes"]["itemListElement"]
+    assert [[c["identifier"] for c in f["item"]["citation"]] for f in facts] == [
+        [f"source-{n}" for n in fact.sources] for fact in tp.cards["en"].key_facts]
     second = items[3]
     assert second["reviewRating"]["alternateName"] == "Misleading"  # default rating
     assert second["citation"][0]["datePublished"] == "2013-01-31"  # "31 Jan 2013"
@@ -152,7 +157,7 @@ SCHEMA_ORG_PROPERTIES = {
     "Claim": {"author", "datePublished", "appearance", "firstAppearance", "name", "text"},
     "Organization": {"name", "url", "logo"},
     "Person": {"name", "url"},
-    "CreativeWork": {"name", "url", "publisher", "datePublished", "identifier", "text"},
+    "CreativeWork": {"name", "url", "publisher", "datePublished", "identifier", "text", "citation", "temporalCoverage"},
     "ImageObject": {"url", "contentUrl"},
     "ItemList": {"itemListElement", "numberOfItems"},
     "ListItem": {"position", "name", "item"},
@@ -453,8 +458,8 @@ def test_a_source_named_without_a_confirmed_url_is_cited_without_one():
     tp = TalkingPoint(id="tp", claim="c", cards={"en": card}, exemplars=(),
                       sources=(Source("OHCHR", "Report", "", "27 Jan 2022"), Source("P", "T", "https://e.org/", "2022")))
 
-    review = talking_point_to_claimreview(tp, publisher_name="x")
+    review = talking_point_to_claimreview(tp)
 
-    assert review["url"] == "https://e.org/"  # the first source that has a URL
+    assert "url" not in review  # never a cited source: the review's own page, which this pack does not name
     assert "url" not in review["citation"][0] and review["citation"][0]["name"] == "Report"
     assert review["citation"][1]["url"] == "https://e.org/"

@@ -100,6 +100,20 @@ def _citation(source: Any) -> dict[str, Any]:
     return item
 
 
+def _source_ref(n: int) -> str:
+    """The identifier of a talking point's n-th source in its review's ``citation`` list."""
+    return f"source-{n}"
+
+
+def _fact_item(n: int, fact: Any) -> dict[str, Any]:
+    """A key fact as a ListItem; the sources it cites (and its as-of date) ride on its ``item``."""
+    item: dict[str, Any] = {"@type": "CreativeWork", "text": fact.text,
+                            "citation": [{"@type": "CreativeWork", "identifier": _source_ref(i)} for i in fact.sources]}
+    if fact.as_of:
+        item["temporalCoverage"] = fact.as_of
+    return {"@type": "ListItem", "position": n, "name": fact.text, "item": item}
+
+
 def _meta(obj: Any) -> Mapping[str, Any]:
     return getattr(obj, "claimreview", None) or {}
 
@@ -155,8 +169,7 @@ def talking_point_to_claimreview(tp: TalkingPoint, lang: str = "en", *, pack: Pa
     if card.key_facts:
         review["negativeNotes"] = {
             "@type": "ItemList",
-            "itemListElement": [{"@type": "ListItem", "position": n, "name": fact.text}
-                                for n, fact in enumerate(card.key_facts, 1)],
+            "itemListElement": [_fact_item(n, fact) for n, fact in enumerate(card.key_facts, 1)],
         }
     if card.why_it_matters:
         review["hasPart"] = [{"@type": "CreativeWork", "identifier": WHY_IT_MATTERS, "text": card.why_it_matters}]
@@ -168,7 +181,7 @@ def talking_point_to_claimreview(tp: TalkingPoint, lang: str = "en", *, pack: Pa
         review["datePublished"] = date
     if tp.keywords:
         review["keywords"] = ", ".join(tp.keywords)
-    review["citation"] = [_citation(s) for s in tp.sources]
+    review["citation"] = [{**_citation(s), "identifier": _source_ref(n)} for n, s in enumerate(tp.sources, 1)]
     return review
 
 
@@ -334,8 +347,10 @@ def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def _key_facts(item: Mapping[str, Any]) -> list[str]:
-    """``negativeNotes`` (an ItemList, ListItems or texts) in order, else the rating's explanation."""
+def _key_facts(item: Mapping[str, Any], source_numbers: Mapping[str, int] | None = None) -> list[Any]:
+    """``negativeNotes`` (an ItemList, ListItems or texts) in order, else the rating's explanation. A fact whose
+    ListItem names the sources it cites (as our export writes them) comes back as ``{text, sources, as_of}``, with
+    the sources numbered as in the imported pack (``source_numbers``: citation identifier -> number)."""
     notes = item.get("negativeNotes")
     if isinstance(notes, Mapping) and "itemListElement" in notes:
         notes = notes["itemListElement"]
@@ -346,12 +361,24 @@ def _key_facts(item: Mapping[str, Any]) -> list[str]:
             return float(pos) if isinstance(pos, (int, float)) and not isinstance(pos, bool) else float("inf")
 
         ordered = sorted(enumerate(entries), key=lambda pair: (position(pair[1]), pair[0]))
-        return [_shorten(text, MAX_KEY_FACT) for _, entry in ordered if (text := _str(entry))]
+        return [_fact_of(entry, text, source_numbers or {}) for _, entry in ordered if (text := _str(entry))]
     rating = item.get("reviewRating")
     rating = rating[0] if isinstance(rating, list) and rating else rating
     if isinstance(rating, Mapping) and (explanation := _str(rating.get("ratingExplanation"))):
         return [_shorten(explanation, MAX_KEY_FACT)]
     return []
+
+
+def _fact_of(entry: Any, text: str, source_numbers: Mapping[str, int]) -> Any:
+    inner = entry.get("item") if isinstance(entry, Mapping) else None
+    cited = [source_numbers.get(_str(c.get("identifier"))) for c in _list(inner.get("citation"))
+             if isinstance(c, Mapping)] if isinstance(inner, Mapping) else []
+    if not cited or None in cited:  # sources unknown: a plain draft the author completes
+        return _shorten(text, MAX_KEY_FACT)
+    fact: dict[str, Any] = {"text": _shorten(text, MAX_KEY_FACT), "sources": cited}
+    if as_of := _str(inner.get("temporalCoverage")):
+        fact["as_of"] = as_of
+    return fact
 
 
 def _why_it_matters(item: Mapping[str, Any]) -> str:
@@ -471,6 +498,20 @@ def claimreview_to_talking_points(items: Iterable[Mapping[str, Any]], *, lang: s
             tp_id, n = f"{base}-{n}", n + 1
         used.add(tp_id)
 
+        sources: list[dict[str, str]] = []
+        seen: set[str] = set()
+        source_numbers: dict[str, int] = {}
+        citations = _list(first.get("citation"))
+        own_pages = {u for _, it in members if (u := _url(it.get("url")))}
+        for citation in citations:
+            source = _source_from(citation)
+            if source is not None and source["url"] in own_pages and not source["publisher"]:
+                source["publisher"] = _publisher(first).get("name", "")  # the fact-checker cites its own page
+            if source is not None and source["url"] not in seen:
+                seen.add(source["url"])
+                sources.append(source)
+            if source is not None and isinstance(citation, Mapping) and (ref := _str(citation.get("identifier"))):
+                source_numbers[ref] = [s_["url"] for s_ in sources].index(source["url"]) + 1
         cards: dict[str, dict[str, Any]] = {}
         urls: dict[str, str] = {}
         for index, item in members:
@@ -482,23 +523,12 @@ def claimreview_to_talking_points(items: Iterable[Mapping[str, Any]], *, lang: s
             cards[item_lang] = {
                 "title": _shorten(title, MAX_TITLE),
                 "summary": _shorten(body, MAX_SUMMARY),
-                "key_facts": _key_facts(item),
+                "key_facts": _key_facts(item, source_numbers),
                 "why_it_matters": _why_it_matters(item),
             }
             if url := _url(item.get("url")):
                 urls[item_lang] = url
 
-        sources: list[dict[str, str]] = []
-        seen: set[str] = set()
-        citations = _list(first.get("citation"))
-        own_pages = set(urls.values())
-        for citation in citations:
-            source = _source_from(citation)
-            if source is not None and source["url"] in own_pages and not source["publisher"]:
-                source["publisher"] = _publisher(first).get("name", "")  # the fact-checker cites its own page
-            if source is not None and source["url"] not in seen:
-                seen.add(source["url"])
-                sources.append(source)
         if not sources and urls:  # a review that cites nothing: its own page is the source
             first_url = next(iter(urls.values()))
             sources.append(_source_from({"url": first_url, "name": cards[next(iter(urls))]["title"],
