@@ -1,5 +1,5 @@
 """Dashboard access: scrypt password hashes, signed session cookies, CSRF tokens, per-server access and
-failed-login rate limiting. No aiohttp here (the web layer in :mod:`bot.dashboard.app` uses these).
+failed-login rate limiting. No aiohttp here (the web layer, :mod:`bot.dashboard.web` and the page modules, uses these).
 """
 
 from __future__ import annotations

@@ -16,7 +16,8 @@ from bot.core.models import Action, IncidentStatus
 from bot.core.ports import IncidentFilter
 from bot.config import DetectorConfig
 from bot.dashboard import restore_learning
-from bot.dashboard.app import COOKIE, create_app
+from bot.dashboard.app import create_app
+from bot.dashboard.web import COOKIE
 
 from markupsafe import escape
 

@@ -14,7 +14,8 @@ import pytest
 
 from bot.config import Config, ConfigError, DashboardConfig, DashboardModerator, parse_config
 from bot.dashboard import dashboard_main
-from bot.dashboard.app import QueueQuery, csv_safe
+from bot.dashboard.formatting import csv_safe
+from bot.dashboard.routes.queue import QueueQuery
 from bot.dashboard.auth import (
     Access,
     LoginRateLimiter,
@@ -72,7 +73,7 @@ def test_hash_password_via_the_real_cli():
 
 
 def test_hash_password_refuses_empty_input():
-    from bot.cli import CliError
+    from bot.errors import CliError
 
     with pytest.raises(CliError, match="empty password"):
         dashboard_main(Namespace(action="hash-password"), Config(), io.StringIO(), stdin=io.StringIO("\n"))
