@@ -156,7 +156,9 @@ def login_required(admin: bool = False) -> Callable:
         async def wrapper(request: web.Request) -> web.StreamResponse:
             access: Access | None = request.get(ACCESS_KEY)
             if access is None:
-                target = "/login?" + urlencode({"next": request.path_qs}) if request.method == "GET" else "/login"
+                target = "/login"
+                if request.method == "GET":  # back to this page after logging in (kept percent-encoded)
+                    target += "?" + urlencode({"next": request.rel_url.raw_path_qs})
                 raise web.HTTPSeeOther(location=target) if request.method != "GET" else web.HTTPFound(location=target)
             if admin and not access.admin:
                 raise DashboardError(403, "Only dashboard admins can do this.")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import unicodedata
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -13,10 +15,24 @@ from ..web import ACCESS_KEY, ANON_TTL, SESSION_KEY, SESSION_TTL, access_of, for
 log = logging.getLogger(__name__)
 
 
-def _safe_next(value: str | None) -> str:
-    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value and "\n" not in value:
-        return value[:2000]
-    return "/overview"
+AFTER_LOGIN = "/overview"
+_URL_SAFE = "!#$%&'()*+,/:;=?@[]~"  # kept as they are when the target is percent-encoded
+_REFUSED = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})  # controls, format, surrogates, unassigned
+
+
+def safe_next(value: str | None) -> str:
+    """Where to go after logging in: a path on this site, or ``/overview``.
+
+    Only ``/path?query`` is accepted: not ``//host`` nor ``/\\host`` (both leave the site), and no control, format
+    or whitespace character anywhere — browsers drop tabs and newlines from a URL, so ``/<tab>/evil.example``
+    would become ``//evil.example``, and the server refuses to write a control character into ``Location``.
+    What is left is percent-encoded to plain ASCII."""
+    if not value or len(value) > 2000 or not value.startswith("/") or value[1:2] in ("/", "\\"):
+        return AFTER_LOGIN
+    if "\\" in value or any(ch.isspace() or unicodedata.category(ch) in _REFUSED for ch in value):
+        return AFTER_LOGIN
+    return quote(value, safe=_URL_SAFE)
+
 
 
 async def login_page(request: web.Request) -> web.StreamResponse:
@@ -28,7 +44,7 @@ async def login_page(request: web.Request) -> web.StreamResponse:
     if fresh:
         session = Session.new(ANON_TTL)
         request[SESSION_KEY] = session
-    resp = d.render(request, "login.html", next=_safe_next(request.query.get("next")), error="", username="")
+    resp = d.render(request, "login.html", next=safe_next(request.query.get("next")), error="", username="")
     if fresh:
         d.set_session(request, resp, session)
     return resp
@@ -39,7 +55,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     form = form_of(request)
     username = str(form.get("username") or "").strip()[:100]
     password = str(form.get("password") or "")[:1000]
-    nxt = _safe_next(str(form.get("next") or ""))
+    nxt = safe_next(str(form.get("next") or ""))
     ip = request.remote or ""
     wait = d.limiter.retry_after(username, ip)
     if wait is not None:
