@@ -6,7 +6,7 @@ import logging
 
 from aiohttp import web
 
-from .auth import csrf_ok
+from .auth import csrf_ok, session_key
 from .web import ACCESS_KEY, COOKIE, FORM_KEY, SESSION_KEY, DashboardError, state_of
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,9 @@ async def error_middleware(request: web.Request, handler):
 async def session_middleware(request: web.Request, handler):
     d = state_of(request)
     session = d.codec.decode(request.cookies.get(COOKIE))
+    if session is not None and session.user is not None:
+        if not await d.store.session_active(session_key(session.sid)):
+            session = None  # logged out (or never recorded): a valid signature alone does not keep a login alive
     request[SESSION_KEY] = session
     request[ACCESS_KEY] = d.accesses.get(session.user) if session and session.user else None
     return await handler(request)

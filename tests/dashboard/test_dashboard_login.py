@@ -3,14 +3,19 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 from urllib.parse import parse_qs, quote
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
+from bot.dashboard.app import create_app
 from bot.dashboard.routes.auth_routes import safe_next
+from bot.dashboard.web import COOKIE
 
-from dashboard_helpers import PASSWORDS, csrf_of
+from dashboard_helpers import PASSWORDS, csrf_of, login, page_csrf
 
 # ------------------------------------------------------------------------------------------ next= (point 18)
 
@@ -68,3 +73,84 @@ async def test_login_goes_back_to_the_page_asked_for_with_its_query(client):
                                               .replace("&amp;", "&")},
                              allow_redirects=False)
     assert resp.headers["Location"] == "/incidents?channel=a%20b&tp=x%26y"  # an & inside a value stays escaped
+
+
+# ------------------------------------------------------------------------------------------ throttling (point 19)
+
+
+async def fresh_login(client, user: str, password: str | None = None, *, expect: int = 303):
+    client.session.cookie_jar.clear()
+    return await login(client, user, password, expect=expect)
+
+
+async def test_five_wrong_passwords_hold_up_that_account_only(client):
+    for _ in range(5):
+        await fresh_login(client, "carol", "wrong", expect=401)
+    await fresh_login(client, "carol", expect=429)  # the account at this address waits, right password or not
+    await fresh_login(client, "alice")  # other moderators on the same address (a NAT, a proxy) do not
+    await fresh_login(client, "bob")
+
+
+async def test_a_spray_from_the_address_spares_moderators_who_logged_in_from_it_before(client):
+    await fresh_login(client, "alice")  # alice has used this address before
+    for i in range(20):
+        await fresh_login(client, f"guess{i}", "wrong", expect=401)
+    await fresh_login(client, "bob", expect=429)  # never logged in from here: held up by the spray
+    await fresh_login(client, "alice")  # the right password still works for her
+
+
+# ------------------------------------------------------------------------------------------ sessions (point 19)
+
+
+def cookie(client) -> str:
+    return client.session.cookie_jar.filter_cookies(client.make_url("/"))[COOKIE].value
+
+
+async def restarted(bot_app):
+    """The dashboard built again over the same database (a restart: new process state, same secret)."""
+    c = TestClient(TestServer(create_app(bot_app, bot_app.config)))
+    await c.start_server()
+    return c
+
+
+async def test_logout_survives_a_restart_and_a_live_login_too(client, bot_app):
+    await fresh_login(client, "carol")
+    kept = cookie(client)
+    await fresh_login(client, "bob")
+    gone = cookie(client)
+    resp = await client.post("/logout", data={"csrf": await page_csrf(client, "/overview")}, allow_redirects=False)
+    assert resp.status == 303
+
+    after = await restarted(bot_app)
+    try:
+        after.session.cookie_jar.update_cookies({COOKIE: gone})
+        assert (await after.get("/overview", allow_redirects=False)).status == 302  # still logged out
+        after.session.cookie_jar.clear()
+        after.session.cookie_jar.update_cookies({COOKIE: kept})
+        assert (await after.get("/overview", allow_redirects=False)).status == 200  # still logged in
+    finally:
+        await after.close()
+    rows = await fetch(bot_app.db, "SELECT username, address, revoked_at IS NOT NULL AS out FROM dashboard_sessions"
+                                   " ORDER BY created_at")
+    assert [(r["username"], r["out"]) for r in rows] == [("carol", 0), ("bob", 1)]
+    assert all(r["address"] == "127.0.0.1" for r in rows)
+
+
+async def test_a_session_missing_from_the_database_is_not_honoured(client, bot_app):
+    await fresh_login(client, "alice")
+    await bot_app.db.execute("DELETE FROM dashboard_sessions")
+    await bot_app.db.commit()
+    assert (await client.get("/overview", allow_redirects=False)).status == 302
+
+
+async def test_the_database_keeps_no_session_id(client, bot_app):
+    await fresh_login(client, "alice")
+    value = cookie(client)
+    (row,) = await fetch(bot_app.db, "SELECT * FROM dashboard_sessions")
+    sid = json.loads(base64.urlsafe_b64decode(value.split(".")[0] + "==="))["sid"]
+    assert sid not in " ".join(str(v) for v in row.values())
+
+
+async def fetch(db, sql):
+    async with db.execute(sql) as cur:
+        return [dict(r) for r in await cur.fetchall()]

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import unicodedata
+from datetime import datetime, timezone
 from urllib.parse import quote
 
 from aiohttp import web
 
-from ..auth import Session, verify_password
+from ..auth import Session, session_key, verify_password
 from ..web import ACCESS_KEY, ANON_TTL, SESSION_KEY, SESSION_TTL, access_of, form_of, login_required, state_of
 
 log = logging.getLogger(__name__)
@@ -57,14 +58,15 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     password = str(form.get("password") or "")[:1000]
     nxt = safe_next(str(form.get("next") or ""))
     ip = request.remote or ""
-    wait = d.limiter.retry_after(username, ip)
+    # an account that has logged in from this address before is held up only by its own failures from here
+    trusted = username in d.hashes and await d.store.logged_in_from(username, ip)
+    wait = d.limiter.retry_after(username, ip, trusted=trusted)
     if wait is not None:
         minutes = max(1, int(wait // 60 + (1 if wait % 60 else 0)))
         # not audited (an attacker could grow the table at will); the failures that led here are audited
         log.warning("dashboard: login for %r from %s refused by the rate limit", username, ip)
         return d.render(request, "login.html", status=429, next=nxt, username=username,
-                        error=f"Too many failed logins for this username or from your address. "
-                              f"Try again in {minutes} minute{'s' if minutes != 1 else ''}.")
+                        error=f"Too many failed logins. Try again in {minutes} minute{'s' if minutes != 1 else ''}.")
     encoded = d.hashes.get(username)
     ok = await asyncio.to_thread(verify_password, password, encoded or d._dummy)
     if not ok or encoded is None or username not in d.accesses:
@@ -72,11 +74,13 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         await d.store.record_audit(username or "?", "login_failed", detail={"ip": ip})
         return d.render(request, "login.html", status=401, next=nxt, username=username,
                         error="Unknown username or wrong password.")
-    d.limiter.success(username)
+    d.limiter.success(username, ip)
     old = request.get(SESSION_KEY)
-    if old is not None:
-        d.codec.revoke(old)
+    if old is not None and old.user is not None:
+        await d.store.revoke_session(session_key(old.sid))
     session = d.codec.with_user(username, SESSION_TTL)
+    await d.store.create_session(session_key(session.sid), username, ip,
+                                 datetime.fromtimestamp(session.exp, timezone.utc))
     await d.store.record_audit(username, "login", detail={"ip": ip})
     resp = web.Response(status=303, headers={"Location": nxt})
     d.set_session(request, resp, session)
@@ -88,7 +92,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
     d = state_of(request)
     session = request.get(SESSION_KEY)
     if session is not None:
-        d.codec.revoke(session)
+        await d.store.revoke_session(session_key(session.sid))  # in the database: stays logged out after a restart
     await d.store.record_audit(access_of(request).username, "logout")
     resp = web.Response(status=303, headers={"Location": "/login"})
     d.clear_session(request, resp)
