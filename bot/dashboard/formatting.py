@@ -73,3 +73,9 @@ def incident_dict(i: Incident, *, with_explanation: bool = False) -> dict[str, A
         d["explanation"] = explanation_of(i)
     return d
 
+
+
+def verdict_version(i: Incident) -> str:
+    """What a verdict form was filled in for: the incident's status, when and by whom it was last resolved.
+    Posted back with the form, so a verdict given meanwhile by a colleague is noticed (see verdicts.is_stale)."""
+    return "|".join((i.status.value, i.resolved_at.isoformat() if i.resolved_at else "", i.reviewer or ""))

@@ -3,6 +3,7 @@ request keys the middlewares fill, ``login_required`` and the small request help
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import time
 from datetime import datetime
@@ -20,7 +21,7 @@ from ..core.sanitize import safe_snippet
 from ..storage.dashboard import SqliteDashboardRepository
 from . import charts
 from .auth import Access, LoginRateLimiter, Session, SessionCodec, check_dashboard_config, dummy_hash
-from .formatting import fmt_dt, fmt_pct, safe_url, utcnow
+from .formatting import fmt_dt, fmt_pct, safe_url, utcnow, verdict_version
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -77,13 +78,16 @@ class Dashboard:
             trim_blocks=True, lstrip_blocks=True,
         )
         self.jinja.filters.update(dt=fmt_dt, pct=fmt_pct, snippet=safe_snippet, safe_url=safe_url,
-                                  shown_date=shown_date, sources_label=sources_label)
+                                  shown_date=shown_date, sources_label=sources_label,
+                                  version=verdict_version)
         self.jinja.globals.update(
             STATUS_COLORS=charts.STATUS_COLORS, ACTION_COLORS=charts.ACTION_COLORS,
             stances=[s.value for s in Stance], statuses=[s.value for s in IncidentStatus],
             verdicts=[v.value for v in VERDICTS],
         )
         self._dummy = dummy_hash()
+        # a verdict's staleness check and its write are one step for the dashboard's requests
+        self.verdict_lock = asyncio.Lock()
 
     # -------------------------------------------------------------- rendering
 

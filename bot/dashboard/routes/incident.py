@@ -7,18 +7,28 @@ from datetime import timedelta
 from aiohttp import web
 
 from ...core.cards import render_card
+from ...core.models import Incident
 from ...core.ports import IncidentFilter
 from .. import charts
 from ..formatting import explanation_of, safe_url
-from ..verdicts import parse_note, parse_verdict, resolve_one
+from ..verdicts import is_stale, parse_note, parse_verdict, resolve_one
 from ..web import VERDICTS, access_of, form_of, login_required, redirect, state_of
 
 
 @login_required()
 async def incident_page(request: web.Request) -> web.StreamResponse:
     d = state_of(request)
-    access = access_of(request)
-    inc = await d.visible_incident(access, request.match_info["id"])
+    inc = await d.visible_incident(access_of(request), request.match_info["id"])
+    saved = request.query.get("saved", "")  # the verdict just saved, for the notice
+    if saved not in {v.value for v in VERDICTS}:
+        saved = ""
+    return await render_incident(request, inc, saved=saved.replace("_", " "))
+
+
+async def render_incident(request: web.Request, inc: Incident, *, status: int = 200, saved: str = "",
+                          conflict: dict | None = None) -> web.Response:
+    """The incident page; ``conflict`` (the verdict and note that were not saved) explains a stale form."""
+    d = state_of(request)
     expl = explanation_of(inc)
     tp = d.registry.get(inc.talking_point_id)
     post = await d.store.card_post_for_incident(inc.id)
@@ -37,12 +47,10 @@ async def incident_page(request: web.Request) -> web.StreamResponse:
     except (TypeError, ValueError):
         prob_chart = charts.prob_bars({})
     candidates = [c for c in expl.get("candidates") or [] if isinstance(c, list) and len(c) == 2]
-    saved = request.query.get("saved", "")
     return d.render(
-        request, "incident.html", nav="incidents", inc=inc, tp=tp, expl=expl, card=card, post=post,
-        prior=prior, exemplars=exemplars, audit=audit, prob_chart=prob_chart, candidates=candidates,
-        link=safe_url(inc.message_link), title_of=d.tp_title,
-        saved=saved.replace("_", " ") if saved in {v.value for v in VERDICTS} else "",
+        request, "incident.html", status=status, nav="incidents", inc=inc, tp=tp, expl=expl, card=card,
+        post=post, prior=prior, exemplars=exemplars, audit=audit, prob_chart=prob_chart, candidates=candidates,
+        link=safe_url(inc.message_link), title_of=d.tp_title, saved=saved, conflict=conflict,
         policy=d.detector.point_policy(inc.server_id or None, inc.talking_point_id),
     )
 
@@ -51,10 +59,16 @@ async def incident_page(request: web.Request) -> web.StreamResponse:
 async def incident_resolve(request: web.Request) -> web.StreamResponse:
     d = state_of(request)
     access = access_of(request)
-    inc = await d.visible_incident(access, request.match_info["id"])
     form = form_of(request)
     status = parse_verdict(form.get("verdict"))
-    await resolve_one(d, access, inc, status, parse_note(form.get("note")))
+    note = parse_note(form.get("note"))
+    async with d.verdict_lock:
+        inc = await d.visible_incident(access, request.match_info["id"])
+        stale = is_stale(inc, form.get("version"), access.username)
+        if not stale:
+            await resolve_one(d, access, inc, status, note)
+    if stale:  # a colleague's verdict came first: show it, keep theirs unless asked to replace it
+        return await render_incident(request, inc, status=409, conflict={"verdict": status.value, "note": note})
     raise redirect(f"/incidents/{inc.id}?saved={status.value}")
 
 

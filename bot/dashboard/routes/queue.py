@@ -17,12 +17,13 @@ from ...core.ports import IncidentFilter
 from ...storage.dashboard import server_key
 from ..auth import Access
 from ..formatting import csv_safe, incident_dict, parse_day, start_of
-from ..verdicts import parse_note, parse_verdict, resolve_one
+from ..verdicts import is_stale, parse_note, parse_verdict, resolve_one
 from ..web import VERDICTS, DashboardError, access_of, form_of, login_required, redirect, state_of
 
 PAGE_SIZES = (25, 50, 100, 200)
 EXPORT_MAX = 100_000
 BULK_MAX = 500
+STALE_SHOWN = 50  # incidents listed after a bulk verdict as judged meanwhile by someone else
 
 
 @dataclass
@@ -153,12 +154,17 @@ async def queue(request: web.Request) -> web.StreamResponse:
         skipped = request.query.get("skipped", "")
         if skipped.isdigit() and skipped != "0":
             notice += f" {skipped} could not be changed (not found or not yours)."
+    stale = []  # incidents a colleague judged while this moderator's queue page was open
+    for raw in request.query.get("stale", "").split(".")[:STALE_SHOWN]:
+        inc = await d.incidents.get_incident(int(raw)) if raw.isdigit() else None
+        if inc is not None and access.can_see(inc.platform, inc.server_id):
+            stale.append(inc)
     choices = await d.server_choices(access)
     platforms = sorted({p for p, _ in choices} | set(access.platforms() or ()))
     return d.render(
         request, "queue.html", nav="incidents", q=q, rows=rows, total=total, page=page, pages=pages,
         servers=[server_key(p, s) for p, s in choices], platforms=platforms,
-        tps=d.registry.talking_points(), title_of=d.tp_title, notice=notice, back=q.qs(page=page),
+        tps=d.registry.talking_points(), title_of=d.tp_title, notice=notice, stale=stale, back=q.qs(page=page),
         first=(page - 1) * q.per + 1 if rows else 0, last=(page - 1) * q.per + len(rows),
     )
 
@@ -181,16 +187,23 @@ async def bulk_resolve(request: web.Request) -> web.StreamResponse:
     if not ids:
         raise DashboardError(400, "Select at least one incident (the checkboxes in the first column).")
     done = skipped = 0
+    stale: list[int] = []  # a colleague's verdict came first: left as it is
     for incident_id in dict.fromkeys(ids):
-        inc = await d.incidents.get_incident(incident_id)
-        if inc is None or not access.can_see(inc.platform, inc.server_id):
-            skipped += 1
-            continue
-        await resolve_one(d, access, inc, status, note, bulk=True)
+        async with d.verdict_lock:
+            inc = await d.incidents.get_incident(incident_id)
+            if inc is None or not access.can_see(inc.platform, inc.server_id):
+                skipped += 1
+                continue
+            if is_stale(inc, form.get(f"version-{incident_id}"), access.username):
+                stale.append(incident_id)
+                continue
+            await resolve_one(d, access, inc, status, note, bulk=True)
         done += 1
     sep = "&" if back else ""
-    raise redirect(f"/incidents?{back}{sep}" + urlencode({"resolved": done, "verdict": status.value,
-                                                             "skipped": skipped}))
+    result = {"resolved": done, "verdict": status.value, "skipped": skipped}
+    if stale:
+        result["stale"] = ".".join(map(str, stale[:STALE_SHOWN]))
+    raise redirect(f"/incidents?{back}{sep}" + urlencode(result))
 
 
 EXPORT_COLUMNS = ("id", "created_at", "platform", "server_id", "channel_id", "message_id", "message_link",
