@@ -4,37 +4,14 @@ IncidentService and the real Detector."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from bot.core.models import Action, IncidentStatus
 from bot.core.sanitize import safe_snippet
 
-from dashboard_helpers import PASSWORDS, message, seed_history
+from dashboard_helpers import ARTIFACTS, log_in, message, seed_history
 
 pytestmark = pytest.mark.browser
-
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-
-
-@pytest.fixture
-async def browser():
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: the dashboard's browser tests need Debian's Chromium. "
-                    "Run `make test-deps` (or: sudo apt-get install chromium).", pytrace=False)
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            await b.close()
 
 
 class Watch:
@@ -61,16 +38,6 @@ async def new_page(browser):
     ctx = await browser.new_context(viewport={"width": 1400, "height": 900})
     page = await ctx.new_page()
     return page, Watch(page)
-
-
-async def log_in(page, base: str, user: str, path: str = "/overview"):
-    await page.goto(base + path)
-    assert "/login" in page.url
-    await page.fill("input[name=username]", user)
-    await page.fill("input[name=password]", PASSWORDS[user])
-    async with page.expect_navigation():
-        await page.click("form[action='/login'] button[type=submit]")
-    assert "/login" not in page.url
 
 
 async def test_moderator_marks_false_positive_and_the_bot_learns(browser, live_server, seeded, bot_app):

@@ -231,7 +231,8 @@ def test_charts_geometry():
     rows = [("2025-01-01", "a", 2), ("2025-01-02", "b", 1), ("2025-01-02", "a", 1), ("2025-01-09", "a", 9)]
     c = stacked_daily(days, rows, {"a": "<b>A</b>"}, max_series=1)
     assert not c.empty
-    assert [item.label for item in c.legend] == ["<b>A</b>", "other talking points (1)"]
+    # issue #14, point 20: the legend said "other talking points (1) (2)"; the count in brackets is the incidents
+    assert [(item.label, item.value) for item in c.legend] == [("<b>A</b>", 3), ("1 other talking point", 1)]
     assert len(c.rects) == 3  # a on day 1, a + other on day 2; the out-of-range day is ignored
     assert all(r.h > 0 and r.y >= 0 for r in c.rects)
     h = hbars([("reply", 3, "#f00"), ("review", 1, "#0f0"), ("none", 0, "#999")], title="t")

@@ -32,8 +32,11 @@ async def overview(request: web.Request) -> web.StreamResponse:
     helpful = sum(c["helpful"] for c in cards.values())
     not_relevant = sum(c["not_relevant"] for c in cards.values())
     names = {tp.id: tp.id for tp in d.registry.talking_points()}
-    daily = charts.stacked_daily(charts.day_range(first, today), rows, names,
-                                 title=f"Incidents per day, last {days} days", width=1060)
+    days_shown = charts.day_range(first, today)
+    title = f"Incidents per day, last {days} days"
+    daily = charts.stacked_daily(days_shown, rows, names, title=title, width=1060)
+    # the same chart drawn for a phone (CSS shows one or the other): its labels keep a readable size
+    daily_narrow = charts.stacked_daily(days_shown, rows, names, title=title, width=340, height=220, max_labels=5)
     none_count = max(0, totals.total - totals.reply - totals.review)
     actions = charts.hbars([("reply", totals.reply, charts.ACTION_COLORS["reply"]),
                             ("review", totals.review, charts.ACTION_COLORS["review"]),
@@ -45,7 +48,7 @@ async def overview(request: web.Request) -> web.StreamResponse:
                             title="Card feedback")
     top = sorted(per_point.values(), key=lambda s: (-s.total, s.talking_point_id))[:10]
     return d.render(request, "overview.html", nav="overview", days=days, totals=totals, posted=posted,
-                    shadow=await d.store.shadow_replies(scope, since), daily=daily, actions=actions,
+                    shadow=await d.store.shadow_replies(scope, since), daily=daily, daily_narrow=daily_narrow, actions=actions,
                     verdicts=verdicts, feedback=feedback, top=top, title_of=d.tp_title, since=first, until=today)
 
 
