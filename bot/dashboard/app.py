@@ -2,10 +2,11 @@
 
 Security model (see docs/dashboard.md):
 
-* Login with username + password (scrypt hashes from the config); failed logins are rate-limited per username
-  and per client address.
-* Sessions live in a signed (HMAC-SHA256), http-only, ``SameSite=Strict`` cookie with an expiry; logging in
-  issues a fresh session id and CSRF token; logging out revokes the session id.
+* Login with username + password (scrypt hashes from the config); failed logins are throttled per account and
+  address, with wider limits that spare accounts at addresses they logged in from before (auth.LoginRateLimiter).
+* Sessions live in a signed (HMAC-SHA256), http-only, ``SameSite=Strict`` cookie with an expiry, and a row in
+  ``dashboard_sessions``; logging in issues a fresh session id and CSRF token; logging out revokes the row (so it
+  holds across a restart).
 * Every POST carries the session's CSRF token (checked with ``hmac.compare_digest``), otherwise 403.
 * A moderator sees only the servers listed for them (``"platform:server_id"``; ``"*"`` = all): enforced in the
   queries (exact (platform, server) scopes) and again on every incident endpoint (404).

@@ -48,8 +48,9 @@ async def overview(request: web.Request) -> web.StreamResponse:
                             title="Card feedback")
     top = sorted(per_point.values(), key=lambda s: (-s.total, s.talking_point_id))[:10]
     return d.render(request, "overview.html", nav="overview", days=days, totals=totals, posted=posted,
-                    shadow=await d.store.shadow_replies(scope, since), daily=daily, daily_narrow=daily_narrow, actions=actions,
-                    verdicts=verdicts, feedback=feedback, top=top, title_of=d.tp_title, since=first, until=today)
+                    shadow=await d.store.shadow_replies(scope, since), daily=daily, daily_narrow=daily_narrow,
+                    actions=actions, verdicts=verdicts, feedback=feedback, top=top, title_of=d.tp_title, since=first,
+                    until=today)
 
 
 def add_routes(r: web.UrlDispatcher) -> None:
