@@ -173,3 +173,35 @@ async def test_bulk_resolve_with_select_all(browser, live_server, seeded, bot_ap
     for name in ("nato_issue", "bucha", "formula"):
         assert (await bot_app.service.incidents.get_incident(seeded.ids[name])).status is IncidentStatus.DISMISSED
     watch.assert_clean()
+
+
+async def test_stale_verdict_page_shows_the_colleagues_verdict_and_replaces_it_only_when_asked(
+        browser, live_server, seeded, bot_app):
+    iid = seeded.ids["nato_issue"]
+    # carol opens the incident on her phone; alice confirms it meanwhile on her desktop
+    phone = await (await browser.new_context(viewport={"width": 390, "height": 844})).new_page()
+    watch = Watch(phone)
+    await log_in(phone, live_server, "carol", f"/incidents/{iid}")
+    desk, _ = await new_page(browser)
+    await log_in(desk, live_server, "alice", f"/incidents/{iid}")
+    await desk.check("input[name=verdict][value=confirmed]")
+    async with desk.expect_navigation():
+        await desk.click("form.resolve button[type=submit]")
+
+    await phone.check("input[name=verdict][value=false_positive]")
+    await phone.fill("textarea[name=note]", "quoting it to mock it")
+    async with phone.expect_navigation():
+        await phone.click("form.resolve button[type=submit]")
+    box = await phone.inner_text("#conflict")
+    assert "Your verdict was not saved." in box and "alice" in box and "confirmed" in box
+    assert "quoting it to mock it" in box
+    await phone.screenshot(path=str(ARTIFACTS / "dashboard-phone-conflict-screen.png"))
+    assert (await bot_app.service.incidents.get_incident(iid)).reviewer == "alice"
+
+    async with phone.expect_navigation():
+        await phone.click("form.overwrite button[type=submit]")
+    inc = await bot_app.service.incidents.get_incident(iid)
+    assert (inc.status, inc.reviewer, inc.note) == (IncidentStatus.FALSE_POSITIVE, "carol", "quoting it to mock it")
+    assert "replaced alice's confirmed" in await phone.inner_text("body")
+    watch.errors = [e for e in watch.errors if "409" not in e]  # the conflict page's status
+    watch.assert_clean()
