@@ -29,12 +29,9 @@ from pathlib import Path
 from typing import Iterator, Sequence, TextIO
 
 from .config import Config, ConfigError, load_config
+from .errors import CliError
 
 log = logging.getLogger("bot")
-
-
-class CliError(Exception):
-    """A clear, expected error: printed without a traceback, exit code 2."""
 
 
 # ------------------------------------------------------------------------------------------- helpers

@@ -11,18 +11,12 @@ from typing import Sequence
 
 import numpy as np
 
+from .self_check import SELF_CHECK_TEXTS
+
 log = logging.getLogger(__name__)
 
 WORD = "\u2581"  # SentencePiece's word-start marker
 TOKEN_CACHE_SIZE = 100_000
-
-# Texts the segment-cached tokenizer must tokenize exactly like the library before it is used.
-_SELF_CHECK = (
-    "NATO expansion forced Russia's hand!!", "Расширение НАТО вынудило Россию — это факт?",
-    "Захід використовує перемир'я, щоб переозброїти Україну", "Die Sanktionen schaden nur Europa…",
-    "  spaced   out\ttabs\nand lines  ", "ＦＵＬＬ width ｔｅｘｔ and ½ ligatures ﬁ", "emoji 🤔🇺🇦 https://example.org/a?b=c",
-    "U+00A0\u00a0nbsp and\u2003em space", "", " ", "@everyone <@123> **bold** `code`", "x" * 300,
-)
 
 
 class UsemEncoder:
@@ -108,7 +102,7 @@ class SegmentCachedTokenizer:
             if any(WORD in piece[1:] for piece in inner._pieces):
                 raise ValueError("a vocabulary piece spans a word boundary")
             cached = cls(inner)
-            for text in _SELF_CHECK:
+            for text in SELF_CHECK_TEXTS:
                 for bos, eos in ((True, True), (False, False)):
                     want = inner.encode(text, out_type=int, add_bos=bos, add_eos=eos)
                     if cached.encode(text, out_type=int, add_bos=bos, add_eos=eos) != want:

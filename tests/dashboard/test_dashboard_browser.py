@@ -4,37 +4,14 @@ IncidentService and the real Detector."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from bot.core.models import Action, IncidentStatus
 from bot.core.sanitize import safe_snippet
 
-from dashboard_helpers import PASSWORDS, message, seed_history
+from dashboard_helpers import ARTIFACTS, log_in, message, seed_history
 
 pytestmark = pytest.mark.browser
-
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-
-
-@pytest.fixture
-async def browser():
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: the dashboard's browser tests need Debian's Chromium. "
-                    "Run `make test-deps` (or: sudo apt-get install chromium).", pytrace=False)
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            await b.close()
 
 
 class Watch:
@@ -61,16 +38,6 @@ async def new_page(browser):
     ctx = await browser.new_context(viewport={"width": 1400, "height": 900})
     page = await ctx.new_page()
     return page, Watch(page)
-
-
-async def log_in(page, base: str, user: str, path: str = "/overview"):
-    await page.goto(base + path)
-    assert "/login" in page.url
-    await page.fill("input[name=username]", user)
-    await page.fill("input[name=password]", PASSWORDS[user])
-    async with page.expect_navigation():
-        await page.click("form[action='/login'] button[type=submit]")
-    assert "/login" not in page.url
 
 
 async def test_moderator_marks_false_positive_and_the_bot_learns(browser, live_server, seeded, bot_app):
@@ -205,4 +172,36 @@ async def test_bulk_resolve_with_select_all(browser, live_server, seeded, bot_ap
     assert "channel=news" in page.url
     for name in ("nato_issue", "bucha", "formula"):
         assert (await bot_app.service.incidents.get_incident(seeded.ids[name])).status is IncidentStatus.DISMISSED
+    watch.assert_clean()
+
+
+async def test_stale_verdict_page_shows_the_colleagues_verdict_and_replaces_it_only_when_asked(
+        browser, live_server, seeded, bot_app):
+    iid = seeded.ids["nato_issue"]
+    # carol opens the incident on her phone; alice confirms it meanwhile on her desktop
+    phone = await (await browser.new_context(viewport={"width": 390, "height": 844})).new_page()
+    watch = Watch(phone)
+    await log_in(phone, live_server, "carol", f"/incidents/{iid}")
+    desk, _ = await new_page(browser)
+    await log_in(desk, live_server, "alice", f"/incidents/{iid}")
+    await desk.check("input[name=verdict][value=confirmed]")
+    async with desk.expect_navigation():
+        await desk.click("form.resolve button[type=submit]")
+
+    await phone.check("input[name=verdict][value=false_positive]")
+    await phone.fill("textarea[name=note]", "quoting it to mock it")
+    async with phone.expect_navigation():
+        await phone.click("form.resolve button[type=submit]")
+    box = await phone.inner_text("#conflict")
+    assert "Your verdict was not saved." in box and "alice" in box and "confirmed" in box
+    assert "quoting it to mock it" in box
+    await phone.screenshot(path=str(ARTIFACTS / "dashboard-phone-conflict-screen.png"))
+    assert (await bot_app.service.incidents.get_incident(iid)).reviewer == "alice"
+
+    async with phone.expect_navigation():
+        await phone.click("form.overwrite button[type=submit]")
+    inc = await bot_app.service.incidents.get_incident(iid)
+    assert (inc.status, inc.reviewer, inc.note) == (IncidentStatus.FALSE_POSITIVE, "carol", "quoting it to mock it")
+    assert "replaced alice's confirmed" in await phone.inner_text("body")
+    watch.errors = [e for e in watch.errors if "409" not in e]  # the conflict page's status
     watch.assert_clean()

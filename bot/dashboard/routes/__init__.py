@@ -1,0 +1,14 @@
+"""The dashboard's pages, one module per page (each adds its own routes)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from . import audit, auth_routes, exemplars, incident, overview, points, queue
+
+PAGES = (auth_routes, overview, queue, incident, points, exemplars, audit)
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    for page in PAGES:
+        page.add_routes(router)
