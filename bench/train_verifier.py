@@ -6,7 +6,11 @@ Training rows, each decided by the detector without a verifier (the verifier's i
   local snapshots are here;
 - the tuning split of the real propaganda claims (bench/claims.py), when here.
 
-A row is positive when it asserts the talking point the detector matched. Thresholds:
+First the genre score (bot/core/verifier.py): a logistic regression on the sentence embeddings of every tuning row
+and the packs' assertion exemplars, "asserts some talking point" against the rest. Each tuning row's genre input to
+the verifier is its out-of-fold score (5 folds), so the verifier learns how far to trust genre on rows the genre
+model has not seen. Then the verifier: a row is positive when it asserts the talking point the detector matched.
+Thresholds:
 - reply: the lowest verifier probability at which replies on the tuning rows (with the policy's other reply rules)
   reach REPLY_PRECISION, plus a safety margin;
 - review: the lowest probability at which at most REVIEW_FALSE_ALARMS of wild-tune rows per language are flagged.
@@ -35,7 +39,8 @@ from bot.core.detector import Detector  # noqa: E402
 from bot.core.encoders import UsemEncoder  # noqa: E402
 from bot.core.models import Stance  # noqa: E402
 from bot.core.packs import PackRegistry  # noqa: E402
-from bot.core.verifier import DEFAULT_PATH, FEATURES, Verifier, fit_verifier  # noqa: E402
+from bot.core.normalize import normalize  # noqa: E402
+from bot.core.verifier import DEFAULT_PATH, FEATURES, Verifier, fit_genre, fit_verifier  # noqa: E402
 from eval_detection import MemoEncoder, load_devset  # noqa: E402
 
 REPLY_PRECISION = 0.99
@@ -56,11 +61,11 @@ def tuning_rows() -> list[dict]:
     except ImportError:
         pass
     try:
-        from claims import load_claims  # noqa: PLC0415
+        from claims import load_rows  # noqa: PLC0415
 
-        rows += [{**r, "source": "claims"} for r in load_claims(split="tune")]
-    except ImportError:
-        pass
+        rows += [{**r, "source": "claims"} for r in load_rows() if r["split"] == "tune"]
+    except (ImportError, OSError, RuntimeError) as e:
+        print(f"claims: not used ({e})")
     return rows
 
 
@@ -71,14 +76,29 @@ def main() -> int:
     args = ap.parse_args()
     rows = tuning_rows()
     print("tuning rows:", {s: sum(r["source"] == s for r in rows) for s in ("devset", "wild", "claims")})
-    det = Detector.build(PackRegistry.load(), DetectorConfig(), encoder=MemoEncoder(UsemEncoder()))
+    enc = MemoEncoder(UsemEncoder())
+    det = Detector.build(PackRegistry.load(), DetectorConfig(), encoder=enc)
     det.verifier = None
     decisions = det.check_many([r["text"] for r in rows])
+
+    # genre: out-of-fold scores for the tuning rows, then one model on all of them for the bot
+    from sklearn.model_selection import StratifiedKFold  # noqa: PLC0415
+
+    emb = enc.encode([normalize(r["text"]).text for r in rows])
+    label = np.array([int(r["label"] == "assert") for r in rows])
+    exemplars = det.ex_emb[det.ex_stance == 0]  # the packs' assertion exemplars: always positive
+    ones = np.ones(len(exemplars), dtype=int)
+    genre_oof = np.zeros(len(rows))
+    for fit_idx, held in StratifiedKFold(5, shuffle=True, random_state=0).split(emb, label):
+        coef_g, b_g = fit_genre(np.concatenate([emb[fit_idx], exemplars]), np.concatenate([label[fit_idx], ones]))
+        genre_oof[held] = emb[held] @ coef_g + b_g
+    genre_coef, genre_b = fit_genre(np.concatenate([emb, exemplars]), np.concatenate([label, ones]))
+
     xs, ys, keep = [], [], []
-    for r, d in zip(rows, decisions):
+    for i, (r, d) in enumerate(zip(rows, decisions)):
         if not d.explanation.signals:  # gated or below the match threshold: the verifier is never asked
             continue
-        xs.append([d.explanation.signals[f] for f in FEATURES])
+        xs.append([d.explanation.signals[f] for f in FEATURES[:-1]] + [genre_oof[i]])
         ys.append(int(r["label"] == "assert" and r.get("talking_point") == d.talking_point_id))
         keep.append((r, d))
     x, y = np.array(xs), np.array(ys)
@@ -126,7 +146,8 @@ def main() -> int:
     sources = sorted({r["source"] for r in rows})
     final = Verifier(mean, scale, coef, intercept, reply=round(reply, 2), review=round(review, 2),
                      provenance=f"bench/train_verifier.py on tuning splits: {', '.join(sources)}; "
-                                f"{len(x)} rows, {int(y.sum())} positive")
+                                f"{len(x)} rows, {int(y.sum())} positive",
+                     genre_coef=genre_coef, genre_intercept=genre_b, encoder=enc.name)
     if not args.dry_run:
         args.out.write_text(json.dumps(final.to_json(), indent=1) + "\n", encoding="utf-8")
         print("wrote", args.out)

@@ -100,3 +100,8 @@ def test_the_claim_verifier_score_and_thresholds_replace_the_assert_probability(
 def test_the_verifier_never_lets_a_non_assertion_reply():
     v = decide(Evidence(0.90, probs(**{"refute": 0.6, "assert": 0.4}), A, verified=0.99), T, _Cut())
     assert v.action is Action.REVIEW and "stance looks like 'refute'" in v.reason
+
+
+def test_with_a_verifier_the_stance_model_must_still_agree_before_a_card():
+    v = decide(Evidence(0.80, probs(**{"assert": 0.60, "refute": 0.3}), A, verified=0.99), T, _Cut())
+    assert v.action is Action.REVIEW and f"assert probability 0.60 < {T.reply_stance:.2f}" in v.reason

