@@ -106,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--split", choices=("tune", "check"), help="only this split (default: both, printed apart)")
     ap.add_argument("--langs", help="comma-separated languages (default: all)")
     ap.add_argument("--examples", type=int, default=3, help="false alarms to print per language (check split)")
+    ap.add_argument("--dump", type=Path, metavar="FILE",
+                    help="write every flagged row (with its text: keep the file local, never commit it) as jsonl")
     args = ap.parse_args(argv)
 
     rows = load_wild(split=args.split, langs=args.langs.split(",") if args.langs else None)
@@ -123,6 +125,14 @@ def main(argv: list[str] | None = None) -> int:
     result = evaluate(detector, rows, decisions)
     print()
     print_table(result)
+    if args.dump:
+        by_id = {r["id"]: r for r in rows}
+        with args.dump.open("w", encoding="utf-8") as f:
+            for rid, action, tp, stance, score in result["flagged"]:
+                r = by_id[rid]
+                f.write(json.dumps({"id": rid, "lang": r["lang"], "split": r["split"], "label": r["label"],
+                                    "action": action, "talking_point": tp, "stance": stance, "score": score,
+                                    "text": r["text"]}, ensure_ascii=False) + "\n")
     if args.examples:
         by_id = {r["id"]: r for r in rows}
         print("\nfalse alarms on `none` rows (check split), a few per language:")

@@ -37,7 +37,7 @@ MIRROR_ROOT = Path(os.environ.get("CONTEXTBOT_MIRROR_ROOT", "/work/.mirror"))
 ENV_DIR = "CONTEXTBOT_WILD_DIR"
 
 # Bump when the extraction rules change, so stale caches are rebuilt from the snapshots.
-EXTRACT_VERSION = 3
+EXTRACT_VERSION = 4
 
 MIN_CHARS, MAX_CHARS = 20, 1000
 LABELS = ("none", "assert", "refute", "report", "ask", "other")
@@ -50,8 +50,10 @@ WAR_PATTERNS = {
           r"bakhmut|zaporizh|\bnato\b|wagner|lavrov|shoigu|bucha|azov|moscow|sanction",
     "de": r"ukrain|\bruss|putin|selenskyj|kreml|kiew|moskau|\bnato\b|donbass|donezk|luhansk|krim\b|charkiw|cherson|"
           r"bachmut|saporischschja|wagner|lawrow|schoigu|mariupol|butscha|sanktion",
-    "ru": r"украин|росси|\bрусск|путин|зеленск|киев|кремл|донбасс|донецк|луганск|крым|мариупол|харьков|херсон|"
-          r"бахмут|артемовск|запорож|нато|вагнер|лавров|шойгу|буч[аеи]|всу|спецоперац|сво\b|санкц",
+    # not bare "Россия": Russian-language channels name their own country in all domestic news
+    "ru": r"украин|путин|зеленск|киев|донбасс|донецк|луганск|крым|мариупол|харьков|херсон|бахмут|артемовск|"
+          r"запорож|\bнато\b|вагнер|лавров|шойгу|\bбуч[аеи]\b|\bвсу\b|спецоперац|\bсво\b|санкц|беспилотник|\bбпла\b|"
+          r"\bдрон|обстрел|мобилиз|\bфронт|военнопленн|\bпленн",
     "uk": r"україн|росі|російськ|путін|зеленськ|київ|кремл|донбас|донецьк|луганськ|крим|маріупол|харків|херсон|"
           r"бахмут|запоріж|нато|вагнер|лавров|шойгу|буч[аіу]|зсу|окупант|окупац|рашист|санкці",
 }
@@ -263,6 +265,40 @@ def _extract_resistinua(src: Source, snap: Snapshot) -> Iterator[dict]:
                     yield _row(f"{mid.group(1)}#{i}", para, "uk", "news", outlet="official address", speaker=speaker)
 
 
+# Posts of Russian Telegram channels (Oct-Dec 2024): state media (RIA Novosti), BBC Russian, and popular news
+# channels (SHOT, Mash, Ньюсач, Топор, Раньше всех, ...). A post is one row when it fits the length limit, else
+# one row per paragraph.
+def _extract_tg_ru(src: Source, snap: Snapshot) -> Iterator[dict]:
+    for path, body in snap.show_many(snap.ls("data/raw")):
+        for msg in json.loads(body):
+            text = (msg.get("text") or "").strip()
+            if not text:
+                continue
+            channel = msg.get("channel") or ""
+            key = f"{msg.get('sender_id')}:{msg.get('message_id')}"
+            parts = [text] if len(clean(text)) <= MAX_CHARS else re.split(r"\n\s*\n", text)
+            for i, part in enumerate(parts):
+                part = clean(part)
+                if cyrillic_lang(part) == "uk":
+                    continue
+                yield _row(key if len(parts) == 1 else f"{key}#{i}", part, "ru", "news", outlet=channel)
+
+
+# Comments under the VKontakte posts of Meduza and TV Rain (Дождь), collected 14 Feb 2022, ten days before the
+# invasion: heated Russian discussion. VK mention markup "[id123|Name]" becomes "@user" (no user ids kept).
+def _extract_vk_ru(src: Source, snap: Snapshot) -> Iterator[dict]:
+    import csv
+    import io
+
+    reader = csv.DictReader(io.StringIO(snap.show("toxicity_corpus/russian_distorted_toxicity.tsv")), delimiter="\t")
+    for rec in reader:
+        text = re.sub(r"\[(?:id|club)\d+\|[^\]]*\]", "@user", rec.get("comments") or "")
+        text = clean(text)
+        if cyrillic_lang(text) == "uk":
+            continue
+        yield _row(rec["comment_id"], text, "ru", "discussion", outlet=f"vk comments ({rec.get('source')})")
+
+
 SOURCES: tuple[Source, ...] = (
     Source("reddit-headlines", "fwd/news", "1027636fdfd3b8a414882b3c214c32830dccaf23", "news",
            _extract_reddit_headlines),
@@ -271,6 +307,10 @@ SOURCES: tuple[Source, ...] = (
     Source("warline", "museum-of-war/web", "1f2acf845aaaafa2b78401f3c5004467359d8e72", "news", _extract_warline),
     Source("resistinua", "Amice13/resistinua", "2391318cf8c1d24d492995fbf99934ba696ef334", "news",
            _extract_resistinua, cap=1500),
+    Source("tg-ru", "NKTKLN/telegram-news-classifier", "b8b03f1982910fbf4151c184f1ade8b67aa1f585", "news",
+           _extract_tg_ru),
+    Source("vk-ru", "alla-g/toxicity-detection-thesis", "651159350f42fef6187c87af732835d46b1ccf60", "discussion",
+           _extract_vk_ru),
 )
 
 
