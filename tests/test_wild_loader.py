@@ -103,3 +103,70 @@ def test_length_and_url_only_filter(text, ok):
 ])
 def test_cyrillic_language_by_letters(text, lang):
     assert wild.cyrillic_lang(text) == lang
+
+
+# --- bench/eval_wild.evaluate on a recording fake detector ---------------------------------------------------------
+
+from dataclasses import dataclass  # noqa: E402
+
+from bot.core.models import Action, Stance  # noqa: E402
+
+import eval_wild  # noqa: E402
+
+
+@dataclass
+class _Decision:
+    action: Action
+    talking_point_id: str | None
+    stance: Stance | None
+    score: float
+
+
+class _RecordingDetector:
+    """Answers from a table keyed by text and records what it was asked."""
+
+    def __init__(self, answers: dict[str, _Decision]):
+        self.answers, self.calls = answers, []
+
+    def check_many(self, texts, langs=None):
+        self.calls.append((list(texts), list(langs or [])))
+        return [self.answers.get(t, _Decision(Action.NONE, None, None, 0.0)) for t in texts]
+
+
+def _row(i, lang, split, label="none", tp=None):
+    return {"id": f"t:{i}", "text": f"text {i}", "lang": lang, "split": split, "label": label, "talking_point": tp}
+
+
+def test_evaluate_counts_false_alarms_and_recall_per_language_and_split():
+    rows = [_row(0, "de", "check"), _row(1, "de", "check"), _row(2, "de", "check"), _row(3, "de", "check"),
+            _row(4, "de", "tune"),
+            _row(5, "uk", "check", "assert", "bucha-staged"), _row(6, "uk", "check", "assert", "bucha-staged"),
+            _row(7, "uk", "check", "refute", "bucha-staged")]
+    det = _RecordingDetector({
+        "text 0": _Decision(Action.REVIEW, "dirty-bomb", Stance.ASSERT, 0.6),      # false alarm (review)
+        "text 1": _Decision(Action.REPLY, "nazi-regime", Stance.ASSERT, 0.9),      # false alarm (reply)
+        "text 4": _Decision(Action.REVIEW, "dirty-bomb", Stance.ASSERT, 0.6),      # tune split: counted apart
+        "text 5": _Decision(Action.REPLY, "bucha-staged", Stance.ASSERT, 0.95),    # found, right point
+        "text 6": _Decision(Action.REVIEW, "us-biolabs", Stance.ASSERT, 0.5),      # flagged, wrong point
+        "text 7": _Decision(Action.REVIEW, "bucha-staged", Stance.REFUTE, 0.4),    # a refutation sent to review
+    })
+    out = eval_wild.evaluate(det, rows)
+    assert det.calls == [([r["text"] for r in rows], [r["lang"] for r in rows])]
+    de_check = out["groups"]["de/check"]
+    assert (de_check["n_none"], de_check["reply_pct"], de_check["review_pct"], de_check["flagged_pct"]) == (4, 25.0, 25.0, 50.0)
+    assert out["groups"]["de/tune"]["flagged_pct"] == 100.0
+    uk = out["groups"]["uk/check"]
+    assert (uk["n_none"], uk["n_assert"], uk["assert_reply_recall"], uk["assert_flagged_recall"]) == (0, 2, 0.5, 0.5)
+    assert uk["flagged_pct"] is None  # no `none` rows: n/a, not 0
+    assert (uk["n_other_stance"], uk["other_stance_review"]) == (1, 1)
+    assert {f[0] for f in out["flagged"]} == {"t:0", "t:1", "t:4", "t:5", "t:6", "t:7"}
+
+
+def test_eval_wild_prints_na_when_the_corpus_is_unavailable(tmp_path, monkeypatch, capsys):
+    empty = tmp_path / "none"
+    empty.mkdir()
+    monkeypatch.setenv(wild.ENV_DIR, str(empty))
+    assert eval_wild.main([]) == 0
+    out = capsys.readouterr().out
+    assert "wild corpus: n/a" in out
+    assert json.loads(out.strip().splitlines()[-1])["wild"] is None
