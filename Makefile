@@ -25,6 +25,7 @@ test: test-deps
 
 bench: setup
 	$(PY) bench/eval_detection.py
+	$(PY) bench/eval_wild.py
 	$(PY) bench/clef.py
 	$(PY) bench/throughput.py
 
