@@ -37,7 +37,7 @@ MIRROR_ROOT = Path(os.environ.get("CONTEXTBOT_MIRROR_ROOT", "/work/.mirror"))
 ENV_DIR = "CONTEXTBOT_WILD_DIR"
 
 # Bump when the extraction rules change, so stale caches are rebuilt from the snapshots.
-EXTRACT_VERSION = 5
+EXTRACT_VERSION = 6
 
 MIN_CHARS, MAX_CHARS = 20, 1000
 LABELS = ("none", "assert", "refute", "report", "ask", "other")
@@ -62,17 +62,25 @@ _URL_RE = re.compile(r"https?://\S+|www\.\S+")
 _WS_RE = re.compile(r"\s+")
 
 
-# German rows come from a general news feed, where "Ukraine" is as often the football team: they must also name
-# something of the war itself.
-_DE_WAR_CORE = re.compile(r"krieg|angriff|invasion|armee|truppe|\bfront|waffe|soldat|rakete|drohne|besetz|offensive|"
-                          r"gefecht|beschuss|frieden|waffenruhe|sanktion|putin|selenskyj|kreml|\bnato\b|militär|"
-                          r"verteidigung|annex|flücht|geflücht", re.I)
+# Rows from general news feeds ("strict" sources, and all German rows) must also name something of the war itself:
+# there "Ukraine" is as often the football team.
+WAR_CORE_PATTERNS = {
+    "de": r"krieg|angriff|invasion|armee|truppe|\bfront|waffe|soldat|rakete|drohne|besetz|offensive|gefecht|beschuss|"
+          r"frieden|waffenruhe|sanktion|putin|selenskyj|kreml|\bnato\b|militär|verteidigung|annex|flücht|geflücht",
+    "en": r"\bwar\b|invasion|invade|occup|shell|missile|drone|troops|\bfront|army|military|sanction|putin|zelensk|"
+          r"kremlin|\bnato\b|strike|attack|killed|weapon|refugee",
+    "ru": r"войн|вторжен|оккупа|обстрел|ракет|дрон|беспилот|\bвсу\b|фронт|арми|военн|санкци|путин|зеленск|кремл|"
+          r"\bнато\b|удар|атак|погиб|плен|\bсво\b|спецопер|оруж|беженц",
+    "uk": r"війн|вторгн|окупа|обстріл|ракет|дрон|\bзсу\b|фронт|арм|військ|санкці|путін|зеленськ|кремл|\bнато\b|удар|"
+          r"атак|загиб|полон|зброї|зброя|біженц",
+}
+_WAR_CORE_RE = {lang: re.compile(p, re.I) for lang, p in WAR_CORE_PATTERNS.items()}
 
 
-def war_related(text: str, lang: str) -> bool:
+def war_related(text: str, lang: str, strict: bool = False) -> bool:
     if not _WAR_RE[lang].search(text):
         return False
-    return lang != "de" or bool(_DE_WAR_CORE.search(text))
+    return not (strict or lang == "de") or bool(_WAR_CORE_RE[lang].search(text))
 
 
 def cyrillic_lang(text: str) -> str | None:
@@ -128,6 +136,7 @@ class Source:
     kind: str            # "news" or "discussion" (an extractor may override per row)
     extract: Callable[["Source", "Snapshot"], Iterator[dict]]
     cap: int = 5000      # at most this many rows per language (a deterministic hash-ordered subset)
+    strict: bool = False # a general news feed: rows must also name something of the war itself (WAR_CORE_PATTERNS)
 
     @property
     def fetch_source(self) -> str:
@@ -308,6 +317,58 @@ def _extract_vk_ru(src: Source, snap: Snapshot) -> Iterator[dict]:
         yield _row(rec["comment_id"], text, "ru", "discussion", outlet=f"vk comments ({rec.get('source')})")
 
 
+# A Next.js site that published Google-Trends news cards (headline + lede of the linked article) for many countries,
+# Nov 2022 - Mar 2023: Ukrainian, Russian, German and English outlets. The pages were replaced over time, so every
+# version of every page in the history up to the pinned commit is read (blobs named by `git log --raw`).
+_ND_CARD = re.compile(r"<h3>(.*?)</h3>.*?<p[^>]*>(.*?)</p>", re.S)
+_DE_WORDS = re.compile(r"[äöüß]|\b(?:der|die|das|und|nicht|mit|ist|sich|wird|auf)\b", re.I)
+_EN_WORDS = re.compile(r"\b(?:the|and|of|to|in|is|for|with|says|after)\b", re.I)
+
+
+def _latin_lang(text: str) -> str | None:
+    de, en = len(_DE_WORDS.findall(text)), len(_EN_WORDS.findall(text))
+    if de > en:
+        return "de"
+    if en > de:
+        return "en"
+    return None
+
+
+def _extract_trend_cards(src: Source, snap: Snapshot) -> Iterator[dict]:
+    proc = subprocess.run(["git", "--git-dir", str(src.git_dir), "log", "--format=", "--raw", "--no-abbrev",
+                           src.commit, "--", "pages/news"], capture_output=True, check=True)
+    blobs = {}
+    for line in proc.stdout.decode("utf-8", errors="replace").splitlines():
+        parts = line.split(None, 5)
+        if len(parts) == 6 and parts[4][:1] in "AM":
+            blobs.setdefault(parts[3], parts[5])
+    cat = subprocess.Popen(["git", "--git-dir", str(src.git_dir), "cat-file", "--batch"],
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        for sha in sorted(blobs):
+            cat.stdin.write(f"{sha}\n".encode())
+            cat.stdin.flush()
+            header = cat.stdout.readline().split()
+            if len(header) < 3 or header[1] != b"blob":
+                continue
+            body = cat.stdout.read(int(header[2])).decode("utf-8", errors="replace")
+            cat.stdout.read(1)
+            for i, m in enumerate(_ND_CARD.finditer(body)):
+                headline = clean(re.sub(r"<[^>]+>", " ", m.group(1)))
+                lede = clean(re.sub(r"<[^>]+>", " ", m.group(2)))
+                for part, text in (("h", headline), ("l", lede)):
+                    if text.endswith("...") or text.endswith("…") or text == "Recent News":
+                        continue  # truncated headlines: the lede carries the item
+                    lang = cyrillic_lang(text) if re.search(r"[А-Яа-яІіЇїЄєҐґ]", text) else (
+                        _latin_lang(text) if is_latin(text) else None)
+                    if lang:
+                        key = hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
+                        yield _row(f"{part}:{key}", text, lang, "news")
+    finally:
+        cat.stdin.close()
+        cat.wait()
+
+
 SOURCES: tuple[Source, ...] = (
     Source("reddit-headlines", "fwd/news", "1027636fdfd3b8a414882b3c214c32830dccaf23", "news",
            _extract_reddit_headlines),
@@ -318,6 +379,8 @@ SOURCES: tuple[Source, ...] = (
            _extract_resistinua, cap=1500),
     Source("tg-ru", "NKTKLN/telegram-news-classifier", "b8b03f1982910fbf4151c184f1ade8b67aa1f585", "news",
            _extract_tg_ru),
+    Source("trend-cards", "New-dev0/New-dev0.github.io", "df23dea14961f466931ed62a1b2e16ffa69809a3", "news",
+           _extract_trend_cards, strict=True),
     Source("vk-ru", "alla-g/toxicity-detection-thesis", "651159350f42fef6187c87af732835d46b1ccf60", "discussion",
            _extract_vk_ru),
 )
@@ -331,7 +394,7 @@ def extract(src: Source) -> list[dict]:
     rows: list[dict] = []
     for r in src.extract(src, snap):
         text = r["text"]
-        if not acceptable(text) or not war_related(text, r["lang"]):
+        if not acceptable(text) or not war_related(text, r["lang"], src.strict):
             continue
         k = _dedup_key(text)
         if k in seen or r["key"] in seen_keys:
