@@ -41,7 +41,6 @@ EXTRACT_VERSION = 6
 
 MIN_CHARS, MAX_CHARS = 20, 1000
 LABELS = ("none", "assert", "refute", "report", "ask", "other")
-SPLITS = ("tune", "check")
 
 # A row is war-related when it names the war, its parties, places or people. Deliberately broad: the corpus is
 # meant to be the bulk of on-topic talk, most of which asserts none of the talking points.
@@ -193,7 +192,7 @@ class Snapshot:
             proc.wait()
 
 
-def _row(key: str, text: str, lang: str, kind: str, **meta) -> dict:
+def _row(key: str, text: str, lang: str, kind: str | None = None, **meta) -> dict:
     return {"key": key, "text": text, "lang": lang, "kind": kind, **meta}
 
 
@@ -403,7 +402,7 @@ def extract(src: Source) -> list[dict]:
         seen_keys.add(r["key"])
         meta = {k2: v for k2, v in r.items() if k2 not in ("key", "text", "lang", "kind") and v}
         rows.append({"id": f"{src.name}:{r['key']}", "text": text, "lang": r["lang"], "source": src.name,
-                     "kind": r["kind"], **meta})
+                     "kind": r["kind"] or src.kind, **meta})
     out: list[dict] = []
     for lang in sorted({r["lang"] for r in rows}):
         mine = [r for r in rows if r["lang"] == lang]
@@ -468,6 +467,10 @@ def load_labels(path: Path = LABELS_PATH) -> dict[str, dict]:
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip():
             rec = json.loads(line)
+            if rec.get("label") not in LABELS:
+                raise ValueError(f"{path}: {rec.get('id')}: unknown label {rec.get('label')!r} (one of {LABELS})")
+            if rec["label"] != "none" and not rec.get("talking_point"):
+                raise ValueError(f"{path}: {rec['id']}: a {rec['label']!r} label needs its talking_point")
             out[rec["id"]] = rec
     return out
 

@@ -170,3 +170,20 @@ def test_eval_wild_prints_na_when_the_corpus_is_unavailable(tmp_path, monkeypatc
     out = capsys.readouterr().out
     assert "wild corpus: n/a" in out
     assert json.loads(out.strip().splitlines()[-1])["wild"] is None
+
+
+@pytest.mark.parametrize("record", [
+    {"id": "src:1", "label": "agrees", "talking_point": "bucha-staged"},
+    {"id": "src:1", "label": "assert", "talking_point": None},
+])
+def test_malformed_labels_are_refused(tmp_path, record):
+    path = tmp_path / "labels.jsonl"
+    path.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    with pytest.raises(ValueError):
+        wild.load_labels(path)
+
+
+def test_the_committed_labels_are_well_formed():
+    labels = wild.load_labels()
+    assert labels, "data/wild/labels.jsonl is empty"
+    assert all(not rec.get("text") for rec in labels.values())  # our labels only, never third-party text
