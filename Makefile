@@ -26,6 +26,7 @@ test: test-deps
 bench: setup
 	$(PY) bench/eval_detection.py
 	$(PY) bench/perturb.py
+	$(PY) bench/eval_wild.py
 	$(PY) bench/clef.py
 	$(PY) bench/throughput.py
 	$(PY) bench/rumoureval.py
