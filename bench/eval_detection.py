@@ -144,6 +144,70 @@ def headline(rows: list[dict], decisions) -> dict[str, float]:
     }
 
 
+def issue_figures(rows: list[dict], decisions) -> dict[str, float]:
+    """Issue #13's assertion and refutation figures for a subset of labelled chat messages."""
+    asserts = [(r, d) for r, d in zip(rows, decisions) if r["label"] == "assert"]
+    refutes = [d for r, d in zip(rows, decisions) if r["label"] == "refute"]
+    replies = [(r, d) for r, d in zip(rows, decisions) if d.action is Action.REPLY]
+    flagged = [(r, d) for r, d in asserts if d.action is not Action.NONE]
+    n = max(1, len(asserts))
+    return {
+        "n_assert": len(asserts),
+        "reply_recall": sum(d.action is Action.REPLY and d.talking_point_id == r["talking_point"] for r, d in asserts) / n,
+        "flag_recall": sum(d.action is not Action.NONE and d.talking_point_id == r["talking_point"]
+                           for r, d in asserts) / n,
+        "reply_precision": sum(r["label"] == "assert" and r["talking_point"] == d.talking_point_id
+                               for r, d in replies) / max(1, len(replies)),
+        "replies": len(replies),
+        "refutes_replied": sum(d.action is Action.REPLY for d in refutes),
+        "refute_to_review": sum(d.action is Action.REVIEW for d in refutes) / max(1, len(refutes)),
+        "right_point_of_flagged": sum(d.talking_point_id == r["talking_point"] for r, d in flagged) / max(1, len(flagged)),
+    }
+
+
+def print_issue_figures(title: str, rows: list[dict], decisions) -> dict[str, float]:
+    f = issue_figures(rows, decisions)
+    print(f"{title:<28} asserts {f['n_assert']:>3}  reply recall {f['reply_recall']:.3f}  reply+review "
+          f"{f['flag_recall']:.3f}  reply precision {f['reply_precision']:.3f} ({f['replies']})  refutes replied "
+          f"{f['refutes_replied']}  refute->review {f['refute_to_review']:.3f}  right point {f['right_point_of_flagged']:.3f}")
+    return f
+
+
+def real_text_figures(det) -> dict[str, float]:
+    """The same detector on real text nobody on the project wrote, when its snapshots are on this machine: the wild
+    corpus (war news and discussion: false alarms per language) and the EUvsDisinfo claims (real assertions)."""
+    out: dict[str, float] = {}
+    sys.path.insert(0, str(ROOT / "bench"))
+    import claims  # noqa: PLC0415
+    import eval_claims  # noqa: PLC0415
+    import eval_wild  # noqa: PLC0415
+    from wild import load_wild, wild_status  # noqa: PLC0415
+
+    print("\n=== real text nobody here wrote (targets: war news and discussion reply+review <= 1.5 % per language, "
+          "replies 0) ===")
+    rows = load_wild()
+    if rows:
+        print(wild_status())
+        res = eval_wild.evaluate(det, rows)
+        eval_wild.print_table(res)
+        for key, g in res["groups"].items():
+            if g["flagged_pct"] is not None:
+                out[f"wild_{key.replace('/', '_')}_flagged_pct"] = g["flagged_pct"]
+                out[f"wild_{key.replace('/', '_')}_reply_pct"] = g["reply_pct"]
+    else:
+        print(f"wild corpus: n/a ({wild_status()})")
+    snap = claims.snapshot()
+    if snap.available():
+        res = eval_claims.evaluate(det, claims.load_rows(snap))
+        print("\nEUvsDisinfo claims mapped to our talking points (English):")
+        eval_claims.print_report({**res, "by_point": {k: {} for k in res["by_point"]}})
+        for split, m in res["by_split"].items():
+            out.update({f"claims_{split}_{k}": v for k, v in m.items() if isinstance(v, (int, float))})
+    else:
+        print(f"EUvsDisinfo claims: {snap.unavailable_message()}")
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--devset", type=Path, default=ROOT / "data" / "devset.jsonl")
@@ -158,11 +222,24 @@ def main() -> int:
     print(f"detector ready in {time.perf_counter() - t0:.1f} s; thresholds {det.thresholds}")
     decisions = det.check_many([r["text"] for r in rows], [None] * len(rows))
     summary = report(rows, decisions, f"full model ({len(rows)} messages, language detected)")
-    # The policy thresholds (bot/core/policy.py) were chosen on the odd-numbered half; the even half checks them.
+    # The policy thresholds (bot/core/policy.py) and the claim verifier (bench/train_verifier.py) were chosen on
+    # the odd-numbered half; the even half checks them.
     for half, parity in (("tuning half (odd ids)", 1), ("check half (even ids)", 0)):
         idx = [i for i, r in enumerate(rows) if int(r["id"].rsplit("-", 1)[1]) % 2 == parity]
         h = headline([rows[i] for i in idx], [decisions[i] for i in idx])
         print(f"{half:<24} " + "  ".join(f"{k} {v:.3f}" for k, v in h.items()))
+    print("\nissue #13 figures (targets: reply recall >= 0.60, reply+review >= 0.90, reply precision >= 0.97, "
+          "no refutation replied, refute->review <= 0.05, right point >= 0.95):")
+    for half, parity in (("devset tuning half", 1), ("devset check half", 0)):
+        idx = [i for i, r in enumerate(rows) if int(r["id"].rsplit("-", 1)[1]) % 2 == parity]
+        f = print_issue_figures(half, [rows[i] for i in idx], [decisions[i] for i in idx])
+        summary.update({f"{'check' if parity == 0 else 'tune'}_{k}": v for k, v in f.items()})
+    for lang in ("ru", "uk"):
+        idx = [i for i, r in enumerate(rows) if r["lang"] == lang and int(r["id"].rsplit("-", 1)[1]) % 2 == 0]
+        f = print_issue_figures(f"devset check half, {lang}", [rows[i] for i in idx], [decisions[i] for i in idx])
+        summary[f"check_flag_recall_{lang}"] = f["flag_recall"]
+
+    summary.update(real_text_figures(det))
 
     if not args.no_loto:
         tps = list(registry.talking_points())

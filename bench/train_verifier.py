@@ -11,8 +11,8 @@ and the packs' assertion exemplars, "asserts some talking point" against the res
 the verifier is its out-of-fold score (5 folds), so the verifier learns how far to trust genre on rows the genre
 model has not seen. Then the verifier: a row is positive when it asserts the talking point the detector matched.
 Thresholds:
-- reply: the lowest verifier probability at which replies on the tuning rows (with the policy's other reply rules)
-  reach REPLY_PRECISION, plus a safety margin;
+- reply: the lowest verifier probability at which replies on the tuning rows (with the policy's other reply rules,
+  the stance model's P(assert) >= 0.70 among them) reach REPLY_PRECISION, plus a safety margin;
 - review: the lowest probability at which at most REVIEW_FALSE_ALARMS of wild-tune rows per language are flagged.
 
 Writes bot/data/verifier.json (numbers only; no text) and prints what it chose.
@@ -43,7 +43,7 @@ from bot.core.normalize import normalize  # noqa: E402
 from bot.core.verifier import DEFAULT_PATH, FEATURES, Verifier, fit_genre, fit_verifier  # noqa: E402
 from eval_detection import MemoEncoder, load_devset  # noqa: E402
 
-REPLY_PRECISION = 0.99
+REPLY_PRECISION = 0.97
 REPLY_MARGIN = 0.02
 REVIEW_FALSE_ALARMS = 0.008  # per language, on the wild tuning split
 
@@ -111,6 +111,7 @@ def main() -> int:
     t = det.thresholds
     eligible = np.array([d.explanation.stance_probs and max(d.explanation.stance_probs,
                          key=d.explanation.stance_probs.get) == "assert" and d.explanation.match_score >= t.reply_match
+                         and d.explanation.stance_probs["assert"] >= t.reply_stance
                          and d.explanation.nearest_exemplar_stance is Stance.ASSERT for _, d in keep])
     reply = 0.99
     for thr in np.arange(0.30, 0.991, 0.01):

@@ -42,9 +42,8 @@ ASSERTIONS = [
     ("dev-0195", "en", "nazi-regime",
      "Call it what you want but the people running Ukraine are neo-nazis and the west is arming them"),
     ("dev-0455", "ru", "dirty-bomb", "у них на ЧАЭС есть всё для грязной бомбы, просто ждут момента. вот увидите"),
-    ("dev-0045", "uk", "maidan-coup", "Майдан — це переворот, організований США. Нуланд з печивом, усе ясно"),
-    ("dev-0262", "de", "dirty-bomb",
-     "Kiew will eine schmutzige Bombe zünden und es Russland in die Schuhe schieben, das ist doch offensichtlich"),
+    ("dev-0350", "uk", "maidan-coup", "у 2014 законного президента скинули американці, це був держпереворот"),
+    ("dev-0164", "de", "dirty-bomb", "Die Ukraine baut an einer schmutzigen Bombe, Schoigu hat davor gewarnt"),
 ]
 REFUTATIONS = [
     ("dev-0463", "en", "nazi-regime",

@@ -15,7 +15,7 @@ from bot.core.ports import IncidentFilter
 
 ASSERT_1 = "Zelensky is illegitimate, his term ended and he cancelled the elections."
 ASSERT_2 = "Zelensky has no mandate any more, his term ran out and there were no elections."
-REFUTE = "No, NATO didn't force anyone. Countries asked to join, and Russia chose to invade."
+REFUTE = "NATO didn't provoke anything. That story is a myth pushed by Russian state TV."
 QUESTION = "Is it true that the US has secret bioweapons labs in Ukraine?"
 
 

@@ -13,7 +13,7 @@ from discord_helpers import delete, edit, rows, say
 from fake_discord import CommandNotAvailable, opt, sub
 
 ASSERTION = "NATO expansion caused this war, period. Russia had no choice but to invade Ukraine."
-ASSERTION_2 = "Russia had legitimate security concerns, NATO expanded east for decades and forced Russia to act."
+ASSERTION_2 = "NATO caused this war by expanding east, Russia had no choice but to invade Ukraine."
 REFUTATION = "No, NATO didn't force Russia to invade anyone. Countries asked to join because they feared Russia."
 INNOCENT = "Does anyone have a good recipe for borscht? Mine always turns out too sour."
 
@@ -126,7 +126,7 @@ async def test_incidents_resolve_requires_manage_messages(bot, world, db):
 
 
 async def test_a_ukrainian_card_has_ukrainian_buttons_and_each_voter_is_answered_in_their_language(bot, world, db):
-    await say(bot, world, world.general, "Майдан — це переворот, організований США. Нуланд з печивом, усе ясно")
+    await say(bot, world, world.general, "Майдан був переворотом, який організували американці, а не революцією.")
     [card] = world.fake.bot_messages(world.general)
     assert card["embeds"][0]["title"] == "ℹ️ Чи був Майдан 2014 року державним переворотом, організованим США?"
     assert [c["label"] for row in card["components"] for c in row["components"]] == ["Корисно", "Не по темі"]

@@ -26,8 +26,7 @@ from matrix_harness import BotRunner, Member, bot_reply_to, content, is_card, me
 pytestmark = pytest.mark.synapse
 
 # Texts checked with `python -m bot check` against the shipped pack.
-ASSERT_NATO = ("NATO expansion provoked this war. The West pushed NATO right up to Russia's border and Russia had "
-               "to respond.")
+ASSERT_NATO = "NATO expansion provoked this war, period. Russia had no choice but to invade Ukraine."
 ASSERT_BOMB = "Ukraine is preparing a dirty bomb to blame Russia."
 EDIT_BOMB = "Ukraine is preparing a dirty bomb to blame Russia, they have been planning it for months."
 ASSERT_SANCTIONS = "The sanctions backfired, they hurt Europe much more than Russia."
