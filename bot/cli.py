@@ -117,19 +117,11 @@ def check_encoder(cfg: Config):
     return UsemEncoder()
 
 
-def detector_cache_file(cfg: Config, registry, encoder) -> Path | None:
-    """The file the detector for ``registry`` + ``encoder`` is cached in, or None if that cannot be told.
+def detector_cache_file(cfg: Config, registry, encoder) -> Path:
+    """The file the detector for ``registry`` + ``encoder`` is cached in."""
+    from .core.detector import Detector
 
-    NOTE for bot.core.detector: this reads its private cache key; a public ``Detector.cache_path(registry,
-    config, encoder)`` would replace it.
-    """
-    try:
-        from .core import detector as det
-
-        cache_dir = Path(cfg.detector.cache_dir or det.default_cache_dir())
-        return cache_dir / f"detector-{det._cache_key(registry, encoder)}.npz"
-    except Exception:  # noqa: BLE001 - only a hint for the progress message
-        return None
+    return Detector.cache_path(registry, encoder, cfg.detector.cache_dir)
 
 
 def load_detector(cfg: Config, err: TextIO | None = None):
@@ -140,7 +132,7 @@ def load_detector(cfg: Config, err: TextIO | None = None):
     registry = load_registry(cfg)
     encoder = check_encoder(cfg)
     cached = detector_cache_file(cfg, registry, encoder)
-    training = cached is not None and not cached.exists()
+    training = not cached.exists()
     message = ("training the stance model for this set of packs (once after a pack change, 10-30 s; "
                "cached afterwards)" if training else "loading the detector")
     with _SlowStep(message, err, announce=training):

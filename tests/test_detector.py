@@ -107,3 +107,27 @@ def test_server_false_positive_verdict_applies_to_that_server_only(detector, reg
     det.add_server_exemplar("s1", before.talking_point_id, text, positive=False)
     assert det.check(text, server_id="s1").action is Action.NONE
     assert det.check(text, server_id="s2").action is before.action
+
+
+def test_no_talking_point_means_no_assert_score(detector):
+    """The score is the probability that the author asserts the point: with no point it is 0, not the match."""
+    d = detector.check("the biolab at my uni is hiring summer interns")  # past the gate, below the match threshold
+    assert d.talking_point_id is None and not d.explanation.gated and d.explanation.match_score > 0.3
+    assert d.score == 0.0
+
+
+def test_the_cache_path_is_where_build_keeps_the_trained_detector(registry, tmp_path):
+    from bot.core.detector import Detector
+
+    class Fixed:  # an encoder of our interface: same vector for every text
+        name, dim = "fixed", 4
+
+        def encode(self, texts):
+            import numpy as np
+
+            return np.tile(np.array([0.5, 0.5, 0.5, 0.5], dtype=np.float32), (len(texts), 1))
+
+    path = Detector.cache_path(registry, Fixed(), tmp_path)
+    assert not path.exists()
+    Detector.build(registry, encoder=Fixed(), cache_dir=tmp_path)
+    assert path.exists()

@@ -105,3 +105,9 @@ def test_the_verifier_never_lets_a_non_assertion_reply():
 def test_with_a_verifier_the_stance_model_must_still_agree_before_a_card():
     v = decide(Evidence(0.80, probs(**{"assert": 0.60, "refute": 0.3}), A, verified=0.99), T, _Cut())
     assert v.action is Action.REVIEW and f"assert probability 0.60 < {T.reply_stance:.2f}" in v.reason
+
+
+def test_with_a_verifier_a_message_the_stance_model_reads_as_no_assertion_is_not_reviewed():
+    v = decide(Evidence(0.60, probs(**{"assert": 0.10, "other": 0.85}), A, verified=0.97), T, _Cut())
+    assert v.action is Action.NONE and not v.is_incident
+    assert f"assert probability 0.10 < {T.review_stance:.2f}" in v.reason

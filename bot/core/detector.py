@@ -161,6 +161,11 @@ class Detector:
 
     # ------------------------------------------------------------------ construction
 
+    @staticmethod
+    def cache_path(registry, encoder: Encoder, cache_dir: Path | None = None) -> Path:
+        """The file a detector for ``registry`` and ``encoder`` is cached in (it may not exist yet)."""
+        return Path(cache_dir or default_cache_dir()) / f"detector-{_cache_key(registry, encoder)}.npz"
+
     @classmethod
     def build(cls, registry, config=None, *, encoder: Encoder | None = None, cache_dir: Path | None = None) -> "Detector":
         """Train (or load from cache, keyed by the packs' fingerprint) and return a detector."""
@@ -312,7 +317,9 @@ class Detector:
     def _nothing(self, language: str, *, gated: bool, reason: str, semantic: float = 0.0, lexical: float = 0.0,
                  match: float = 0.0) -> Decision:
         expl = Explanation(None, None, {}, semantic, lexical, match, None, None, gated, reason, language)
-        return Decision(Action.NONE, None, None, round(match, 4), expl, lang=language)
+        # no talking point, so nothing is asserted: the score (P that the author asserts the point) is 0; the
+        # closest point's match stays in the explanation
+        return Decision(Action.NONE, None, None, 0.0, expl, lang=language)
 
     def _retrieve(self, q: np.ndarray, stems: list[str], allowed: np.ndarray):
         """Cosines to every document (exemplars, then one claim per talking point) and per-point scores."""

@@ -24,6 +24,7 @@ class Thresholds:
     reply_match: float = 0.60  # min retrieval score to post a card
     ask: float = 0.55  # min P(ask) to treat a message as a question
     reply_stance: float = 0.70  # with a claim verifier: the stance model's P(assert) must still reach this to reply
+    review_stance: float = 0.15  # ... and this to go to review (chosen on the tuning splits, bench/train_verifier.py)
 
 
 @dataclass(frozen=True)
@@ -87,14 +88,16 @@ def decide(e: Evidence, t: Thresholds, verifier: "VerifierThresholds | None" = N
         blockers.append(e.no_reply)
     if not blockers:
         return Verdict(Action.REPLY, stance, score, True, "confident assertion of the talking point")
-    if score >= review_threshold:
+    stance_allows_review = not use_verifier or p_assert >= t.review_stance
+    if score >= review_threshold and stance_allows_review:
         return Verdict(Action.REVIEW, stance, score, True, f"no card because {'; '.join(blockers)}: moderator review")
     if e.verdict is True and score >= review_threshold / 2:
         return Verdict(Action.REVIEW, stance, score, True,
                        "moderators confirmed a near-identical message on this server")
+    why = (f"{what} {score:.2f} < {review_threshold:.2f}" if score < review_threshold
+           else f"assert probability {p_assert:.2f} < {t.review_stance:.2f}")
     return Verdict(Action.NONE, stance, score, False,
-                   f"not an assertion of the point ({what} {score:.2f} < {review_threshold:.2f}; "
-                   f"stance looks like '{stance.value}')")
+                   f"not an assertion of the point ({why}; stance looks like '{stance.value}')")
 
 
 class VerifierThresholds(Protocol):
