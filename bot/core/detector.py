@@ -383,7 +383,7 @@ class Detector:
                 verified=verified,
             ),
             t,
-            self.verifier,
+            self.verifier.thresholds(language) if self.verifier is not None else None,
         )
         stance, score, action, is_incident, reason = v.stance, v.score, v.action, v.is_incident, v.reason
         if span is not None:

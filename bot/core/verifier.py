@@ -83,6 +83,14 @@ def signals(*, match: float, semantic: float, lexical: float, claim: float, cent
 
 
 @dataclass(frozen=True)
+class Cut:
+    """Reply and review thresholds on the verifier's probability."""
+
+    reply: float
+    review: float
+
+
+@dataclass(frozen=True)
 class Verifier:
     """Logistic regression over :data:`FEATURES` (standardised); thresholds chosen with it."""
 
@@ -96,6 +104,11 @@ class Verifier:
     genre_coef: np.ndarray | None = None  # weights over the sentence embedding (see the module docstring)
     genre_intercept: float = 0.0
     encoder: str = ""  # the encoder whose embeddings genre_coef reads
+    review_by_lang: Mapping[str, float] | None = None  # per-language review thresholds (``review`` otherwise)
+
+    def thresholds(self, lang: str) -> "Cut":
+        """The reply and review thresholds for a message in ``lang``."""
+        return Cut(self.reply, (self.review_by_lang or {}).get(lang, self.review))
 
     def genre(self, q: np.ndarray, encoder_name: str) -> float:
         """The genre score of an embedding; 0 when the verifier has none for this encoder."""
@@ -113,6 +126,8 @@ class Verifier:
         out = {"features": list(FEATURES), "mean": self.mean.tolist(), "scale": self.scale.tolist(),
                "coef": self.coef.tolist(), "intercept": self.intercept, "reply": self.reply,
                "review": self.review, "provenance": self.provenance}
+        if self.review_by_lang:
+            out["review_by_lang"] = dict(self.review_by_lang)
         if self.genre_coef is not None:
             out["genre"] = {"encoder": self.encoder, "intercept": self.genre_intercept,
                             "coef": [round(float(c), 6) for c in self.genre_coef]}
@@ -128,7 +143,8 @@ class Verifier:
                    np.array(d["coef"], dtype=np.float64), float(d["intercept"]), float(d["reply"]),
                    float(d["review"]), str(d.get("provenance", "")),
                    np.array(genre["coef"], dtype=np.float32) if genre else None,
-                   float(genre["intercept"]) if genre else 0.0, str(genre["encoder"]) if genre else "")
+                   float(genre["intercept"]) if genre else 0.0, str(genre["encoder"]) if genre else "",
+                   {str(k): float(v) for k, v in d.get("review_by_lang", {}).items()} or None)
 
 
 def load_verifier(path: Path = DEFAULT_PATH) -> Verifier | None:
