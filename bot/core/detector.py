@@ -368,7 +368,8 @@ class Detector:
                         claim=float(doc_sims[n_ex + best]), centered_best=float(cen[best]),
                         centered_margin=lead(cen, best), margin=lead(np.where(allowed, sem, -1.0), best),
                         knn=knn, probs=probs, cues=cues, chars=len(norm_text),
-                        genre=self.verifier.genre(q, self._encoder_name) if self.verifier is not None else 0.0)
+                        # genre is a property of the whole message (news lede or chat), as in training
+                        genre=self.verifier.genre(qs[0], self._encoder_name) if self.verifier is not None else 0.0)
         verified = self.verifier.probability(named) if self.verifier is not None else None
         policy = self.point_policy(server_id, tp.id) if self._policies else None
         v = decide(
