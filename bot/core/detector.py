@@ -338,6 +338,15 @@ class Detector:
         best[~allowed] = -1.0
         return best
 
+    def _genre(self, qs: np.ndarray, pick: int) -> float:
+        """The verifier's genre score. It was trained on whole messages: a long message's genre is that of the
+        whole (a news lede or an address stays news even where one sentence reads like a claim) averaged with
+        that of the matched span (a claim among small talk stays a claim)."""
+        if self.verifier is None:
+            return 0.0
+        whole = self.verifier.genre(qs[0], self._encoder_name)
+        return whole if pick == 0 else 0.5 * (whole + self.verifier.genre(qs[pick], self._encoder_name))
+
     def _decide(self, p: Prepared, qs: np.ndarray, allowed, server_id) -> Decision:
         """Decide on the best-matching of the whole message and its spans (``qs``: their embeddings, whole first)."""
         t = self.thresholds
@@ -368,8 +377,7 @@ class Detector:
                         claim=float(doc_sims[n_ex + best]), centered_best=float(cen[best]),
                         centered_margin=lead(cen, best), margin=lead(np.where(allowed, sem, -1.0), best),
                         knn=knn, probs=probs, cues=cues, chars=len(norm_text),
-                        # genre is a property of the whole message (news lede or chat), as in training
-                        genre=self.verifier.genre(qs[0], self._encoder_name) if self.verifier is not None else 0.0)
+                        genre=self._genre(qs, pick))
         verified = self.verifier.probability(named) if self.verifier is not None else None
         policy = self.point_policy(server_id, tp.id) if self._policies else None
         v = decide(
