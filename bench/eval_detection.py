@@ -253,7 +253,7 @@ def main() -> int:
         for ti, tp in enumerate(tps):
             x, texts, y = training_matrix([g for gi, g in enumerate(groups) if gi != ti])
             model = StanceModel.fit(x, texts, y)
-            held = Detector(registry, enc, tps, tp_emb, model, det.thresholds)
+            held = Detector(registry, enc, tps, tp_emb, model, det.thresholds, verifier=det.verifier)
             idx = by_tp.get(tp.id, [])
             if idx:
                 for i, d in zip(idx, held.check_many([rows[i]["text"] for i in idx])):
