@@ -57,7 +57,7 @@ class Span:
     text: str  # normalised
     stems: list[str]
     bounds: tuple[int, int]  # character offsets in the message as received
-    context: str  # the span with a sentence on each side, normalised
+    context: str  # the span with a sentence on each side, as written (normalised only if this span is chosen)
 
 
 @dataclass(frozen=True)
@@ -150,10 +150,10 @@ class Detector:
         doc_emb = np.concatenate([self.ex_emb, self.claim_emb]) if n_ex else self.claim_emb
         doc_pack = [str(x) for x in self.tp_pack[self.index.doc_keys]]
         self._topics = topic_direction(doc_emb, doc_pack) if len(doc_emb) else {}
-        self._doc_pack = np.asarray(doc_pack)
+        self._pack_rows = {pack: np.asarray(doc_pack) == pack for pack in self._topics}
         self._centered_docs = np.zeros_like(doc_emb)
         for pack, direction in self._topics.items():
-            rows = self._doc_pack == pack
+            rows = self._pack_rows[pack]
             self._centered_docs[rows] = centered(doc_emb[rows], direction)
         self._overlays: dict[str, _ServerOverlay] = {}
         self._policies: dict[tuple[str | None, str], PointPolicy] = {}
@@ -164,7 +164,7 @@ class Detector:
     @staticmethod
     def cache_path(registry, encoder: Encoder, cache_dir: Path | None = None) -> Path:
         """The file a detector for ``registry`` and ``encoder`` is cached in (it may not exist yet)."""
-        return Path(cache_dir or default_cache_dir()) / f"detector-{_cache_key(registry, encoder)}.npz"
+        return _cache_file(Path(cache_dir or default_cache_dir()), _cache_key(registry, encoder))
 
     @classmethod
     def build(cls, registry, config=None, *, encoder: Encoder | None = None, cache_dir: Path | None = None) -> "Detector":
@@ -189,8 +189,7 @@ class Detector:
             model = train_stance_model(tps, tp_emb, encoder)
             gate = gate_vocabulary(tps)
             _save_cache(cache_dir, key, tp_emb, model, gate)
-        verifier = load_verifier() if getattr(config, "use_verifier", True) else None
-        return cls(registry, encoder, tps, tp_emb, model, thresholds, gate, verifier)
+        return cls(registry, encoder, tps, tp_emb, model, thresholds, gate, load_verifier())
 
     # ------------------------------------------------------------------ public API
 
@@ -244,7 +243,7 @@ class Detector:
             st = _stems(norm)
             if self._gate_stems(st):
                 wide = bounds[max(0, lo - 1)][0], bounds[min(len(bounds), hi + 1) - 1][1]
-                out.append(Span(norm, st, (a, b), normalize(raw[wide[0]:wide[1]]).text))
+                out.append(Span(norm, st, (a, b), raw[wide[0]:wide[1]]))
                 if len(out) >= MAX_SPANS:
                     break
         return tuple(out)
@@ -330,9 +329,9 @@ class Detector:
 
     def _centered_best(self, q: np.ndarray, allowed: np.ndarray) -> np.ndarray:
         """Per talking point, the best cosine between ``q`` and its documents, both without the pack's topic."""
-        sims = np.empty(len(self._doc_pack), dtype=np.float32)
+        sims = np.empty(len(self._centered_docs), dtype=np.float32)
         for pack, direction in self._topics.items():
-            rows = self._doc_pack == pack
+            rows = self._pack_rows[pack]
             sims[rows] = self._centered_docs[rows] @ centered(q, direction)
         best = self.index.best_per_key(sims)
         best[~allowed] = -1.0
@@ -444,7 +443,7 @@ def _no_reply_reason(p: Prepared, span: Span | None) -> str | None:
     if p.quote_only:
         return "the message only quotes someone"
     if span is not None:
-        around = cue_features(span.context) - cue_features(span.text)
+        around = cue_features(normalize(span.context).text) - cue_features(span.text)
         if (around[_CONTRARY_CUES] > 0).any():
             return "the sentences around the matched span may argue with it or attribute it"
     return None
@@ -581,8 +580,12 @@ def _cache_key(registry, encoder: Encoder) -> str:
     return h.hexdigest()[:24]
 
 
+def _cache_file(cache_dir: Path, key: str) -> Path:
+    return Path(cache_dir) / f"detector-{key}.npz"
+
+
 def _load_cache(cache_dir: Path, key: str):
-    path = Path(cache_dir) / f"detector-{key}.npz"
+    path = _cache_file(cache_dir, key)
     if not path.exists():
         return None
     try:
@@ -604,6 +607,6 @@ def _save_cache(cache_dir: Path, key: str, tp_emb: dict[str, np.ndarray], model:
         tmp = cache_dir / f".detector-{key}.{os.getpid()}.npz"
         np.savez(tmp, **tp_emb, **model.to_arrays(), gate_vocab=np.array(sorted(gate[0]), dtype=str),
                  gate_phrases=np.array(sorted(gate[1]) or [""], dtype=str))
-        os.replace(tmp, cache_dir / f"detector-{key}.npz")
+        os.replace(tmp, _cache_file(cache_dir, key))
     except OSError as e:
         log.warning("could not write detector cache in %s: %s", cache_dir, e)
