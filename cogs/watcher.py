@@ -19,6 +19,7 @@ import discord
 from discord.ext import commands
 
 from bot.core.models import IncomingMessage
+from bot.core.phrases import phrase
 from bot.core.service import Outcome
 from bot.discord_adapter.components import card_view
 from bot.discord_adapter.convert import (
@@ -128,6 +129,8 @@ class Watcher(commands.Cog):
                 return outcome
             if outcome.card is not None:
                 await self._post_card(message, msg, outcome)
+            if outcome.withdraw is not None:
+                await self._withdraw(message, outcome)
         if outcome.suppressed:
             log.info("card for message %s not posted: %s", msg.message_id, outcome.suppressed)
         if outcome.alert and outcome.incident is not None and message.id not in self._deleted_ids and self.alerts:
@@ -157,6 +160,17 @@ class Watcher(commands.Cog):
             await self.service.card_posted(msg, outcome, str(sent.id))
         except Exception:
             log.exception("recording card post %s failed", sent.id)
+
+    async def _withdraw(self, message: discord.Message, outcome: Outcome) -> None:
+        """An edit took the card's reason away: the card becomes a one-line "withdrawn" notice (as on Matrix)."""
+        post = outcome.withdraw
+        assert post is not None
+        try:
+            card = message.channel.get_partial_message(int(post.post_message_id))  # type: ignore[union-attr]
+            await card.edit(content=phrase(post.lang, "card_withdrawn"), embeds=[], view=None, allowed_mentions=NO_MENTIONS)
+            await self.service.withdraw_card(post)
+        except discord.HTTPException as e:
+            log.info("could not withdraw card %s: %s", post.post_message_id, e)
 
     async def _cannot_post(self, message: discord.Message, why: str) -> None:
         log.warning("cannot post a card in channel %s: %s", message.channel.id, why)

@@ -200,6 +200,21 @@ async def test_edit_of_answered_message_gets_no_second_card(bot, world, db):
     assert len(await rows(db, "SELECT id FROM card_posts")) == 1
 
 
+async def test_edit_that_drops_the_claim_withdraws_the_card(bot, world, db):
+    msg, _ = await say(bot, world, world.general, ASSERTION)
+    [card] = world.fake.bot_messages(world.general)
+    outcome = await edit(bot, world, msg, INNOCENT)
+    assert outcome is not None and outcome.withdraw is not None
+    notice = world.fake.messages[int(card["id"])]
+    assert notice["content"].startswith("This context card was withdrawn")
+    assert notice["embeds"] == [] and notice.get("components", []) == []  # no stale card, no buttons
+    assert await rows(db, "SELECT retracted FROM card_posts") == [(1,)]
+    # the member edits the claim back in: no second card (one card per message, as before)
+    outcome = await edit(bot, world, msg, ASSERTION)
+    assert outcome is not None and outcome.card is None
+    assert len(await rows(db, "SELECT id FROM card_posts")) == 1
+
+
 async def test_edit_into_an_assertion_is_rechecked(bot, world, db):
     msg, outcome = await say(bot, world, world.general, INNOCENT)
     assert outcome is not None and outcome.card is None
