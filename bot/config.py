@@ -22,7 +22,7 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class StorageConfig:
-    database: Path = Path("contextbot.db")
+    database: Path | str = Path("contextbot.db")  # a file path (SQLite) or a "postgresql://..." URL (str)
     retention_days: int = 30
     group_window_hours: float = 24.0
 
@@ -176,7 +176,7 @@ def parse_config(raw: Mapping[str, Any], env: Mapping[str, str], *, source: str 
     r = _Reader(source, "storage", raw.get("storage", {}), {"database", "retention_days", "group_window_hours"})
     db = env.get("CONTEXTBOT_DB") or r.get("database", str, None)
     storage = StorageConfig(
-        database=rel(db) if db else Path("contextbot.db"),
+        database=(db if db.startswith(("postgresql://", "postgres://")) else rel(db)) if db else Path("contextbot.db"),
         retention_days=r.positive("retention_days", int, 30),
         group_window_hours=r.positive("group_window_hours", float, 24.0),
     )

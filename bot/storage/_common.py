@@ -100,7 +100,7 @@ def scope_clause(scope: Scope, clauses: list[str], params: list[Any], prefix: st
         return
     keys = [str(k) for k in scope]
     if not keys:
-        clauses.append("0")
+        clauses.append("1 = 0")
         return
     clauses.append(f"({prefix}platform || ':' || {prefix}server_id) IN (SELECT value FROM json_each(?))")
     params.append(json.dumps(keys))

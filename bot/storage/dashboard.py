@@ -197,14 +197,15 @@ class SqliteDashboardRepository:
                 )
             new = None
             if positive is not None and text:
-                cur = await execute(
+                row = await fetch_one(
                     self._db,
                     "INSERT INTO server_exemplars (platform, server_id, talking_point_id, text, lang, positive,"
-                    " incident_id, created_by, created_at, embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " incident_id, created_by, created_at, embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    " RETURNING id",
                     (platform, server_id, talking_point_id, text, lang or "", bool(positive), incident_id,
                      created_by, now, embedding),
                 )
-                new = await self._exemplar(cur.lastrowid)  # type: ignore[arg-type]
+                new = await self._exemplar(row["id"]) if row else None
         return new, retired
 
     async def set_exemplar_embedding(self, exemplar_id: int, embedding: bytes) -> None:
@@ -392,8 +393,10 @@ class SqliteDashboardRepository:
                           (now - timedelta(days=keep_days),))
             await execute(
                 self._db,
-                "INSERT OR REPLACE INTO dashboard_sessions (sid_hash, username, address, created_at, expires_at)"
-                " VALUES (?, ?, ?, ?, ?)", (sid_hash, username, address or "", now, as_utc(expires_at)))
+                "INSERT INTO dashboard_sessions (sid_hash, username, address, created_at, expires_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (sid_hash) DO UPDATE SET username = excluded.username,"
+                " address = excluded.address, created_at = excluded.created_at, expires_at = excluded.expires_at,"
+                " revoked_at = NULL", (sid_hash, username, address or "", now, as_utc(expires_at)))
 
     async def session_active(self, sid_hash: str) -> bool:
         """True while the session exists, has not expired and was not logged out."""
