@@ -15,7 +15,9 @@ from typing import Any, Callable, Protocol, Sequence
 
 from .batching import MicroBatcher
 from .budget import budget_refusal, history_window
+
 from .cards import render_card
+from .reservations import reserve_budgeted_card
 from .models import (
     Action,
     ChannelMode,
@@ -76,6 +78,7 @@ class Outcome:
     is_answer: bool = False  # the card answers a question (not an incident against the author)
     withdraw: CardPost | None = None  # an edit took away this posted card's reason: take it down, then withdraw_card
     edited: tuple[Incident, ...] = ()  # after an edit: the message's incidents (new text; some closed/re-opened)
+    reserved: CardPost | None = None  # the card's placeholder row (repositories with reserve_card): card_posted fills it
 
 
 def _skipped(mode: ChannelMode) -> Decision:
@@ -226,6 +229,8 @@ class IncidentService:
     async def _budgeted_card(
         self, msg, decision, tp, mode, server, now, incident, *, is_answer: bool = False
     ) -> Outcome:
+        if hasattr(self.incidents, "reserve_card"):  # several processes may share the database: decide + reserve at once
+            return await reserve_budgeted_card(self, msg, decision, tp, mode, server, now, incident, is_answer)
         existing, recent = await self.incidents.card_history(
             msg.platform, msg.channel_id, msg.message_id, now - history_window(server))
         if existing is not None:  # a redelivered or edited message never gets a second card
@@ -244,6 +249,10 @@ class IncidentService:
     async def card_posted(self, msg: IncomingMessage, outcome: Outcome, post_message_id: str) -> CardPost:
         """Record the card the adapter just posted (for the budget, feedback, edits and retraction)."""
         assert outcome.card is not None
+        if outcome.reserved is not None:
+            filled = await self.incidents.fill_card_post(outcome.reserved.id, post_message_id)  # type: ignore[attr-defined]
+            if filled is not None:
+                return filled
         return await self.incidents.record_card_post(
             CardPost(
                 id=0,
@@ -261,6 +270,11 @@ class IncidentService:
                 created_at=self.clock(),
             )
         )
+
+    async def card_not_posted(self, outcome: Outcome) -> None:
+        """The adapter could not post ``outcome.card``: give its reserved budget slot back."""
+        if outcome.reserved is not None:
+            await self.incidents.release_card(outcome.reserved.id)  # type: ignore[attr-defined]
 
     # ------------------------------------------------------------------ member commands
 

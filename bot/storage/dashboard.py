@@ -19,7 +19,8 @@ from typing import Any, Callable, Iterable
 import aiosqlite
 
 from ..core.ports import server_key
-from ._common import (Scope, as_utc, execute, fetch_all, fetch_one, from_db_time, locked, scope_clause, utcnow,
+from ._common import (Scope, as_utc, execute, fetch_all, fetch_one, from_db_time, locked,
+    publish_change, scope_clause, utcnow,
                       write_transaction)
 
 
@@ -206,6 +207,7 @@ class SqliteDashboardRepository:
                      created_by, now, embedding),
                 )
                 new = await self._exemplar(row["id"]) if row else None
+            await publish_change(self._db, "exemplars", platform, server_id, str(incident_id))
         return new, retired
 
     async def set_exemplar_embedding(self, exemplar_id: int, embedding: bytes) -> None:
@@ -303,6 +305,7 @@ class SqliteDashboardRepository:
                 " updated_by = excluded.updated_by, updated_at = excluded.updated_at",
                 (platform, server_id, talking_point_id, reply_threshold, bool(review_only), updated_by, now),
             )
+            await publish_change(self._db, "policy", platform, server_id, talking_point_id)
         return PolicyRecord(platform, server_id, talking_point_id, reply_threshold, bool(review_only), updated_by, now)
 
     async def delete_point_policy(self, platform: str, server_id: str, talking_point_id: str) -> bool:
@@ -312,6 +315,7 @@ class SqliteDashboardRepository:
                 "DELETE FROM point_policies WHERE platform = ? AND server_id = ? AND talking_point_id = ?",
                 (platform, server_id, talking_point_id),
             )
+            await publish_change(self._db, "policy", platform, server_id, talking_point_id)
             return cur.rowcount > 0
 
     async def list_point_policies(self, talking_point_id: str | None = None) -> list[PolicyRecord]:
