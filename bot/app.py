@@ -38,9 +38,12 @@ class App:
     db: object  # aiosqlite.Connection (kept opaque here)
     service: IncidentService
     owned_encoder: ProcessEncoder | None = None  # the encoder child build_app started: closed with the app
+    change_feed: object | None = None  # other processes' changes (bot/storage/changes.py), started by build_app
 
     async def close(self) -> None:
         try:
+            if self.change_feed is not None:
+                await self.change_feed.close()  # type: ignore[attr-defined]
             await self.db.close()
         finally:
             if self.owned_encoder is not None:
@@ -88,4 +91,7 @@ async def build_app(
         # policy run here
         batches_in_flight=2 if isinstance(detector.encoder, ProcessEncoder) else 1,
     )
-    return App(config, registry, detector, db, service, owned_encoder=owned)
+    from .sync import start_change_feed
+
+    feed = await start_change_feed(db, service, detector)  # verdicts and modes set by other processes apply here
+    return App(config, registry, detector, db, service, owned_encoder=owned, change_feed=feed)

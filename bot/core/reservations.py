@@ -19,6 +19,11 @@ if TYPE_CHECKING:
     from .service import IncidentService, Outcome
 
 ALREADY_POSTED = "card already posted"
+PENDING_POST_PREFIX = "pending:"  # post_message_id of a reserved card not posted (yet)
+
+
+def is_pending(post: CardPost | None) -> bool:
+    return post is not None and post.post_message_id.startswith(PENDING_POST_PREFIX)
 
 
 async def reserve_budgeted_card(service: "IncidentService", msg: Any, decision: Any, tp: Any, mode: Any,

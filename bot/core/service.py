@@ -17,7 +17,7 @@ from .batching import MicroBatcher
 from .budget import budget_refusal, history_window
 
 from .cards import render_card
-from .reservations import reserve_budgeted_card
+from .reservations import is_pending, reserve_budgeted_card
 from .models import (
     Action,
     ChannelMode,
@@ -216,7 +216,7 @@ class IncidentService:
         """The card still up under a message (None if it has none, or it was withdrawn). For a deleted message
         the adapter takes it down, then calls :meth:`withdraw_card`."""
         post = await self.incidents.card_post_for_source(platform, channel_id, message_id)
-        return None if post is None or post.retracted else post
+        return None if post is None or post.retracted or is_pending(post) else post
 
     async def withdraw_card(self, post: CardPost) -> None:
         """The adapter took ``post`` down: the reply budget stops counting it."""

@@ -492,6 +492,8 @@ class MatrixBot:
             event_id = await self.send(room_id, card_content(outcome.card, reply_to=msg.message_id, thread_root=msg.thread_id))
             if event_id:
                 await self.service.card_posted(msg, outcome, event_id)
+            else:
+                await self.service.card_not_posted(outcome)  # give the reserved budget slot back
         elif outcome.suppressed:
             log.info("matrix: card for %s in %s held back: %s", msg.message_id, room_id, outcome.suppressed)
         if outcome.withdraw is not None:

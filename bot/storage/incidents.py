@@ -49,7 +49,7 @@ from ._common import (
 )
 
 MAX_CONTENT_CHARS = 8000
-PENDING_POST_PREFIX = "pending:"  # post_message_id of a reserved card not posted (yet)
+from ..core.reservations import PENDING_POST_PREFIX  # noqa: E402 - a reserved card not posted (yet)
 
 _INCIDENT_COLUMNS = (
     "id, platform, server_id, channel_id, message_id, message_link, author_id, content, talking_point_id, "

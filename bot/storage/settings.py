@@ -202,6 +202,11 @@ class CachingSettingsRepository:
         await self._inner.set_channel_mode(platform, server_id, channel_id, mode)
         self._modes = {k: v for k, v in self._modes.items() if not (k[0] == platform and k[2] == channel_id)}
 
+    def invalidate(self) -> None:
+        """Forget everything cached (another process changed settings: see bot/storage/changes.py)."""
+        self._servers.clear()
+        self._modes.clear()
+
     async def get_value(self, key: str) -> str | None:
         return await self._inner.get_value(key)
 
