@@ -50,6 +50,7 @@ class DiscordConfig:
     token: str | None = None  # from env DISCORD_TOKEN
     sharded: bool = False
     shard_count: int | None = None
+    shard_ids: tuple[int, ...] | None = None  # this process's shards (env CONTEXTBOT_SHARD_IDS), see bot/sharding.py
     moderator_role: str | None = None
     dev_guild_id: int | None = None  # sync commands to one guild instantly (development)
 
@@ -210,13 +211,30 @@ def parse_config(raw: Mapping[str, Any], env: Mapping[str, str], *, source: str 
         r.fail("match_threshold", f"must not exceed reply_match_threshold "
                                   f"({detector.match_threshold} > {detector.reply_match_threshold})")
 
-    r = _Reader(source, "discord", raw.get("discord", {}), {"sharded", "shard_count", "moderator_role", "dev_guild_id", "token"})
+    r = _Reader(source, "discord", raw.get("discord", {}),
+                {"sharded", "shard_count", "shard_ids", "moderator_role", "dev_guild_id", "token"})
     if "token" in r.data:
         r.fail("token", "secrets do not belong in the file; set the DISCORD_TOKEN environment variable")
+    from .sharding import check_shards, parse_shard_ids
+
+    shard_count = r.positive("shard_count", int, None)
+    if env.get("CONTEXTBOT_SHARD_COUNT"):
+        if not env["CONTEXTBOT_SHARD_COUNT"].isdigit() or int(env["CONTEXTBOT_SHARD_COUNT"]) < 1:
+            raise ConfigError(f"CONTEXTBOT_SHARD_COUNT: expected a positive number, got {env['CONTEXTBOT_SHARD_COUNT']!r}")
+        shard_count = int(env["CONTEXTBOT_SHARD_COUNT"])
+    shard_ids = None
+    raw_ids = env.get("CONTEXTBOT_SHARD_IDS") or r.data.get("shard_ids")
+    try:
+        if raw_ids is not None:
+            shard_ids = parse_shard_ids(raw_ids)
+        check_shards(shard_ids, shard_count)
+    except ValueError as exc:
+        r.fail("shard_ids", str(exc))
     discord = DiscordConfig(
         token=env.get("DISCORD_TOKEN") or None,
-        sharded=r.get("sharded", bool, False),
-        shard_count=r.positive("shard_count", int, None),
+        sharded=r.get("sharded", bool, False) or bool(shard_ids),
+        shard_count=shard_count,
+        shard_ids=shard_ids,
         moderator_role=r.get("moderator_role", str, None),
         dev_guild_id=r.get("dev_guild_id", int, None),
     )
