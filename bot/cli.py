@@ -791,6 +791,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("platforms", nargs="+", choices=["discord", "matrix"])
     r.add_argument("--dashboard", action="store_true", help="also serve the moderators' dashboard")
 
+    dbc = command(sub, "db", help="database maintenance")
+    dsub = dbc.add_subparsers(dest="action", required=True)
+    cp = command(dsub, "copy", help="copy every table to an empty database (SQLite file <-> postgresql:// URL)")
+    cp.add_argument("--from", dest="source", required=True, help="SQLite file or postgresql:// URL to read")
+    cp.add_argument("--to", dest="target", required=True, help="SQLite file or postgresql:// URL (must be empty)")
+
     db = command(sub, "dashboard", help="the moderators' web dashboard")
     db.add_argument("action", nargs="?", default="serve", choices=["serve", "hash-password"])
     return p
@@ -818,6 +824,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             return cmd_packs(args, out)
         if args.command == "run":
             return asyncio.run(_run(args))
+        if args.command == "db":
+            from .db_cli import db_main
+
+            return db_main(args, out)
         if args.command == "dashboard":
             from .dashboard import dashboard_main
 
