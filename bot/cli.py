@@ -203,8 +203,11 @@ async def _restore_learning(args, cfg: Config, detector) -> None:
     from .dashboard.learning import restore_learning
     from .storage import open_database
 
-    path = Path(args.db) if args.db else cfg.storage.database
-    if not path.exists():
+    from .storage.pg import is_postgres_url
+
+    path = args.db or cfg.storage.database
+    path = path if is_postgres_url(path) else Path(path)
+    if isinstance(path, Path) and not path.exists():
         raise CliError(f"{path}: no such database (check --server reads what servers learned from it; pass --db)")
     db = await open_database(path)
     try:
@@ -435,8 +438,12 @@ async def _with_store(args, fn):
     from .storage import SqliteIncidentRepository, open_database
 
     cfg = _config(args)
-    path = Path(args.db) if args.db else Path(cfg.storage.database)
-    _check_database_file(path)
+    from .storage.pg import is_postgres_url
+
+    target = args.db or cfg.storage.database
+    path = target if is_postgres_url(target) else Path(target)  # a postgresql:// URL is opened as it is
+    if isinstance(path, Path):
+        _check_database_file(path)
     try:
         db = await open_database(path)
     except sqlite3.DatabaseError as e:

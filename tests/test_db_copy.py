@@ -87,3 +87,13 @@ async def test_cli_copy_reports_counts_and_refuses_a_full_target(tmp_path, pg_ds
     assert "row counts match" in out.getvalue() and "incidents" in out.getvalue()
     code = await asyncio.to_thread(main, ["db", "copy", "--from", str(src), "--to", pg_dsn], io.StringIO())
     assert code == 2
+
+
+async def test_incidents_cli_reads_a_postgresql_url(tmp_path, pg_dsn):
+    import asyncio
+
+    await seed(pg_dsn)
+    out = io.StringIO()
+    code = await asyncio.to_thread(main, ["incidents", "list", "--db", pg_dsn], out)
+    assert code == 0
+    assert out.getvalue().count("tp1") == 7

@@ -105,3 +105,23 @@ async def test_integrity_errors_look_like_sqlite(pg_dsn):
             await db.execute("INSERT INTO kv (key, value, updated_at) VALUES (?, ?, ?)", ("k", "v", "t"))
     finally:
         await db.close()
+
+
+async def test_the_app_runs_on_postgresql_with_a_change_feed(pg_dsn, detector):
+    from bot.app import build_app
+    from bot.config import Config
+    from bot.core.models import ChannelMode, IncomingMessage
+
+    app = await build_app(Config(), detector=detector, database=pg_dsn)
+    try:
+        assert app.change_feed.mechanism == "listen"
+        await app.service.settings.set_channel_mode("discord", "g1", "c1", ChannelMode.LOG)
+        msg = IncomingMessage(platform="discord", server_id="g1", channel_id="c1", message_id="m1", author_id="a1",
+                              text="The Bucha massacre was staged for the cameras with paid actors.", link="")
+        outcome = await app.service.handle_message(msg)
+        assert outcome.mode is ChannelMode.LOG
+        assert outcome.decision.is_incident and outcome.incident is not None
+        # recorded in PostgreSQL, read back through the same repository
+        assert (await app.service.incidents.get_incident(outcome.incident.id)).message_id == "m1"
+    finally:
+        await app.close()
