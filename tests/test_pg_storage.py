@@ -125,3 +125,45 @@ async def test_the_app_runs_on_postgresql_with_a_change_feed(pg_dsn, detector):
         assert (await app.service.incidents.get_incident(outcome.incident.id)).message_id == "m1"
     finally:
         await app.close()
+
+
+async def test_a_failing_migration_rolls_back_its_file_only(pg_cluster, tmp_path):
+    from bot.storage import MigrationError
+
+    (tmp_path / "0001_first.sql").write_text("CREATE TABLE a (x INTEGER);\n")
+    (tmp_path / "0002_broken.sql").write_text("CREATE TABLE b (x INTEGER);\nSELECT no_such_function();\n")
+    name = f"mig_{uuid.uuid4().hex[:8]}"
+    dsn = await pg_cluster.create_empty(name)
+    conn = await asyncpg.connect(dsn)
+    try:
+        with pytest.raises(MigrationError, match="0002_broken.sql"):
+            await migrate_pg(conn, tmp_path)
+        assert await conn.fetchval("SELECT MAX(version) FROM schema_migrations") == 1
+        assert await conn.fetchval("SELECT to_regclass('a') IS NOT NULL") is True
+        assert await conn.fetchval("SELECT to_regclass('b') IS NULL") is True  # 0002 left nothing behind
+    finally:
+        await conn.close()
+        await pg_cluster.drop(name)
+
+
+@pytest.mark.parametrize("file", ["BEGIN;\nCREATE TABLE a (x INT);\nCOMMIT;\n", "CREATE TABLE a (x INT);\nROLLBACK;\n"])
+def test_transaction_statements_are_refused_but_function_bodies_are_not(tmp_path, file):
+    from bot.storage import MigrationFileError
+
+    (tmp_path / "0001_x.sql").write_text(file)
+    with pytest.raises(MigrationFileError):
+        discover_pg_migrations(tmp_path)
+    (tmp_path / "0001_x.sql").write_text(
+        "CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $$\nBEGIN\n  RETURN 1;\nEND;\n$$;\n")
+    assert [m.name for m in discover_pg_migrations(tmp_path)] == ["0001_x.sql"]
+
+
+@pytest.mark.parametrize(("required", "outcome"), [("1", "failed"), ("", "skipped")])
+def test_missing_postgresql_fails_in_ci_and_skips_locally(monkeypatch, required, outcome):
+    from _pytest.outcomes import Failed, Skipped
+
+    from conftest import _pg_unavailable
+
+    monkeypatch.setenv("CONTEXTBOT_REQUIRE_PG", required)
+    with pytest.raises(Failed if outcome == "failed" else Skipped):
+        _pg_unavailable("no initdb")

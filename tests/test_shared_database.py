@@ -100,3 +100,10 @@ async def test_a_channel_mode_set_in_one_process_reaches_another(conns):
             assert got[0].kind == "any"
     finally:
         await feed.close()
+
+
+def test_the_repository_offers_the_reservation_port():
+    from bot.core.ports import CardReservations
+
+    for name in [n for n in vars(CardReservations) if not n.startswith("_")]:
+        assert asyncio.iscoroutinefunction(getattr(SqliteIncidentRepository, name, None)), name

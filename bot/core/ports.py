@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol, Sequence
+from typing import Callable, Protocol, Sequence
 
 import numpy as np
 
@@ -210,3 +210,18 @@ class SettingsRepository(Protocol):
         """Small key/value state (e.g. the Matrix sync token)."""
 
     async def set_value(self, key: str, value: str) -> None: ...
+
+
+class CardReservations(Protocol):
+    """Optional part of an :class:`IncidentRepository` for several processes sharing one database (see
+    bot/core/reservations.py): the service uses it when the repository has ``reserve_card``."""
+
+    async def reserve_card(
+        self, post: CardPost, since: datetime, refuse: Callable[[CardPost | None, list[CardPost]], str | None],
+    ) -> tuple[CardPost | None, str | None]:
+        """Atomically (per channel, across processes): ask ``refuse(newest card for the source message, channel's
+        cards since since)``; on None insert and return a placeholder card row, else return (None, reason)."""
+
+    async def fill_card_post(self, card_post_id: int, post_message_id: str) -> CardPost | None: ...
+
+    async def release_card(self, card_post_id: int) -> None: ...
