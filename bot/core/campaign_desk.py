@@ -1,0 +1,92 @@
+"""The campaign desk: feeds the :class:`~bot.core.campaigns.CampaignTracker` with decided messages, stores the
+campaigns it raises (through :class:`~bot.core.ports.CampaignRepository`) and resolves a whole campaign in one
+moderator action. Platform neutral; adapters post and edit the alerts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Awaitable, Callable
+
+import numpy as np
+
+from .campaigns import CampaignEvent, CampaignTracker, Sighting, with_campaign_id
+from .models import Decision, Incident, IncidentStatus, IncomingMessage, Stance
+from .normalize import normalize
+from .ports import CampaignRecord, CampaignRepository
+
+VERDICTS = {"confirmed": IncidentStatus.CONFIRMED, "false_positive": IncidentStatus.FALSE_POSITIVE,
+            "dismissed": IncidentStatus.DISMISSED}
+ALIASES = {"confirm": "confirmed", "yes": "confirmed", "fp": "false_positive", "false": "false_positive",
+           "false-positive": "false_positive", "dismiss": "dismissed", "no": "dismissed"}
+
+ResolveIncident = Callable[[int, IncidentStatus, str, "str | None"], Awaitable["Incident | None"]]
+
+
+def parse_verdict(word: str) -> str | None:
+    w = word.strip().lower()
+    w = ALIASES.get(w, w)
+    return w if w in VERDICTS else None
+
+
+class CampaignDesk:
+    def __init__(self, tracker: CampaignTracker, repository: CampaignRepository) -> None:
+        self.tracker = tracker
+        self.repository = repository
+
+    async def observe(self, msg: IncomingMessage, decision: Decision, incident: Incident | None,
+                      now: datetime) -> CampaignEvent | None:
+        """A decided message: the campaign event it causes (stored), or None (the common, cheap case)."""
+        cfg = self.tracker.settings
+        if not cfg.enabled or not msg.server_id:
+            return None
+        s = Sighting(
+            platform=msg.platform, server_id=msg.server_id, channel_id=msg.channel_id, message_id=msg.message_id,
+            author_id=msg.author_id, at=msg.created_at or now, text=msg.text, link=msg.link,
+            talking_point_id=decision.talking_point_id, stance=decision.stance, action=decision.action,
+            author_created_at=msg.author_created_at, author_joined_at=msg.author_joined_at,
+            incident_id=incident.id if incident is not None else None,
+        )
+        long_text = cfg.copypasta and len(msg.text) >= cfg.copypasta_min_chars
+        if not long_text and not self.tracker.counts_toward_talking_point(s) and s.stance is not Stance.REFUTE:
+            return None
+        norm = normalize(msg.text).text if long_text else None
+        vec = decision.vector
+        if vec is not None:
+            vec = np.asarray(vec, dtype=np.float32).reshape(-1)
+            n = float(np.linalg.norm(vec))
+            vec = vec / n if n > 0 else None
+        event = self.tracker.observe(s, vec, norm)
+        if event is None:
+            return None
+        if event.campaign_id is None:
+            rec = await self.repository.create_campaign(msg.platform, msg.server_id, event.kind,
+                                                        event.talking_point_id, event.members)
+            self.tracker.set_campaign_id(msg.platform, msg.server_id, event.key, rec.id)
+            return with_campaign_id(event, rec.id)
+        await self.repository.add_members(event.campaign_id, [event.added])
+        return event
+
+    async def resolve(self, campaign_id: int, verdict: str, reviewer: str,
+                      resolve_incident: ResolveIncident | None = None) -> tuple[CampaignRecord | None, int]:
+        """Resolve the whole campaign: its status, and every still-open incident of its messages gets the same
+        verdict (through ``resolve_incident``, so verdicts also teach the detector). Returns (campaign, incidents
+        resolved)."""
+        status = VERDICTS[verdict]
+        rec = await self.repository.get_campaign(campaign_id)
+        if rec is None:
+            return None, 0
+        done = 0
+        if resolve_incident is not None:
+            seen: set[int] = set()
+            for m in await self.repository.campaign_members(campaign_id):
+                if m.incident_id is None or m.incident_id in seen:
+                    continue
+                seen.add(m.incident_id)
+                inc = await resolve_incident(m.incident_id, status, reviewer, f"campaign #{campaign_id}")
+                done += inc is not None
+        return await self.repository.resolve_campaign(campaign_id, verdict, reviewer), done
+
+    async def purge_message(self, platform: str, channel_id: str, message_id: str) -> int:
+        """A deleted message: its text leaves the tracker and the stored campaign."""
+        self.tracker.forget_message(platform, None, channel_id, message_id)
+        return await self.repository.purge_message_content(platform, channel_id, message_id)
