@@ -198,3 +198,20 @@ async def test_desk_stores_resolves_and_purges(tmp_path):
         assert await repo.purge_content_before(T0 + timedelta(days=1)) == 4
     finally:
         await db.close()
+
+
+@pytest.mark.parametrize("section, error", [
+    ({"min_messages": 5, "window_minutes": 30}, None),
+    ({"min_authors": 9}, "cannot exceed"),
+    ({"text_similarity": 2}, "between 0 and 1"),
+    ({"nope": 1}, "unknown key"),
+    ({"window_minutes": 0}, "must be positive"),
+])
+def test_config_section(section, error):
+    from bot.config import ConfigError, parse_config
+    if error is None:
+        cfg = parse_config({"campaigns": section}, {}).campaigns
+        assert cfg.min_messages == 5 and cfg.window == timedelta(minutes=30)
+    else:
+        with pytest.raises(ConfigError, match=error):
+            parse_config({"campaigns": section}, {})

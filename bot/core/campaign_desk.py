@@ -9,7 +9,7 @@ from typing import Awaitable, Callable
 
 import numpy as np
 
-from .campaigns import CampaignEvent, CampaignTracker, Sighting, with_campaign_id
+from .campaigns import KIND_TALKING_POINT, CampaignEvent, CampaignTracker, Sighting, describe, with_campaign_id
 from .models import Decision, Incident, IncidentStatus, IncomingMessage, Stance
 from .normalize import normalize
 from .ports import CampaignRecord, CampaignRepository
@@ -90,3 +90,40 @@ class CampaignDesk:
         """A deleted message: its text leaves the tracker and the stored campaign."""
         self.tracker.forget_message(platform, None, channel_id, message_id)
         return await self.repository.purge_message_content(platform, channel_id, message_id)
+
+
+VERDICT_LABEL = {"confirmed": "Confirmed", "false_positive": "False positive", "dismissed": "Dismissed",
+                 "open": "Open"}
+
+
+def alert_sections(rec: CampaignRecord, members: list[Sighting], point_title: str | None, now: datetime,
+                   channel: Callable[[str], str] = lambda c: c, author: Callable[[str], str] = lambda a: a,
+                   max_messages: int = 8, excerpt: int = 90) -> tuple[str, list[tuple[str, str]]]:
+    """A campaign alert as (title, [(section name, text)]), shared by the Discord, Matrix and dashboard
+    renderers: the talking point, authors with account and join age, channels, latest messages, a timeline."""
+    what = (f"talking point {point_title or rec.talking_point_id}" if rec.kind == KIND_TALKING_POINT
+            else "copypasta (no known talking point)")
+    title = f"Campaign #{rec.id}: {what}"
+    info = describe(members, now)
+    authors = ", ".join(f"{author(a)} (account {acc}, joined {joined})" if acc != "?" or joined != "?" else author(a)
+                        for a, acc, joined in info["authors"][:20])
+    if len(info["authors"]) > 20:
+        authors += f" and {len(info['authors']) - 20} more"
+    lines = []
+    for m in members[-max_messages:]:
+        text = " ".join(m.text.split())
+        text = (text[:excerpt] + "…") if len(text) > excerpt else (text or "(content removed)")
+        lines.append(f"{m.at:%H:%M} {author(m.author_id)} in {channel(m.channel_id)}: {text}"
+                     + (f" {m.link}" if m.link.startswith("https://") else ""))
+    tl = " · ".join(f"{t:%H:%M} {n}" for t, n in info["timeline"])
+    span = ""
+    if info["first_at"] is not None:
+        span = f"{info['first_at']:%Y-%m-%d %H:%M}–{info['last_at']:%H:%M} UTC"
+    return title, [
+        ("Status", f"{VERDICT_LABEL.get(rec.status, rec.status)} · {len(members)} messages from "
+                   f"{len(info['authors'])} accounts in {len(info['channels'])} channels · {span}"),
+        ("Authors", authors or "-"),
+        ("Channels", ", ".join(channel(c) for c in info["channels"]) or "-"),
+        ("Latest messages", "\n".join(lines) or "-"),
+        ("Timeline", tl or "-"),
+    ]
