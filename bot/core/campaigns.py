@@ -241,9 +241,12 @@ class CampaignTracker:
         cfg = self.settings
         sh = shingles(text)
         sk = sketch(sh)
-        cands: set[str] = set()
+        shared: dict[str, int] = {}
         for h in sk:
-            cands |= srv.by_sketch.get(h, set())
+            for key in srv.by_sketch.get(h, ()):
+                shared[key] = shared.get(key, 0) + 1
+        # near-duplicates share several of the bottom-k hashes; only the few best candidates are compared in full
+        cands = sorted((k for k, n in shared.items() if n >= 2), key=shared.__getitem__, reverse=True)[:8]
         best, best_sim = None, 0.0
         for key in cands:
             g = srv.groups.get(key)
