@@ -25,11 +25,15 @@ async def post(synapse, account, room: str, body: str) -> str:
     return resp["event_id"]
 
 
-async def setup_rooms(synapse, people, bot_id: str, authors: set[str]):
-    accounts = {a: synapse.register(synapse.unique(a)) for a in sorted(authors)}
+async def management_room(people, bot_id: str) -> str:
     mgmt = await people.alice.create_room(invite=(people.mod.user_id, bot_id), power={people.mod.user_id: 50},
                                           name="moderators")
     await people.mod.join(mgmt)
+    return mgmt
+
+
+async def setup_rooms(synapse, people, bot_id: str, authors: set[str]):
+    accounts = {a: synapse.register(synapse.unique(a)) for a in sorted(authors)}
     rooms = {}
     for name in ("general", "news", "offtopic"):
         room = await people.alice.create_room(invite=(bot_id, *(a.user_id for a in accounts.values())),
@@ -38,7 +42,7 @@ async def setup_rooms(synapse, people, bot_id: str, authors: set[str]):
             await asyncio.to_thread(synapse.request, "POST", f"/_matrix/client/v3/join/{room}", {}, acc.access_token)
         await people.alice.wait_for(membership(room, bot_id, "join"), "the bot to join the room")
         rooms[name] = room
-    return accounts, rooms, mgmt
+    return accounts, rooms
 
 
 def campaign_notices(people, mgmt: str, bot_id: str) -> list[dict]:
@@ -62,10 +66,12 @@ async def replay(synapse, people, runner_bot, events, accounts, rooms, mgmt) -> 
 
 async def test_recorded_raid_gives_one_campaign_notice_edited(synapse, people, app, bot_account):
     events = FIXTURE["raid"]
-    accounts, rooms, mgmt = await setup_rooms(synapse, people, bot_account.user_id, {e["author"] for e in events})
+    mgmt = await management_room(people, bot_account.user_id)
     runner = BotRunner(synapse, bot_account, app, allowed_inviters=(people.alice.user_id,), management_room=mgmt)
     bot = await runner.start()
     try:
+        await people.alice.wait_for(membership(mgmt, bot.user_id, "join"), "the bot in the management room")
+        accounts, rooms = await setup_rooms(synapse, people, bot.user_id, {e["author"] for e in events})
         await replay(synapse, people, bot, events, accounts, rooms, mgmt)
         [notice] = campaign_notices(people, mgmt, bot.user_id)
         latest = lambda: [new_content(ev)["body"] for ev in campaign_edits(people, mgmt, bot.user_id, notice["event_id"])]
@@ -89,10 +95,12 @@ async def test_recorded_raid_gives_one_campaign_notice_edited(synapse, people, a
 
 async def test_busy_refuting_discussion_gives_no_campaign(synapse, people, app, bot_account):
     events = FIXTURE["busy_refuting"]
-    accounts, rooms, mgmt = await setup_rooms(synapse, people, bot_account.user_id, {e["author"] for e in events})
+    mgmt = await management_room(people, bot_account.user_id)
     runner = BotRunner(synapse, bot_account, app, allowed_inviters=(people.alice.user_id,), management_room=mgmt)
     bot = await runner.start()
     try:
+        await people.alice.wait_for(membership(mgmt, bot.user_id, "join"), "the bot in the management room")
+        accounts, rooms = await setup_rooms(synapse, people, bot.user_id, {e["author"] for e in events})
         await replay(synapse, people, bot, events, accounts, rooms, mgmt)
         assert campaign_notices(people, mgmt, bot.user_id) == []
         assert await app.service.campaigns.repository.list_campaigns("matrix") == []
