@@ -64,6 +64,9 @@ class MatrixCampaigns:
         rec = await self.desk.repository.campaign_by_alert(PLATFORM, event.reacts_to)
         if rec is None:
             return False
+        if not await self.bot.is_moderator(room_id, event.sender):
+            await self.bot.send(room_id, self.bot._refusal("resolve campaigns", reply_to=event.reacts_to))
+            return True
         verdict = "confirmed" if key == CHECK_MARK else "false_positive"
         await self.resolve(room_id, rec.id, verdict, event.sender, reply_to=event.reacts_to)
         return True

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from matrix_harness import BotRunner, bot_reply_to, content, membership, new_content
+from matrix_harness import BotRunner, bot_reply_to, content, membership, new_content, reply_to_of
 
 pytestmark = pytest.mark.synapse
 FIXTURE = json.loads((Path(__file__).parents[1] / "fixtures" / "campaign_raid.json").read_text())
@@ -26,9 +26,10 @@ async def post(synapse, account, room: str, body: str) -> str:
 
 
 async def management_room(people, bot_id: str) -> str:
-    mgmt = await people.alice.create_room(invite=(people.mod.user_id, bot_id), power={people.mod.user_id: 50},
-                                          name="moderators")
+    mgmt = await people.alice.create_room(invite=(people.mod.user_id, people.other.user_id, bot_id),
+                                          power={people.mod.user_id: 50}, name="moderators")
     await people.mod.join(mgmt)
+    await people.other.join(mgmt)
     return mgmt
 
 
@@ -82,9 +83,12 @@ async def test_recorded_raid_gives_one_campaign_notice_edited(synapse, people, a
         assert rec.alert_message_id == notice["event_id"]
         assert len(campaign_notices(people, mgmt, bot.user_id)) == 1  # edited in place, never re-posted
 
+        await people.other.react(mgmt, notice["event_id"], "✅")  # power 0: refused
         await people.mod.react(mgmt, notice["event_id"], "✅")  # one reaction resolves the whole campaign
         await people.alice.wait_for(lambda r, ev: r == mgmt and f"Campaign #{rec.id} marked confirmed"
-                                    in content(ev).get("body", ""), "the campaign verdict")
+                                    in content(ev).get("body", ""), "the campaign verdict", timeout=120)
+        assert people.alice.find(lambda r, ev: r == mgmt and reply_to_of(ev) == notice["event_id"]
+                                 and "only moderators" in content(ev).get("body", ""))
         assert (await app.service.campaigns.repository.get_campaign(rec.id)).status == "confirmed"
         ask = await people.mod.say(mgmt, "!cb campaigns")
         listing = await people.alice.wait_for(bot_reply_to(bot.user_id, mgmt, ask), "the campaign list")
