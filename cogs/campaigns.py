@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 
 import discord
@@ -49,6 +50,11 @@ class Campaigns(commands.Cog):
         self.bot = bot
         self.service = bot.service  # type: ignore[attr-defined]
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        # a raid grows the campaign with every message: its alert is edited at most once per interval (Discord
+        # rate-limits edits), the last growth always shown
+        self.edit_interval = 2.0
+        self._pending: dict[int, asyncio.Task] = {}
+        self._last_edit: dict[int, float] = {}
 
     @property
     def desk(self):
@@ -78,21 +84,48 @@ class Campaigns(commands.Cog):
             rec = await self.desk.repository.get_campaign(event.campaign_id)
             if rec is None or rec.status != "open":
                 return  # resolved: the moderators have ruled, the alert stays as they left it
-            embed = await self.embed(rec.id)
             try:
                 if rec.alert_message_id:
-                    channel = self.bot.get_partial_messageable(int(rec.alert_channel_id), guild_id=guild.id)
-                    await channel.get_partial_message(int(rec.alert_message_id)).edit(embed=embed)
+                    self._schedule_edit(rec.id, guild.id)
                     return
                 channel = await modlog_channel(self.bot, self.service.settings, guild)
                 if channel is None:
                     log.info("campaign %s in guild %s: no moderator channel", rec.id, guild.id)
                     return
-                sent = await channel.send(embed=embed, view=campaign_view(rec.id), allowed_mentions=NO_MENTIONS)
+                sent = await channel.send(embed=await self.embed(rec.id), view=campaign_view(rec.id), allowed_mentions=NO_MENTIONS)
             except discord.HTTPException as e:
                 log.warning("campaign %s alert could not be posted or edited: %s", rec.id, e)
                 return
             await self.desk.repository.set_alert_post(rec.id, str(channel.id), str(sent.id))
+
+    def _schedule_edit(self, campaign_id: int, guild_id: int) -> None:
+        if campaign_id in self._pending:
+            return  # an edit is already due: it will show this growth too
+        wait = max(0.0, self._last_edit.get(campaign_id, 0.0) + self.edit_interval - time.monotonic())
+        self._pending[campaign_id] = asyncio.create_task(self._edit_later(campaign_id, guild_id, wait))
+
+    async def _edit_later(self, campaign_id: int, guild_id: int, wait: float) -> None:
+        try:
+            if wait:
+                await asyncio.sleep(wait)
+            async with self._locks[campaign_id]:
+                self._pending.pop(campaign_id, None)
+                self._last_edit[campaign_id] = time.monotonic()
+                rec = await self.desk.repository.get_campaign(campaign_id)
+                if rec is None or rec.status != "open" or not rec.alert_message_id:
+                    return
+                channel = self.bot.get_partial_messageable(int(rec.alert_channel_id), guild_id=guild_id)
+                await channel.get_partial_message(int(rec.alert_message_id)).edit(embed=await self.embed(rec.id))
+        except discord.HTTPException as e:
+            log.warning("campaign %s alert could not be edited: %s", campaign_id, e)
+        finally:
+            if self._pending.get(campaign_id) is asyncio.current_task():
+                del self._pending[campaign_id]
+            self.bot.dispatch("campaign_alert_edited", campaign_id)
+
+    async def cog_unload(self) -> None:
+        for task in list(self._pending.values()):
+            task.cancel()
 
     @commands.Cog.listener()
     async def on_campaign_verdict(self, interaction: discord.Interaction, campaign_id: int, verdict: str) -> None:
