@@ -30,6 +30,17 @@ def build_detector(config: Config, registry: PackRegistry, encoder: Encoder | No
     return Detector.build(registry, config.detector, encoder=encoder)
 
 
+def build_campaign_desk(config: Config, db: object):
+    """Campaign tracking (issue 16), or None when [campaigns] enabled = false."""
+    from .core.campaign_desk import CampaignDesk
+    from .core.campaigns import CampaignTracker
+    from .storage.campaigns import SqliteCampaignRepository
+
+    if not config.campaigns.enabled:
+        return None
+    return CampaignDesk(CampaignTracker(config.campaigns), SqliteCampaignRepository(db))
+
+
 @dataclass
 class App:
     config: Config
@@ -90,6 +101,7 @@ async def build_app(
         # with the encoder in its own process, one batch is encoded there while the previous one's stance and
         # policy run here
         batches_in_flight=2 if isinstance(detector.encoder, ProcessEncoder) else 1,
+        campaigns=build_campaign_desk(config, db),
     )
     from .sync import start_change_feed
 

@@ -538,8 +538,12 @@ async def _incidents(args, out: TextIO) -> int:
     elif args.action == "purge":
         async def fn(repo, cfg):
             days = args.days if args.days is not None else cfg.storage.retention_days
-            n = await repo.purge_content_before(datetime.now(timezone.utc) - timedelta(days=days))
+            cutoff = datetime.now(timezone.utc) - timedelta(days=days)
+            n = await repo.purge_content_before(cutoff)
             out.write(f"purged the message content of {plural(n, 'incident')} older than {plural(days, 'day')}\n")
+            from .storage.campaigns import SqliteCampaignRepository  # campaign messages keep text as long (issue 16)
+            c = await SqliteCampaignRepository(repo._db).purge_content_before(cutoff)
+            out.write(f"purged the message content of {plural(c, 'campaign message')}\n")
             return 0
     else:  # pragma: no cover - argparse restricts choices
         raise CliError(args.action)

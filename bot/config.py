@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Mapping
+
+from .core.campaigns import CampaignSettings
 
 DEFAULT_CONFIG_NAME = "contextbot.toml"
 CONFIG_ENV = "CONTEXTBOT_CONFIG"
@@ -93,9 +96,10 @@ class Config:
     matrix: MatrixConfig = field(default_factory=MatrixConfig)
     dashboard: DashboardConfig = field(default_factory=DashboardConfig)
     source: str = "<defaults>"
+    campaigns: CampaignSettings = field(default_factory=CampaignSettings)
 
 
-_SECTIONS = {"storage", "packs", "detector", "discord", "matrix", "dashboard"}
+_SECTIONS = {"storage", "packs", "detector", "discord", "matrix", "dashboard", "campaigns"}
 
 
 class _Reader:
@@ -288,7 +292,35 @@ def parse_config(raw: Mapping[str, Any], env: Mapping[str, str], *, source: str 
         host=r.get("host", str, "127.0.0.1"), port=port,
         secret=env.get("CONTEXTBOT_DASHBOARD_SECRET") or None, moderators=tuple(mods),
     )
-    return Config(storage, packs, detector, discord, matrix, dashboard, source)
+    return replace(Config(storage, packs, detector, discord, matrix, dashboard, source),
+                   campaigns=_parse_campaigns(source, raw.get("campaigns", {})))
+
+
+def _parse_campaigns(source: str, data: Mapping[str, Any]) -> CampaignSettings:
+    """[campaigns]: several accounts pushing one talking point or one copypasta (docs/campaigns.md)."""
+    d = CampaignSettings()
+    r = _Reader(source, "campaigns", data, {"enabled", "min_messages", "min_authors", "window_minutes",
+                                            "count_review", "copypasta", "copypasta_min_chars", "text_similarity",
+                                            "vector_similarity", "debate_guard", "max_groups", "max_members"})
+    try:
+        cfg = CampaignSettings(
+            enabled=r.get("enabled", bool, d.enabled), min_messages=r.positive("min_messages", int, d.min_messages),
+            min_authors=r.positive("min_authors", int, d.min_authors),
+            window=timedelta(minutes=r.positive("window_minutes", float, d.window.total_seconds() / 60)),
+            count_review=r.get("count_review", bool, d.count_review), copypasta=r.get("copypasta", bool, d.copypasta),
+            copypasta_min_chars=r.positive("copypasta_min_chars", int, d.copypasta_min_chars),
+            text_similarity=r.unit("text_similarity", d.text_similarity),
+            vector_similarity=r.unit("vector_similarity", d.vector_similarity),
+            debate_guard=r.get("debate_guard", bool, d.debate_guard),
+            max_groups=r.positive("max_groups", int, d.max_groups),
+            max_members=r.positive("max_members", int, d.max_members),
+        )
+        cfg.validate()
+    except ValueError as e:
+        if isinstance(e, ConfigError):
+            raise
+        raise ConfigError(f"{source}: {e}") from None
+    return cfg
 
 
 def require_discord(cfg: Config) -> None:

@@ -136,6 +136,9 @@ class Watcher(commands.Cog):
             log.info("card for message %s not posted: %s", msg.message_id, outcome.suppressed)
         if outcome.alert and outcome.incident is not None and message.id not in self._deleted_ids and self.alerts:
             await self.alerts.raise_alert(message, outcome)
+        campaigns = self.bot.get_cog("Campaigns") if outcome.campaign is not None else None
+        if campaigns is not None and message.id not in self._deleted_ids:
+            await campaigns.campaign(message, outcome.campaign)  # one alert per campaign, edited as it grows
         if message.id in self._deleted_ids:  # deleted while the card or the alert was being posted
             await self._deleted(message.channel.id, message.id)
         return outcome

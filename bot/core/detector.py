@@ -314,11 +314,11 @@ class Detector:
         return ~np.isin(self.tp_pack, list(disabled_packs))
 
     def _nothing(self, language: str, *, gated: bool, reason: str, semantic: float = 0.0, lexical: float = 0.0,
-                 match: float = 0.0) -> Decision:
+                 match: float = 0.0, vector: np.ndarray | None = None) -> Decision:
         expl = Explanation(None, None, {}, semantic, lexical, match, None, None, gated, reason, language)
         # no talking point, so nothing is asserted: the score (P that the author asserts the point) is 0; the
         # closest point's match stays in the explanation
-        return Decision(Action.NONE, None, None, 0.0, expl, lang=language)
+        return Decision(Action.NONE, None, None, 0.0, expl, lang=language, vector=vector)
 
     def _retrieve(self, q: np.ndarray, stems: list[str], allowed: np.ndarray):
         """Cosines to every document (exemplars, then one claim per talking point) and per-point scores."""
@@ -364,7 +364,7 @@ class Detector:
         if m < t.match:
             return self._nothing(language, gated=False, reason=f"closest talking point {self.tps[best].id} "
                                  f"scored {m:.2f} (< {t.match:.2f})", semantic=float(sem[best]),
-                                 lexical=float(lex[best]), match=m)
+                                 lexical=float(lex[best]), match=m, vector=qs[0])
         tp = self.tps[best]
         idx = self._by_tp[best]
         knn = knn_from_sims(sims, self._by_tp_stance[best], float(doc_sims[n_ex + best]))
@@ -414,7 +414,7 @@ class Detector:
             signals=named if verified is None else {**named, "verified": round(verified, 4)},
         )
         return Decision(action, tp.id, stance, round(score, 4), expl, lang=language, is_incident=is_incident,
-                        answer_question=answer, candidates=candidates)
+                        answer_question=answer, candidates=candidates, vector=qs[0])
 
     def _overlay_verdict(self, server_id: str | None, q: np.ndarray, tp_i: int) -> bool | None:
         """True/False if moderators ruled on a near-identical message for this point on this server."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable, Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 
@@ -225,3 +225,52 @@ class CardReservations(Protocol):
     async def fill_card_post(self, card_post_id: int, post_message_id: str) -> CardPost | None: ...
 
     async def release_card(self, card_post_id: int) -> None: ...
+
+
+# ------------------------------------------------------------------ campaigns (issue 16)
+
+
+@dataclass(frozen=True)
+class CampaignRecord:
+    """A stored campaign (migration 0008): several accounts pushing one talking point or one copypasta."""
+
+    id: int
+    platform: str
+    server_id: str
+    kind: str  # "talking_point" | "copypasta"
+    talking_point_id: str | None
+    status: str  # "open" | "confirmed" | "false_positive" | "dismissed"
+    first_at: datetime
+    last_at: datetime
+    message_count: int
+    author_count: int
+    alert_channel_id: str | None = None
+    alert_message_id: str | None = None
+    resolved_by: str | None = None
+    resolved_at: datetime | None = None
+
+
+class CampaignRepository(Protocol):
+    async def create_campaign(self, platform: str, server_id: str, kind: str, talking_point_id: str | None,
+                              members: Sequence[Any]) -> CampaignRecord: ...
+
+    async def add_members(self, campaign_id: int, members: Sequence[Any]) -> CampaignRecord | None: ...
+
+    async def get_campaign(self, campaign_id: int) -> CampaignRecord | None: ...
+
+    async def campaign_members(self, campaign_id: int) -> list[Any]: ...
+
+    async def list_campaigns(self, platform: str | None = None, server_id: str | None = None,
+                             status: str | None = None, limit: int = 50) -> list[CampaignRecord]: ...
+
+    async def set_alert_post(self, campaign_id: int, channel_id: str, message_id: str) -> None: ...
+
+    async def campaign_by_alert(self, platform: str, message_id: str) -> CampaignRecord | None: ...
+
+    async def resolve_campaign(self, campaign_id: int, status: str, reviewer: str) -> CampaignRecord | None: ...
+
+    async def purge_message_content(self, platform: str, channel_id: str, message_id: str) -> int: ...
+
+    async def purge_author_content(self, platform: str, author_id: str) -> int: ...
+
+    async def purge_content_before(self, cutoff: datetime) -> int: ...

@@ -57,6 +57,13 @@ class TalkingPointCatalog(Protocol):
     def search(self, query: str, limit: int = 25) -> list[TalkingPoint]: ...
 
 
+class CampaignHook(Protocol):
+    """bot.core.campaign_desk.CampaignDesk: groups decided messages into campaigns."""
+
+    async def observe(self, msg: IncomingMessage, decision: Decision, incident: Incident | None,
+                      now: datetime) -> Any: ...
+
+
 class VerdictHook(Protocol):
     async def learn(self, incident: Incident, status: IncidentStatus, actor: str) -> Any: ...
 
@@ -79,6 +86,7 @@ class Outcome:
     withdraw: CardPost | None = None  # an edit took away this posted card's reason: take it down, then withdraw_card
     edited: tuple[Incident, ...] = ()  # after an edit: the message's incidents (new text; some closed/re-opened)
     reserved: CardPost | None = None  # the card's placeholder row (repositories with reserve_card): card_posted fills it
+    campaign: Any = None  # a CampaignEvent (bot.core.campaigns) when this message raised or grew a campaign
 
 
 def _skipped(mode: ChannelMode) -> Decision:
@@ -113,6 +121,7 @@ class IncidentService:
         max_batch: int = 16,
         batches_in_flight: int = 1,
         learner: VerdictHook | None = None,
+        campaigns: CampaignHook | None = None,
     ) -> None:
         self.detector = detector
         self.catalog = catalog
@@ -121,6 +130,7 @@ class IncidentService:
         self.clock = clock
         self.group_window = group_window
         self.learner = learner  # turns verdicts into per-server exemplars (wired by the composition root)
+        self.campaigns = campaigns  # campaign tracking (issue 16); None: off
         # the detector runs in a worker thread (offload=False: inline, for profiling)
         self.batcher = MicroBatcher(detector, max_batch=max_batch, offload=offload, max_in_flight=batches_in_flight)
 
@@ -135,7 +145,14 @@ class IncidentService:
     # ------------------------------------------------------------------ messages
 
     async def handle_message(self, msg: IncomingMessage) -> Outcome:
-        """A new message in a watched channel."""
+        """A new message in a watched channel (``Outcome.campaign``: the campaign it raised or grew, if any)."""
+        outcome = await self._handle_message(msg)
+        if self.campaigns is None or outcome.mode is ChannelMode.OFF or msg.author_is_bot:
+            return outcome
+        event = await self.campaigns.observe(msg, outcome.decision, outcome.incident, self.clock())
+        return outcome if event is None else replace(outcome, campaign=event)
+
+    async def _handle_message(self, msg: IncomingMessage) -> Outcome:
         mode = await self.settings.get_channel_mode(msg.platform, msg.server_id, msg.channel_id)
         if mode is ChannelMode.OFF or msg.author_is_bot:
             return Outcome(decision=_skipped(mode), mode=mode)
@@ -224,7 +241,10 @@ class IncidentService:
 
     async def handle_delete(self, platform: str, channel_id: str, message_id: str) -> int:
         """The source message was deleted: purge its stored content. Returns incidents changed."""
-        return await self.incidents.purge_message_content(platform, channel_id, message_id)
+        changed = await self.incidents.purge_message_content(platform, channel_id, message_id)
+        if self.campaigns is not None and hasattr(self.campaigns, "purge_message"):
+            await self.campaigns.purge_message(platform, channel_id, message_id)
+        return changed
 
     async def _budgeted_card(
         self, msg, decision, tp, mode, server, now, incident, *, is_answer: bool = False

@@ -36,6 +36,7 @@ DEFAULT_EXTENSIONS: tuple[str, ...] = (
     "cogs.member",
     "cogs.moderation",
     "cogs.admin",
+    "cogs.campaigns",
 )
 
 
