@@ -88,4 +88,14 @@ async def build_app(
         # policy run here
         batches_in_flight=2 if isinstance(detector.encoder, ProcessEncoder) else 1,
     )
+    _wire_narratives(service, detector, db)
     return App(config, registry, detector, db, service, owned_encoder=owned)
+
+
+def _wire_narratives(service, detector, db) -> None:
+    """Emerging narratives (issue #16.3): unmatched on-topic assertions are clustered for pack authors."""
+    from .core.narratives import NarrativeTracker
+    from .storage.narratives import SqliteNarrativeRepository
+
+    service.narratives = NarrativeTracker(SqliteNarrativeRepository(db))
+    detector.narratives = True

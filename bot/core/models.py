@@ -198,6 +198,10 @@ class Decision:
     is_incident: bool = False  # questions may get a card but are not incidents against the author
     answer_question: bool = False  # a clear question about a clearly matched point: the card may answer it
     candidates: tuple[tuple[str, float], ...] = field(default_factory=tuple)  # (tp id, match score), best first
+    # emerging narratives (bot.core.narratives): for an on-topic message that matched no talking point, when the
+    # detector is asked to (Detector.narratives), its sentence vector and calibrated P(assert)
+    vector: Any = field(default=None, compare=False, repr=False)
+    p_assert: float | None = None
 
 
 @dataclass(frozen=True)

@@ -130,6 +130,16 @@ class NarrativeClusterer:
         self._matrix = None
         return ClusterHit(key, True, 1.0, 1)
 
+    def rekey(self, old: int, new: int) -> None:
+        """Give a centre the id storage assigned to it."""
+        if old == new or old not in self._centres:
+            return
+        c = self._centres.pop(old)
+        c.key = new
+        self._centres[new] = c
+        self._next_key = max(self._next_key, new + 1)
+        self._matrix = None
+
     def centre(self, key: int) -> np.ndarray | None:
         c = self._centres.get(key)
         return None if c is None else c.vector.copy()
@@ -192,3 +202,52 @@ def draft_pack_yaml(tp: Mapping, *, pack_id: str = "narrative-drafts", version: 
         "talking_points": [dict(tp)],
     }
     return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=110, default_flow_style=False)
+
+
+# ------------------------------------------------------------------------------------------ tracker
+
+
+class NarrativeTracker:
+    """Feeds eligible decisions into the clusterer and keeps clusters and members in a NarrativeRepository.
+
+    Wired by the composition root: ``service.narratives = NarrativeTracker(repo)`` and
+    ``detector.narratives = True`` (so unmatched on-topic decisions carry their vector and P(assert))."""
+
+    def __init__(self, repo, *, clusterer: NarrativeClusterer | None = None, min_assert: float = MIN_ASSERT_PROB,
+                 keep_text: bool = True) -> None:
+        self.repo = repo
+        self.clusterer = clusterer or NarrativeClusterer()
+        self.min_assert = min_assert
+        self.keep_text = keep_text
+        self._loaded = False
+
+    async def load(self) -> None:
+        """Restore the newest centres from storage (once)."""
+        if self._loaded:
+            return
+        self._loaded = True
+        for key, vec, size in reversed(await self.repo.centres(self.clusterer.max_centres)):
+            self.clusterer.restore(key, vec, size)
+
+    async def observe(self, msg, decision, now=None) -> int | None:
+        """Cluster ``msg`` when its decision is eligible; returns the cluster id (None: not counted)."""
+        if decision.vector is None or not eligible(
+                passed_gate=not decision.explanation.gated, matched=decision.talking_point_id is not None,
+                p_assert=decision.p_assert, text=msg.text, min_assert=self.min_assert):
+            return None
+        await self.load()
+        from .ports import NewNarrativeMember
+
+        hit = self.clusterer.add(decision.vector)
+        key = hit.cluster_key
+        if hit.created:
+            # the storage names the cluster; re-key the fresh centre under that id
+            stored = await self.repo.create_cluster(self.clusterer.centre(key))
+            self.clusterer.rekey(key, stored)
+            key = stored
+        await self.repo.add_member(NewNarrativeMember(
+            cluster_id=key, platform=msg.platform, server_id=msg.server_id, channel_id=msg.channel_id,
+            message_id=msg.message_id, author_id=msg.author_id, lang=decision.lang or "en",
+            content=msg.text if self.keep_text else None, similarity=hit.similarity,
+            p_assert=float(decision.p_assert), created_at=now), self.clusterer.centre(key))
+        return key

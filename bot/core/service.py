@@ -119,6 +119,7 @@ class IncidentService:
         self.group_window = group_window
         self.learner = learner  # turns verdicts into per-server exemplars (wired by the composition root)
         # the detector runs in a worker thread (offload=False: inline, for profiling)
+        self.narratives = None  # bot.core.narratives.NarrativeTracker, wired by the composition root
         self.batcher = MicroBatcher(detector, max_batch=max_batch, offload=offload, max_in_flight=batches_in_flight)
 
     async def _decide(self, text: str, lang: str | None, server_id: str | None,
@@ -142,6 +143,8 @@ class IncidentService:
         now = self.clock()
         tp = self.catalog.get(decision.talking_point_id) if decision.talking_point_id else None
         if tp is None:
+            if self.narratives is not None and decision.vector is not None:
+                await self.narratives.observe(msg, decision, now)
             return Outcome(decision=decision, mode=mode)
 
         # Questions: the card may answer them in reply mode; never an incident against the author.
@@ -221,6 +224,8 @@ class IncidentService:
 
     async def handle_delete(self, platform: str, channel_id: str, message_id: str) -> int:
         """The source message was deleted: purge its stored content. Returns incidents changed."""
+        if self.narratives is not None:
+            await self.narratives.repo.purge_message(platform, channel_id, message_id)
         return await self.incidents.purge_message_content(platform, channel_id, message_id)
 
     async def _budgeted_card(

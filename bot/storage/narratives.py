@@ -46,6 +46,11 @@ class SqliteNarrativeRepository:
         now = self._clock()
         content = m.content[:MAX_MEMBER_CHARS] if m.content else None
         async with write_transaction(self._db):
+            # a cluster purged while its centre was still in memory comes back under the same id
+            await execute(self._db, "INSERT OR IGNORE INTO narrative_clusters (id, centre, size, created_at, updated_at)"
+                          " VALUES (?, ?, 0, ?, ?)", (m.cluster_id, np.asarray(
+                              centre if centre is not None else np.zeros(1), np.float32).tobytes(),
+                              to_db_time(now), to_db_time(now)))
             cur = await execute(
                 self._db,
                 "INSERT INTO narrative_members (cluster_id, platform, server_id, channel_id, message_id, author_id, "
