@@ -416,8 +416,12 @@ class Detector:
             span=span.bounds if span else None,
             signals=named if verified is None else {**named, "verified": round(verified, 4)},
         )
-        return Decision(action, tp.id, stance, round(score, 4), expl, lang=language, is_incident=is_incident,
-                        answer_question=answer, candidates=candidates)
+        d = Decision(action, tp.id, stance, round(score, 4), expl, lang=language, is_incident=is_incident,
+                     answer_question=answer, candidates=candidates)
+        if self.narratives and action is Action.NONE and stance is Stance.ASSERT and not is_incident:
+            # close to a point, but the policy/verifier says it is not that point: no talking point covers it
+            d = dataclasses.replace(d, vector=q, p_assert=round(float(probs[STANCES.index(Stance.ASSERT)]), 4))
+        return d
 
     def _narrative_fields(self, d: Decision, q: np.ndarray, norm_text: str, best: int, doc_sims) -> Decision:
         """An unmatched on-topic decision with the sentence vector and P(assert) (stance model, nearest point)."""

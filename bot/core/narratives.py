@@ -232,7 +232,8 @@ class NarrativeTracker:
     async def observe(self, msg, decision, now=None) -> int | None:
         """Cluster ``msg`` when its decision is eligible; returns the cluster id (None: not counted)."""
         if decision.vector is None or not eligible(
-                passed_gate=not decision.explanation.gated, matched=decision.talking_point_id is not None,
+                passed_gate=not decision.explanation.gated,
+                matched=decision.is_incident or decision.answer_question or decision.action.value != "none",
                 p_assert=decision.p_assert, text=msg.text, min_assert=self.min_assert):
             return None
         await self.load()

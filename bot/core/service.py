@@ -142,9 +142,9 @@ class IncidentService:
 
         now = self.clock()
         tp = self.catalog.get(decision.talking_point_id) if decision.talking_point_id else None
+        if self.narratives is not None and decision.vector is not None:  # matched no point: an emerging narrative?
+            await self.narratives.observe(msg, decision, now)
         if tp is None:
-            if self.narratives is not None and decision.vector is not None:
-                await self.narratives.observe(msg, decision, now)
             return Outcome(decision=decision, mode=mode)
 
         # Questions: the card may answer them in reply mode; never an incident against the author.
