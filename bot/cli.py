@@ -544,6 +544,10 @@ async def _incidents(args, out: TextIO) -> int:
             from .storage.campaigns import SqliteCampaignRepository  # campaign messages keep text as long (issue 16)
             c = await SqliteCampaignRepository(repo._db).purge_content_before(cutoff)
             out.write(f"purged the message content of {plural(c, 'campaign message')}\n")
+            from .storage.narratives import SqliteNarrativeRepository
+
+            k = await SqliteNarrativeRepository(repo._db).purge_content_before(cutoff)
+            out.write(f"purged the text of {plural(k, 'narrative message')}\n")
             return 0
     else:  # pragma: no cover - argparse restricts choices
         raise CliError(args.action)
@@ -781,6 +785,10 @@ def build_parser() -> argparse.ArgumentParser:
             q.add_argument("--days", type=_non_negative_int,
                            help="purge content older than N days (default: storage.retention_days)")
 
+    from .narratives_cli import add_parser as _narratives_parser
+
+    _narratives_parser(sub, command)
+
     k = command(sub, "packs", help="talking-point packs")
     ksub = k.add_subparsers(dest="action", required=True)
     command(ksub, "list")
@@ -833,6 +841,11 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             return asyncio.run(_incidents(args, out))
         if args.command == "packs":
             return cmd_packs(args, out)
+        if args.command == "narratives":
+            from .narratives_cli import run as _narratives
+            from .storage import open_database
+
+            return asyncio.run(_narratives(args, out, _config(args), open_database, _check_database_file))
         if args.command == "run":
             return asyncio.run(_run(args))
         if args.command == "db":

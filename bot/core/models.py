@@ -202,6 +202,10 @@ class Decision:
     candidates: tuple[tuple[str, float], ...] = field(default_factory=tuple)  # (tp id, match score), best first
     # the whole message's sentence vector when the detector computed one (campaign near-duplicate grouping)
     vector: Any = field(default=None, compare=False, repr=False)
+    # emerging narratives (bot.core.narratives): for an on-topic message that matched no talking point, when the
+    # detector is asked to (Detector.narratives), the vector of the sentence decided on and calibrated P(assert)
+    claim_vector: Any = field(default=None, compare=False, repr=False)
+    p_assert: float | None = None
 
 
 @dataclass(frozen=True)

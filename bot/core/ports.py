@@ -274,3 +274,75 @@ class CampaignRepository(Protocol):
     async def purge_author_content(self, platform: str, author_id: str) -> int: ...
 
     async def purge_content_before(self, cutoff: datetime) -> int: ...
+
+
+# ------------------------------------------------------------------------ emerging narratives (issue #16.3)
+
+
+@dataclass(frozen=True)
+class NewNarrativeMember:
+    cluster_id: int
+    platform: str
+    server_id: str
+    channel_id: str
+    message_id: str
+    author_id: str
+    lang: str
+    content: str | None
+    similarity: float
+    p_assert: float
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class NarrativeMember:
+    id: int
+    cluster_id: int
+    platform: str
+    server_id: str
+    channel_id: str
+    message_id: str
+    author_id: str
+    lang: str
+    content: str | None  # None once purged by retention
+    similarity: float
+    p_assert: float
+    created_at: datetime | None
+
+
+@dataclass(frozen=True)
+class NarrativeCluster:
+    id: int
+    size: int  # members ever kept (minus purged ones)
+    recent: int  # members in the listing window
+    servers: dict[str, int]  # "platform:server_id" -> members
+    created_at: datetime | None
+    last_at: datetime | None
+    representatives: tuple[NarrativeMember, ...] = ()
+
+
+class NarrativeRepository(Protocol):
+    """Clusters of on-topic assertions that match no talking point (see :mod:`bot.core.narratives`)."""
+
+    async def create_cluster(self, centre: np.ndarray) -> int: ...
+
+    async def add_member(self, m: NewNarrativeMember, centre: np.ndarray | None = None) -> int: ...
+
+    async def centres(self, limit: int = 2048) -> list[tuple[int, np.ndarray, int]]: ...
+
+    async def list_clusters(self, *, since: datetime | None = None, min_servers: int = 1,
+                            limit: int = 50) -> list[NarrativeCluster]: ...
+
+    async def get_cluster(self, cluster_id: int) -> NarrativeCluster | None: ...
+
+    async def members(self, cluster_id: int, limit: int = 200) -> list[NarrativeMember]: ...
+
+    async def purge_content_before(self, cutoff: datetime) -> int: ...
+
+    async def purge_message(self, platform: str, channel_id: str, message_id: str) -> int: ...
+
+    async def purge_user(self, platform: str, author_id: str) -> int: ...
+
+    async def purge_channel(self, platform: str, channel_id: str) -> int: ...
+
+    async def purge_server(self, platform: str, server_id: str) -> int: ...

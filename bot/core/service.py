@@ -132,6 +132,7 @@ class IncidentService:
         self.learner = learner  # turns verdicts into per-server exemplars (wired by the composition root)
         self.campaigns = campaigns  # campaign tracking (issue 16); None: off
         # the detector runs in a worker thread (offload=False: inline, for profiling)
+        self.narratives = None  # bot.core.narratives.NarrativeTracker, wired by the composition root
         self.batcher = MicroBatcher(detector, max_batch=max_batch, offload=offload, max_in_flight=batches_in_flight)
 
     async def _decide(self, text: str, lang: str | None, server_id: str | None,
@@ -161,6 +162,8 @@ class IncidentService:
 
         now = self.clock()
         tp = self.catalog.get(decision.talking_point_id) if decision.talking_point_id else None
+        if self.narratives is not None and decision.claim_vector is not None:  # matched no point: an emerging narrative?
+            await self.narratives.observe(msg, decision, now)
         if tp is None:
             return Outcome(decision=decision, mode=mode)
 
@@ -244,6 +247,8 @@ class IncidentService:
         changed = await self.incidents.purge_message_content(platform, channel_id, message_id)
         if self.campaigns is not None and hasattr(self.campaigns, "purge_message"):
             await self.campaigns.purge_message(platform, channel_id, message_id)
+        if self.narratives is not None:
+            await self.narratives.repo.purge_message(platform, channel_id, message_id)
         return changed
 
     async def _budgeted_card(
