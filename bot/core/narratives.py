@@ -21,6 +21,7 @@ import numpy as np
 
 __all__ = [
     "CONTRARY_CUES",
+    "NarrativeSettings",
     "NarrativeClusterer",
     "ClusterHit",
     "eligible",
@@ -32,6 +33,25 @@ __all__ = [
 JOIN_COSINE = 0.55
 MAX_CENTRES = 2048
 MIN_ASSERT_PROB = 0.5
+
+
+@dataclass(frozen=True)
+class NarrativeSettings:
+    """``[narratives]`` in the config (docs/narratives.md)."""
+
+    enabled: bool = True
+    min_assert: float = MIN_ASSERT_PROB  # calibrated P(assert) a message needs to count
+    similarity: float = JOIN_COSINE  # cosine to a cluster centre needed to join it
+    max_clusters: int = MAX_CENTRES  # centres kept in memory (the bound; never above MAX_CENTRES)
+    keep_text: bool = True  # keep member text (within retention) for representatives and drafts
+
+    def validate(self) -> None:
+        if not 0.0 <= self.min_assert <= 1.0:
+            raise ValueError(f"narratives.min_assert: must be between 0 and 1 (got {self.min_assert})")
+        if not 0.0 < self.similarity < 1.0:
+            raise ValueError(f"narratives.similarity: must be above 0 and below 1 (got {self.similarity})")
+        if not 1 <= self.max_clusters <= MAX_CENTRES:
+            raise ValueError(f"narratives.max_clusters: must be 1-{MAX_CENTRES} (got {self.max_clusters})")
 
 # Cues that a message does not assert a claim in its own voice (en, ru, uk, de). Cheap and deliberately broad:
 # a missed narrative costs less than a pack author's time spent on refutations.
@@ -174,7 +194,12 @@ def draft_talking_point(*, claim_id: str, claim: str, exemplars: Iterable[tuple[
                         title: str | None = None) -> dict:
     """A draft talking point (pack format) from a pack author's choices: ``exemplars`` are (text, lang) pairs
     taken as ``assert`` exemplars. Cards and sources stay empty for the author to write."""
-    ex = [{"text": t.strip(), "lang": lang or "en"} for t, lang in exemplars if t and t.strip()]
+    ex, seen = [], set()
+    for t, lang in exemplars:
+        key = " ".join((t or "").split()).casefold()
+        if key and key not in seen:  # the pack loader refuses duplicate exemplars (copypasta joins one cluster)
+            seen.add(key)
+            ex.append({"text": t.strip(), "lang": lang or "en"})
     return {
         "id": slugify(claim_id),
         "draft": "emerging narrative from contextbot; a pack author must write the cards, sources, refute and "
@@ -220,6 +245,12 @@ class NarrativeTracker:
         self.min_assert = min_assert
         self.keep_text = keep_text
         self._loaded = False
+
+    @classmethod
+    def from_settings(cls, repo, settings: NarrativeSettings) -> "NarrativeTracker":
+        return cls(repo, clusterer=NarrativeClusterer(join_cosine=settings.similarity,
+                                                      max_centres=settings.max_clusters),
+                   min_assert=settings.min_assert, keep_text=settings.keep_text)
 
     async def load(self) -> None:
         """Restore the newest centres from storage (once)."""
