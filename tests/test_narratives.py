@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from bot.core.narratives import (
+    NarrativeSettings,
     NarrativeClusterer,
     NarrativeTracker,
     contrary_cue,
@@ -250,3 +251,106 @@ async def test_unmatched_assertions_form_a_cluster_while_refutations_questions_a
     first = members[0]
     await app.service.handle_delete(first.platform, first.channel_id, first.message_id)
     assert first.message_id not in {m.message_id for m in await tracker.repo.members(top.id)}
+
+
+# ------------------------------------------------------------------------------------------ scoping (dashboard)
+
+async def test_scoped_queries_keep_counts_but_show_only_the_scope_texts(repo):
+    shared = await repo.create_cluster(unit(1, 0))
+    for i, s in enumerate(["g1", "g2", "g2"]):
+        await repo.add_member(member(shared, server=s, mid=f"s{i}", text=f"shared {s} {i}"), unit(1, 0))
+    theirs = await repo.create_cluster(unit(0, 1))
+    await repo.add_member(member(theirs, server="g2", mid="t0", text="only g2"), unit(0, 1))
+    since = T0 - timedelta(days=1)
+    mine = ("discord:g1",)
+    listed = await repo.list_clusters(since=since, scope=mine)
+    assert [c.id for c in listed] == [shared]
+    assert listed[0].servers == {"discord:g2": 2, "discord:g1": 1} and listed[0].recent == 3
+    assert [m.content for m in listed[0].representatives] == ["shared g1 0"]
+    assert [c.id for c in await repo.list_clusters(since=since, scope=())] == []  # an empty allow-list: nothing
+    assert {c.id for c in await repo.list_clusters(since=since, scope=None)} == {shared, theirs}
+    assert await repo.get_cluster(theirs, scope=mine) is None
+    assert (await repo.get_cluster(shared, scope=mine)).size == 3
+    assert [m.content for m in await repo.members(shared, scope=mine)] == ["shared g1 0"]
+    assert len(await repo.members(shared)) == 3
+
+
+async def test_representatives_prefer_kept_text_and_show_purged_ones_last(repo):
+    cid = await repo.create_cluster(unit(1, 0))
+    await repo.add_member(member(cid, mid="old", text="old", at=T0 - timedelta(days=40)))
+    await repo.purge_content_before(T0 - timedelta(days=30))
+    await repo.add_member(member(cid, mid="new", text="new"))
+    reps = (await repo.get_cluster(cid)).representatives
+    assert [m.content for m in reps] == ["new", None]
+
+
+# ------------------------------------------------------------------------------------------ config
+
+@pytest.mark.parametrize("text, message", [
+    ("[narratives]\nenabled = \"no\"\n", "narratives.enabled: expected bool"),
+    ("[narratives]\nmin_assert = 1.5\n", "narratives.min_assert: must be between 0 and 1"),
+    ("[narratives]\nsimilarity = 0\n", "narratives.similarity: must be above 0 and below 1"),
+    ("[narratives]\nsimilarity = 1.0\n", "narratives.similarity: must be above 0 and below 1"),
+    ("[narratives]\nmax_clusters = 5000\n", "narratives.max_clusters: must be 1-2048"),
+    ("[narratives]\nmax_clusters = 0\n", "narratives.max_clusters: must be 1-2048"),
+    ("[narratives]\nmax_centres = 10\n", "narratives.max_centres: unknown key"),
+    ("narratives = 1\n", "narratives: expected a table"),
+])
+def test_bad_narratives_config_names_file_and_key(tmp_path, text, message):
+    from bot.config import ConfigError, load_config
+
+    path = tmp_path / "cb.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_config(path, env={})
+    assert str(path) in str(err.value) and message in str(err.value)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("", NarrativeSettings()),
+    ("[narratives]\nenabled = false\n", NarrativeSettings(enabled=False)),
+    ("[narratives]\nmin_assert = 0.7\nsimilarity = 0.6\nmax_clusters = 512\nkeep_text = false\n",
+     NarrativeSettings(min_assert=0.7, similarity=0.6, max_clusters=512, keep_text=False)),
+])
+def test_narratives_config_is_read(tmp_path, text, expected):
+    from bot.config import load_config
+
+    path = tmp_path / "cb.toml"
+    path.write_text(text, encoding="utf-8")
+    assert load_config(path, env={}).narratives == expected
+
+
+def test_the_example_config_spells_out_the_defaults():
+    from pathlib import Path
+
+    from bot.config import load_config
+
+    root = Path(__file__).resolve().parents[1]
+    assert load_config(root / "contextbot.example.toml", env={}).narratives == NarrativeSettings()
+
+
+def test_the_tracker_takes_its_settings():
+    t = NarrativeTracker.from_settings(None, NarrativeSettings(min_assert=0.7, similarity=0.6, max_clusters=16,
+                                                               keep_text=False))
+    assert (t.min_assert, t.clusterer.join_cosine, t.clusterer.max_centres, t.keep_text) == (0.7, 0.6, 16, False)
+
+
+async def test_switched_off_nothing_is_clustered(tmp_path, detector):
+    from dataclasses import replace
+
+    from bot.app import build_app
+    from bot.config import Config
+
+    was = detector.narratives
+    detector.narratives = False
+    app = await build_app(replace(Config(), narratives=NarrativeSettings(enabled=False)), detector=detector,
+                          database=tmp_path / "off.db")
+    try:
+        assert app.service.narratives is None and detector.narratives is False
+        for s, t in NEW_CLAIM:
+            await app.service.handle_message(msg(s, t))
+        rows = await app.db.execute_fetchall("SELECT COUNT(*) FROM narrative_members")
+        assert rows[0][0] == 0
+    finally:
+        detector.narratives = was
+        await app.close()

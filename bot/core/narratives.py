@@ -241,7 +241,7 @@ class NarrativeTracker:
     def __init__(self, repo, *, clusterer: NarrativeClusterer | None = None, min_assert: float = MIN_ASSERT_PROB,
                  keep_text: bool = True) -> None:
         self.repo = repo
-        self.clusterer = clusterer or NarrativeClusterer()
+        self.clusterer = clusterer if clusterer is not None else NarrativeClusterer()  # (an empty one is falsy)
         self.min_assert = min_assert
         self.keep_text = keep_text
         self._loaded = False
