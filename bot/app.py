@@ -105,6 +105,10 @@ async def build_app(
     )
     if config.narratives.enabled:
         _wire_narratives(service, detector, db, config.narratives)
+    else:  # no clustering; texts kept while it was on still go when their message is deleted
+        from .storage.narratives import SqliteNarrativeRepository
+
+        service.narrative_store = SqliteNarrativeRepository(db)
     from .sync import start_change_feed
 
     feed = await start_change_feed(db, service, detector)  # verdicts and modes set by other processes apply here

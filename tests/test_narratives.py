@@ -351,6 +351,12 @@ async def test_switched_off_nothing_is_clustered(tmp_path, detector):
             await app.service.handle_message(msg(s, t))
         rows = await app.db.execute_fetchall("SELECT COUNT(*) FROM narrative_members")
         assert rows[0][0] == 0
+        # a message clustered while it was on, deleted now: its text still goes
+        repo = SqliteNarrativeRepository(app.db)
+        await repo.add_member(member(await repo.create_cluster(unit(1, 0)), mid="kept", text="kept text"))
+        await app.service.handle_delete("discord", "c1", "kept")
+        rows = await app.db.execute_fetchall("SELECT COUNT(*) FROM narrative_members")
+        assert rows[0][0] == 0
     finally:
         detector.narratives = was
         await app.close()
