@@ -71,6 +71,37 @@ def test_memory_is_bounded_and_the_small_old_centres_go_first():
     assert c.add(big).created is False or c.centre(1) is None
 
 
+def test_the_default_bound_is_2048_centres():
+    c = NarrativeClusterer()
+    rng = np.random.default_rng(1)
+    for v in rng.normal(size=(2100, 512)):  # near-orthogonal: every vector starts a cluster
+        c.add(v)
+    assert c.max_centres == 2048 and len(c) == 2048
+
+
+def test_evicted_slots_are_reused_and_the_search_stays_right():
+    c = NarrativeClusterer(max_centres=2)
+    a, b, d = unit(1, 0, 0), unit(0, 1, 0), unit(0, 0, 1)
+    ka = c.add(a).cluster_key
+    kb = c.add(b).cluster_key
+    c.add(b)  # b is now the most recently touched
+    kd = c.add(d).cluster_key  # full: the oldest-touched (a) goes
+    assert len(c) == 2 and c.centre(ka) is None
+    assert c.add(b).cluster_key == kb and c.add(d).cluster_key == kd
+    hit = c.add(a)  # a comes back as a new cluster in the freed slot
+    assert hit.created and hit.cluster_key not in (ka, kb, kd) and len(c) == 2
+
+
+def test_restore_skips_centres_of_another_dimension():
+    c = NarrativeClusterer()
+    c.restore(7, unit(1, 0, 0), 4)
+    c.restore(8, [0.5, 0.5], 2)  # another encoder's vector: ignored
+    assert len(c) == 1 and c.centre(8) is None
+    hit = c.add(unit(1, 0.1, 0))
+    assert (hit.cluster_key, hit.size, hit.created) == (7, 5, False)
+    assert c.add(unit(0, 1, 0)).cluster_key > 7  # new keys continue after the restored ones
+
+
 def test_rekey_moves_a_centre_to_its_storage_id():
     c = NarrativeClusterer()
     c.add(unit(1, 0))
