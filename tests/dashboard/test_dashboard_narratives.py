@@ -203,3 +203,28 @@ async def test_the_page_says_when_clustering_is_switched_off(client, bot_app):
     await login(client, "alice")
     page = await (await client.get("/narratives")).text()
     assert "Clustering is switched off" in page and "No emerging narratives" in page
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [390, 1280])
+async def test_the_narrative_pages_fit_a_phone_and_the_draft_downloads(browser, live_server, seeded_narratives,
+                                                                       width):
+    from dashboard_helpers import ARTIFACTS, log_in
+
+    n = seeded_narratives
+    ctx = await browser.new_context(viewport={"width": width, "height": 844}, accept_downloads=True)
+    page = await ctx.new_page()
+    await log_in(page, live_server, "alice", "/narratives")
+    ARTIFACTS.mkdir(exist_ok=True)
+    for key, path in {"narratives": "/narratives", "narrative": f"/narratives/{n['spread']}"}.items():
+        await page.goto(live_server + path)
+        await page.screenshot(path=str(ARTIFACTS / f"dashboard-{width}-{key}.png"), full_page=True)
+        scroll, inner = await page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+        assert scroll <= inner, f"{key}: {scroll} px wide in a {inner} px window"
+    assert await page.evaluate("() => document.querySelectorAll('script:not([src])').length") == 0  # nothing injected
+    async with page.expect_download() as info:
+        await page.click("form.draft button[type=submit]")
+    download = await info.value
+    assert download.suggested_filename.endswith(".draft.yaml")
+    text = open(await download.path(), encoding="utf-8").read()
+    assert yaml.safe_load(text)["talking_points"][0]["draft"] and validate_draft(text) == []
