@@ -228,3 +228,20 @@ async def test_the_narrative_pages_fit_a_phone_and_the_draft_downloads(browser, 
     assert download.suggested_filename.endswith(".draft.yaml")
     text = open(await download.path(), encoding="utf-8").read()
     assert yaml.safe_load(text)["talking_points"][0]["draft"] and validate_draft(text) == []
+
+
+async def test_messages_handled_by_the_bot_show_up_as_a_cluster_across_servers(client, bot_app):
+    """End to end: the real service and detector cluster a claim no pack covers, posted in two servers."""
+    from dashboard_helpers import message
+
+    claim = [("guild-1", "Ukrainian troops shelled the Kramatorsk train station themselves to blame Russia."),
+             ("guild-2", "The Kramatorsk train station strike was carried out by Ukrainian troops to frame Russia."),
+             ("guild-1", "Ukrainian forces hit the Kramatorsk station with their own missile to blame Russia."),
+             ("guild-2", "Kramatorsk station was shelled by the Ukrainian army itself, a staged attack to blame Russia.")]
+    for i, (server, text) in enumerate(claim):
+        out = await bot_app.service.handle_message(message(server, "general", text, f"e2e-{i}", f"e2e-user-{i}"))
+        assert out.incident is None  # no talking point covers it
+    await login(client, "alice")
+    page = await (await client.get("/narratives?min_servers=2")).text()
+    assert "discord:guild-1" in page and "discord:guild-2" in page
+    assert sum(text in page for _, text in claim) >= 2  # representatives from the cluster
