@@ -328,6 +328,7 @@ async def narratives_ab(cfg, args) -> int:
             await app.close()
             return 1
         got: dict[tuple[str, str], list[float]] = {}
+        cpu: dict[tuple[str, str], list[float]] = {}
         try:
             app.detector.check("warm up NATO")
             for rnd in range(args.narratives_ab):
@@ -336,8 +337,10 @@ async def narratives_ab(cfg, args) -> int:
                     app.detector.narratives = wired if state == "on" else False
                     for kind in ("mixed", "on-topic"):
                         texts = workload(kind, args.n)
+                        cpu0 = time.process_time()  # the bot process's CPU (all threads): steadier than wall time
                         r = await closed_loop(app, f"{kind}-{state}-{rnd}", texts, args.concurrency)
                         got.setdefault((kind, state), []).append(r["msgs_per_s"])
+                        cpu.setdefault((kind, state), []).append((time.process_time() - cpu0) / len(texts) * 1e6)
             rss = vm_hwm_mb()
             clusters = len(tracker.clusterer)
             members = (await app.db.execute_fetchall("SELECT COUNT(*) FROM narrative_members"))[0][0]
@@ -351,6 +354,11 @@ async def narratives_ab(cfg, args) -> int:
         on, off = statistics.median(got[(kind, "on")]), statistics.median(got[(kind, "off")])
         runs = " ".join(f"{x:.0f}" for x in got[(kind, "on")]) + " / " + " ".join(f"{x:.0f}" for x in got[(kind, "off")])
         print(f"{kind:<9} {on:>8.0f} {off:>8.0f} {on / off:>7.3f}  {runs}")
+    print("bot-process CPU per message (µs, median; the encoder process does the same work either way)")
+    print(f"{'workload':<9} {'on':>8} {'off':>8} {'on/off':>7}")
+    for kind in ("mixed", "on-topic"):
+        on, off = statistics.median(cpu[(kind, "on")]), statistics.median(cpu[(kind, "off")])
+        print(f"{kind:<9} {on:>8.0f} {off:>8.0f} {on / off:>7.3f}")
     print(f"clusters in memory {clusters} (bound {tracker.clusterer.max_centres}); narrative members stored {members}; "
           f"peak RSS of the bot process {rss:.0f} MB")
     return 0

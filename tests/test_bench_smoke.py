@@ -76,4 +76,5 @@ def test_throughput_bench_compares_narrative_clustering_on_and_off(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     for kind in ("mixed", "on-topic"):  # workload, msg/s on, msg/s off, their ratio
         assert re.search(rf"^{kind}\s+\d+\s+\d+\s+[\d.]+\s+\d+ / \d+$", proc.stdout, re.M), proc.stdout
+        assert re.search(rf"^{kind}\s+\d+\s+\d+\s+[\d.]+$", proc.stdout, re.M), proc.stdout  # CPU per message
     assert re.search(r"clusters in memory \d+ \(bound 2048\)", proc.stdout), proc.stdout
