@@ -159,6 +159,7 @@ async def test_clusters_are_listed_by_growth_across_servers_with_representatives
     assert listed[0].servers == {"discord:g1": 1, "discord:g2": 1, "discord:g3": 1}
     assert listed[1].size == 5 and len(listed[1].representatives) == 3
     assert [c.id for c in await repo.list_clusters(since=T0 - timedelta(days=1), min_servers=2)] == [a]
+    assert [c.id for c in await repo.list_clusters(since=T0 - timedelta(days=1), min_members=4)] == [b]
     assert await repo.list_clusters(since=T0 + timedelta(days=1)) == []
     (cid, vec, size), *_ = await repo.centres()
     assert size in (3, 5) and vec.shape == (2,)

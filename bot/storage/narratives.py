@@ -77,9 +77,10 @@ class SqliteNarrativeRepository:
         return [(int(r["id"]), np.frombuffer(r["centre"], dtype=np.float32), int(r["size"])) for r in rows]
 
     async def list_clusters(self, *, since: datetime | None = None, min_servers: int = 1, limit: int = 50,
-                            scope: Scope = None) -> list[NarrativeCluster]:
+                            scope: Scope = None, min_members: int = 1) -> list[NarrativeCluster]:
         """Clusters with members since ``since`` (default: 7 days ago) in at least ``min_servers`` servers, sorted by
-        growth: servers in the window, then members in the window, then the latest member.
+        growth: servers in the window, then members in the window, then the latest member. ``min_members``: at least
+        that many members in the window.
 
         ``scope`` ("platform:server_id" keys; None = all servers): only clusters with a member in the window in one
         of those servers, and representatives from those servers only (the counts stay cross-server)."""
@@ -92,7 +93,7 @@ class SqliteNarrativeRepository:
             where = (" AND EXISTS (SELECT 1 FROM narrative_members s WHERE s.cluster_id = c.id AND s.created_at >= ?"
                      f" AND {clauses[0]})")
             params.insert(1, to_db_time(since))
-        params += [min_servers, limit]
+        params += [min_servers, min_members, limit]
         async with locked(self._db):
             rows = await fetch_all(
                 self._db,
@@ -100,7 +101,7 @@ class SqliteNarrativeRepository:
                 " COUNT(DISTINCT m.platform || ':' || m.server_id) AS servers"
                 " FROM narrative_clusters c JOIN narrative_members m ON m.cluster_id = c.id"
                 f" WHERE m.created_at >= ?{where} GROUP BY c.id, c.size, c.created_at"
-                " HAVING COUNT(DISTINCT m.platform || ':' || m.server_id) >= ?"
+                " HAVING COUNT(DISTINCT m.platform || ':' || m.server_id) >= ? AND COUNT(*) >= ?"
                 " ORDER BY servers DESC, recent DESC, last_at DESC LIMIT ?", params)
             return [await self._cluster(r, scope) for r in rows]
 

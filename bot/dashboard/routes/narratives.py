@@ -24,6 +24,7 @@ from ..web import DashboardError, access_of, form_of, login_required, state_of
 
 WINDOWS = (1, 7, 30)  # days
 MIN_SERVERS = (1, 2, 3)
+MIN_MEMBERS = (1, 2, 5, 10)  # messages in the window (default 2: a single message is not a narrative yet)
 MAX_CLAIM = 300  # as the pack loader's limit
 MAX_ID = 60
 
@@ -64,10 +65,12 @@ async def narratives_page(request: web.Request) -> web.StreamResponse:
     access = access_of(request)
     days = _choice(request.query.get("days"), WINDOWS, 7)
     min_servers = _choice(request.query.get("min_servers"), MIN_SERVERS, 1)
+    min_members = _choice(request.query.get("min_members"), MIN_MEMBERS, 2)
     clusters = await repo_of(request).list_clusters(since=d.clock() - timedelta(days=days), min_servers=min_servers,
-                                                    limit=50, scope=access.scope)
+                                                    min_members=min_members, limit=50, scope=access.scope)
     return d.render(request, "narratives.html", nav="narratives", clusters=[cluster_view(c, access) for c in clusters],
                     days=days, windows=WINDOWS, min_servers=min_servers, server_choices=MIN_SERVERS,
+                    min_members=min_members, member_choices=MIN_MEMBERS,
                     enabled=getattr(d.bot.service, "narratives", None) is not None)
 
 
