@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.core.models import Action
-from bot.core.spans import candidate_spans, own_words, sentences
+from bot.core.spans import candidate_spans, comments_on_claim, own_words, sentences, wrapped_in_quotes
 
 FILLER = ("I spent the morning repairing the fence in the garden and then walked the dog along the river. "
           "The weather was grey but pleasant, and the bakery on the corner had fresh rye bread again. "
@@ -68,3 +68,32 @@ def test_a_rebuttal_next_to_the_matched_sentence_keeps_the_card_back(detector):
             + " That is a lie and it was debunked long ago. " + FILLER)
     d = detector.check(text)
     assert d.action is not Action.REPLY
+
+
+@pytest.mark.parametrize("raw,quote_only", [
+    ('"Bucha was staged for the cameras."', True),
+    ("\u201cBucha was staged for the cameras.\u201d", True),
+    ("\u00abБуча \u2014 постановка для камер.\u00bb", True),
+    ("\u201eButscha war inszeniert.\u201c", True),
+    ('  "Bucha was staged for the cameras."  ', True),
+    ('"Bucha" was staged for the "cameras"', False),  # quotation marks inside: not one quotation
+    ('Bucha was staged for the cameras.', False),
+    ('"Bucha was staged for the cameras.', False),  # never closed
+    ('""', False),
+])
+def test_a_message_wholly_in_quotation_marks_is_a_quote(raw, quote_only):
+    scope = own_words(raw)
+    assert (scope.quote_only, scope.quoted) == (quote_only, quote_only)
+    assert wrapped_in_quotes(raw) is quote_only
+
+
+@pytest.mark.parametrize("span,neighbour,topical,comments", [
+    (["bucha", "stage"], ["soup", "recip", "afternoon"], False,  # small talk, long, no shared word: not about it
+     False),
+    (["bucha", "stage"], ["bucha", "satellit"], False, True),  # shares a word with the claim
+    (["bucha", "stage"], ["russia", "troop"], True, True),  # uses the topic's vocabulary
+    (["bucha", "stage"], ["lie"], False, True),  # a short reaction ("That is a lie.") is about the claim
+])
+def test_a_neighbour_comments_on_the_claim_only_when_related(span, neighbour, topical, comments):
+    chars = 20 if neighbour == ["lie"] else 90
+    assert comments_on_claim(span, neighbour, chars, topical) is comments

@@ -31,7 +31,8 @@ from .policy import Evidence, Thresholds, decide
 from .ports import Encoder
 from .retrieval import STOPWORDS, HybridIndex, stem, stems as _stems
 from .verifier import Verifier, centered, lead, load_verifier, signals, topic_direction
-from .spans import MAX_SPANS, SPAN_MIN_CHARS, candidate_spans, own_words, sentences
+from .spans import (MAX_SPANS, NEIGHBOUR_ALWAYS_CONTRARY, NEIGHBOUR_CONTRARY_IF_ON_CLAIM, SPAN_MIN_CHARS,
+                    candidate_spans, comments_on_claim, own_words, sentences)
 from .stance import (
     CUES,
     STANCE_INDEX,
@@ -57,7 +58,7 @@ class Span:
     text: str  # normalised
     stems: list[str]
     bounds: tuple[int, int]  # character offsets in the message as received
-    context: str  # the span with a sentence on each side, as written (normalised only if this span is chosen)
+    neighbours: tuple[str, ...] = ()  # the sentence on each side, as written (normalised only if this span is chosen)
 
 
 @dataclass(frozen=True)
@@ -242,8 +243,9 @@ class Detector:
             norm = normalize(raw[a:b]).text
             st = _stems(norm)
             if self._gate_stems(st):
-                wide = bounds[max(0, lo - 1)][0], bounds[min(len(bounds), hi + 1) - 1][1]
-                out.append(Span(norm, st, (a, b), raw[wide[0]:wide[1]]))
+                nb = tuple(raw[x:y] for x, y in (bounds[lo - 1] if lo > 0 else (0, 0),
+                                                    bounds[hi] if hi < len(bounds) else (0, 0)) if y > x)
+                out.append(Span(norm, st, (a, b), nb))
                 if len(out) >= MAX_SPANS:
                     break
         return tuple(out)
@@ -387,7 +389,7 @@ class Detector:
                 verdict=self._overlay_verdict(server_id, q, best),
                 reply_threshold=policy.reply_threshold if policy else None,
                 review_only=bool(policy and policy.review_only),
-                no_reply=_no_reply_reason(p, span),
+                no_reply=_no_reply_reason(p, span, self._gate_stems),
                 verified=verified,
             ),
             t,
@@ -434,18 +436,28 @@ class Detector:
         return bool(pos[mask][np.argmax(sims[mask])])
 
 
-# Cue families that, found around a matched span but not in it, say the author argues with or attributes it.
-_CONTRARY_CUES = np.array([name in ("negation", "debunk", "attribution", "sarcasm", "question") for name, _ in CUES])
+# Cue families that, found in a sentence next to a matched span (and not in the span), say the author argues with
+# or attributes it: some always, some only when that sentence comments on the span's claim (bot.core.spans).
+_CONTRARY_ALWAYS = np.array([name in NEIGHBOUR_ALWAYS_CONTRARY for name, _ in CUES])
+_CONTRARY_ON_CLAIM = np.array([name in NEIGHBOUR_CONTRARY_IF_ON_CLAIM for name, _ in CUES])
 
 
-def _no_reply_reason(p: Prepared, span: Span | None) -> str | None:
+def _no_reply_reason(p: Prepared, span: Span | None, gate=None) -> str | None:
     """Why a confident assertion must not earn a card here (a moderator still sees it), or None."""
     if p.quote_only:
         return "the message only quotes someone"
     if span is not None:
-        around = cue_features(normalize(span.context).text) - cue_features(span.text)
-        if (around[_CONTRARY_CUES] > 0).any():
-            return "the sentences around the matched span may argue with it or attribute it"
+        own = cue_features(span.text)
+        for raw in span.neighbours:
+            norm = normalize(raw).text
+            extra = cue_features(norm) - own
+            if (extra[_CONTRARY_ALWAYS] > 0).any():
+                return "the sentences around the matched span may argue with it or attribute it"
+            if (extra[_CONTRARY_ON_CLAIM] > 0).any():
+                st = _stems(norm)
+                topical = gate(st) if gate is not None else True
+                if comments_on_claim(span.stems, st, len(norm), topical):
+                    return "the sentences around the matched span may argue with it or attribute it"
     return None
 
 

@@ -27,6 +27,19 @@ SPAN_SCAN_CHARS = 8000  # raw characters of a message looked at for spans
 MIN_SENTENCE_CHARS = 25  # a shorter piece is joined to its neighbour ("Sure." "Lol.")
 
 _QUOTE_LINE = re.compile(r"^\s*>")
+# Quotation-mark pairs that can wrap a whole message (ASCII, English/Ukrainian/Russian/German typographic ones).
+_WRAPPING_QUOTES = (('"', '"'), ("\u201c", "\u201d"), ("\u00ab", "\u00bb"), ("\u201e", "\u201c"), ("\u201e", "\u201d"),
+                    ("\u00bb", "\u00ab"), ("\u2018", "\u2019"), ("\u201d", "\u201d"))
+_QUOTE_CHARS = frozenset("".join(a + b for a, b in _WRAPPING_QUOTES))
+
+# A sentence next to the matched span of a long message is read for contrary cues (negation, debunking,
+# attribution, sarcasm, a question) only when it comments on the span's claim: it shares a content word with the
+# span, uses the topic's vocabulary (passes the gate), or is a short reaction ("Not true." "Really?"). Small
+# talk around a claim ("Does anyone know a soup recipe that does not take all day?") is not an argument with it.
+# Debunking, attribution and sarcasm cues are rare in small talk and always count (precision first).
+SHORT_NEIGHBOUR_CHARS = 60
+NEIGHBOUR_ALWAYS_CONTRARY = ("debunk", "attribution", "sarcasm")
+NEIGHBOUR_CONTRARY_IF_ON_CLAIM = ("negation", "question")
 _SENTENCE_END = re.compile(r"(?<=[.!?…。])[\"'»“”)\]]*\s+|\n+")
 
 
@@ -39,8 +52,23 @@ class Scope:
     quote_only: bool  # the message is nothing but a quote
 
 
+def wrapped_in_quotes(raw: str) -> bool:
+    """True if the whole message is one quotation: it opens and closes with a matching pair of quotation marks
+    and no quotation mark stands inside (``"Bucha was staged"``, not ``"A" and "B"``)."""
+    s = raw.strip()
+    if len(s) < 3 or s[0] not in _QUOTE_CHARS:
+        return False
+    for left, right in _WRAPPING_QUOTES:
+        if s[0] == left and s[-1] == right:
+            return not any(c in _QUOTE_CHARS for c in s[1:-1]) and bool(s[1:-1].strip())
+    return False
+
+
 def own_words(raw: str) -> Scope:
-    """Drop quoted lines (``>``) from ``raw``; keep everything when nothing else is left."""
+    """Drop quoted lines (``>``) from ``raw``; keep everything when nothing else is left. A message wholly
+    wrapped in quotation marks is someone quoting: decided as a whole, never a card (``quote_only``)."""
+    if wrapped_in_quotes(raw):
+        return Scope(raw, True, True)
     if ">" not in raw:
         return Scope(raw, False, False)
     lines = raw.splitlines()
@@ -85,3 +113,9 @@ def candidate_spans(n: int) -> list[tuple[int, int]]:
     if n < 2:
         return []
     return [(i, i + 1) for i in range(n)] + [(i, i + 2) for i in range(n - 1)]
+
+
+def comments_on_claim(span_stems: list[str], neighbour_stems: list[str], neighbour_chars: int, topical: bool) -> bool:
+    """Whether a sentence next to a matched span comments on its claim (see :data:`SHORT_NEIGHBOUR_CHARS`):
+    it is topical, short, or shares a content word (stem) with the span."""
+    return topical or neighbour_chars <= SHORT_NEIGHBOUR_CHARS or bool(set(span_stems) & set(neighbour_stems))
