@@ -85,6 +85,8 @@ def test_a_message_wholly_in_quotation_marks_is_a_quote(raw, quote_only):
     scope = own_words(raw)
     assert (scope.quote_only, scope.quoted) == (quote_only, quote_only)
     assert wrapped_in_quotes(raw) is quote_only
+    # a quote is read as the words it quotes; anything else is left as written
+    assert scope.text == (raw.strip()[1:-1] if quote_only else raw)
 
 
 @pytest.mark.parametrize("span,neighbour,topical,comments", [

@@ -60,6 +60,7 @@ class Span:
     stems: list[str]
     bounds: tuple[int, int]  # character offsets in the message as received
     neighbours: tuple[str, ...] = ()  # the sentence on each side, as written (normalised only if this span is chosen)
+    single: bool = True  # one sentence (False: two neighbouring sentences)
 
 
 @dataclass(frozen=True)
@@ -247,7 +248,7 @@ class Detector:
             if self._gate_stems(st):
                 nb = tuple(raw[x:y] for x, y in (bounds[lo - 1] if lo > 0 else (0, 0),
                                                     bounds[hi] if hi < len(bounds) else (0, 0)) if y > x)
-                out.append(Span(norm, st, (a, b), nb))
+                out.append(Span(norm, st, (a, b), nb, hi - lo == 1))
                 if len(out) >= MAX_SPANS:
                     break
         return tuple(out)
@@ -341,7 +342,7 @@ class Detector:
         best[~allowed] = -1.0
         return best
 
-    def _genre(self, qs: np.ndarray, pick: int) -> float:
+    def _genre(self, p: Prepared, qs: np.ndarray, pick: int) -> float:
         """The verifier's genre score. It was trained on whole messages: a long message's genre is that of the
         whole (a news lede or an address stays news even where one sentence reads like a claim) averaged with
         that of the matched span (a claim among small talk stays a claim)."""
@@ -381,7 +382,7 @@ class Detector:
                         claim=float(doc_sims[n_ex + best]), centered_best=float(cen[best]),
                         centered_margin=lead(cen, best), margin=lead(np.where(allowed, sem, -1.0), best),
                         knn=knn, probs=probs, cues=cues, chars=len(norm_text),
-                        genre=self._genre(qs, pick))
+                        genre=self._genre(p, qs, pick))
         verified = self.verifier.probability(named) if self.verifier is not None else None
         policy = self.point_policy(server_id, tp.id) if self._policies else None
         v = decide(

@@ -47,7 +47,8 @@ _SENTENCE_END = re.compile(r"(?<=[.!?…。])[\"'»“”)\]]*\s+|\n+")
 class Scope:
     """The part of a raw message the author wrote themselves."""
 
-    text: str  # the author's own lines (the whole message when it has no quote, or is only a quote)
+    text: str  # the author's own lines (the whole message when it has no quote, or is only a quote; the words
+    # inside the quotation marks when the whole message is wrapped in them)
     quoted: bool  # the message quoted someone
     quote_only: bool  # the message is nothing but a quote
 
@@ -66,9 +67,11 @@ def wrapped_in_quotes(raw: str) -> bool:
 
 def own_words(raw: str) -> Scope:
     """Drop quoted lines (``>``) from ``raw``; keep everything when nothing else is left. A message wholly
-    wrapped in quotation marks is someone quoting: decided as a whole, never a card (``quote_only``)."""
+    wrapped in quotation marks is someone quoting: decided on what it quotes (without the marks, so it is read
+    as the words are), never a card (``quote_only``)."""
     if wrapped_in_quotes(raw):
-        return Scope(raw, True, True)
+        s = raw.strip()
+        return Scope(s[1:-1].strip(), True, True)
     if ">" not in raw:
         return Scope(raw, False, False)
     lines = raw.splitlines()
