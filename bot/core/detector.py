@@ -241,10 +241,15 @@ class Detector:
     def _spans(self, raw: str) -> tuple[Span, ...]:
         bounds = sentences(raw, skip_quotes=True)
         out: list[Span] = []
+        on_topic: dict[int, bool] = {}  # sentence index -> it passed the gate on its own
         for lo, hi in candidate_spans(len(bounds)):
+            if hi - lo > 1 and not all(on_topic.get(i) for i in range(lo, hi)):
+                continue  # a pair is for a claim spread over two on-topic sentences, not a claim and small talk
             a, b = bounds[lo][0], bounds[hi - 1][1]
             norm = normalize(raw[a:b]).text
             st = _stems(norm)
+            if hi - lo == 1:
+                on_topic[lo] = self._gate_stems(st)
             if self._gate_stems(st):
                 nb = tuple(raw[x:y] for x, y in (bounds[lo - 1] if lo > 0 else (0, 0),
                                                     bounds[hi] if hi < len(bounds) else (0, 0)) if y > x)
@@ -343,13 +348,17 @@ class Detector:
         return best
 
     def _genre(self, p: Prepared, qs: np.ndarray, pick: int) -> float:
-        """The verifier's genre score. It was trained on whole messages: a long message's genre is that of the
-        whole (a news lede or an address stays news even where one sentence reads like a claim) averaged with
-        that of the matched span (a claim among small talk stays a claim)."""
+        """The verifier's genre score. It was trained on whole messages. When a span of a long message is decided
+        on, the whole message's genre counts as much as the message is on topic, the matched span's for the rest:
+        a news article or an address, on topic throughout, stays news even where one sentence reads like a claim;
+        a claim among small talk stays a claim (the small talk says nothing about the claim's genre)."""
         if self.verifier is None:
             return 0.0
         whole = self.verifier.genre(qs[0], self._encoder_name)
-        return whole if pick == 0 else 0.5 * (whole + self.verifier.genre(qs[pick], self._encoder_name))
+        if pick == 0:
+            return whole
+        w = on_topic_share(p)
+        return w * whole + (1.0 - w) * self.verifier.genre(qs[pick], self._encoder_name)
 
     def _decide(self, p: Prepared, qs: np.ndarray, allowed, server_id) -> Decision:
         """Decide on the best-matching of the whole message and its spans (``qs``: their embeddings, whole first)."""
@@ -448,6 +457,11 @@ class Detector:
         if not mask.any():
             return None
         return bool(pos[mask][np.argmax(sims[mask])])
+
+
+def on_topic_share(p: Prepared) -> float:
+    """The share of a long message (normalised characters) in its sentences that pass the gate on their own."""
+    return min(1.0, sum(len(s.text) for s in p.spans if s.single) / max(1, len(p.text)))
 
 
 # Cue families that, found in a sentence next to a matched span (and not in the span), say the author argues with

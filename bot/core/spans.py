@@ -8,8 +8,9 @@ Two things a whole-message decision gets wrong:
   but can never earn a card (see :attr:`Scope.quote_only`).
 - **Long messages.** A sentence embedding of 2,000 characters is an average of everything in it, so one
   assertion among ten unrelated sentences disappears. Long messages are also cut into sentence spans (single
-  sentences and neighbouring pairs); the detector scores every span that passes the cheap gate and decides on
-  the best-matching one, reading the sentences around it for contrary cues.
+  sentences, and neighbouring pairs of sentences that each pass the cheap gate: a claim spread over two
+  sentences, never a claim plus small talk); the detector scores every span that passes the gate and decides
+  on the best-matching one, reading the sentences around it for contrary cues.
 
 Pure functions on raw text; the detector normalises what they return.
 """
