@@ -582,6 +582,10 @@ def buried_report(rows: list[dict], detector, seed: int, sizes: Sequence[int]) -
               + "  ".join(f"{sum(v) / len(v):>5.0%}" for _, v in sorted(by_lang.items()))
               + f"   (mean length {mean:.0f})")
         out[f"buried_{size}"] = sum(hits) / len(hits)
+        out[f"buried_{size}_of_found_alone"] = kept
+        for half, parity in (("tune", 1), ("check", 0)):  # dev set halves: choose on the tuning half only
+            sel = [h for h, r in zip(hits, asserts) if int(r["id"].rsplit("-", 1)[1]) % 2 == parity]
+            out[f"buried_{size}_{half}"] = sum(sel) / max(1, len(sel))
     return out
 
 
