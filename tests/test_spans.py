@@ -33,6 +33,24 @@ def test_sentences_are_offsets_that_join_short_pieces_and_skip_quotes():
         "Sure. That is a long enough sentence to stand alone!", "Another line here that is long enough"]
 
 
+@pytest.mark.parametrize("raw,expected", [
+    ("everyone knows Ukraine is the most corrupt country in Europe The town library extended its opening hours",
+     ["everyone knows Ukraine is the most corrupt country in Europe", "The town library extended its opening hours"]),
+    ("у них на ЧАЭС всё готово для грязной бомбы Наша кошка решила, что корзина теперь её кровать",
+     ["у них на ЧАЭС всё готово для грязной бомбы", "Наша кошка решила, что корзина теперь её кровать"]),
+    ("нас просто посварили політики з Заходу Хтось знає рецепт супу з сочевиці на вечір",
+     ["нас просто посварили політики з Заходу", "Хтось знає рецепт супу з сочевиці на вечір"]),
+    ("In Kiew regieren seit Jahren die Nazis, das weiß jeder Die Bahn war heute wieder viel zu spät",
+     ["In Kiew regieren seit Jahren die Nazis, das weiß jeder", "Die Bahn war heute wieder viel zu spät"]),
+    # "I", a word after a capital, a name do not start a sentence; a short piece is joined back ("The Guardian")
+    ("this whole story was reported yesterday by The Guardian", ["this whole story was reported yesterday by The Guardian"]),
+    ("what I think is that NATO provoked the whole war in Ukraine", ["what I think is that NATO provoked the whole war in Ukraine"]),
+    ("NATO Kept Creeping East, everyone knows it", ["NATO Kept Creeping East, everyone knows it"]),
+])
+def test_sentences_run_together_without_a_full_stop_are_split(raw, expected):
+    assert [raw[a:b] for a, b in sentences(raw)] == expected
+
+
 def test_spans_are_sentences_then_neighbouring_pairs():
     assert candidate_spans(3) == [(0, 1), (1, 2), (2, 3), (0, 2), (1, 3)]
     assert candidate_spans(1) == []

@@ -41,7 +41,17 @@ _QUOTE_CHARS = frozenset("".join(a + b for a, b in _WRAPPING_QUOTES))
 SHORT_NEIGHBOUR_CHARS = 60
 NEIGHBOUR_ALWAYS_CONTRARY = ("debunk", "attribution", "sarcasm")
 NEIGHBOUR_CONTRARY_IF_ON_CLAIM = ("negation", "question")
-_SENTENCE_END = re.compile(r"(?<=[.!?…。])[\"'»“”)\]]*\s+|\n+")
+# Chat often runs sentences together without a full stop ("...most corrupt country in Europe The town library
+# is..."): a capitalised pronoun, article or question word right after a lower-case word starts a new sentence
+# (these words are written in lower case inside a sentence; "I" and the German "Sie" are left out: they are not).
+_OPENERS = ("The|This|That|These|Those|My|Our|We|They|He|She|It|You|Does|Do|Did|Is|Are|Was|Were|What|Why|How|"
+            "Someone|Somebody|Anyone|Anybody|Everyone|Everybody|Nobody|"
+            "Я|Мы|Вы|Ты|Он|Она|Они|Это|Этот|Эта|Наш|Наша|Наше|Наши|Мой|Моя|Моё|Мое|Мои|Кто|Что|Почему|Зачем|"
+            "Кто-нибудь|Кто-то|Никто|Все|Всем|"
+            "Ми|Ви|Ти|Він|Вона|Вони|Це|Цей|Ця|Наші|Мій|Моє|Мої|Хто|Що|Чому|Навіщо|Хтось|Ніхто|Усі|Всі|Всім|"
+            "Ich|Wir|Du|Er|Es|Der|Die|Das|Mein|Meine|Unser|Unsere|Warum|Wieso|Jemand|Niemand|Alle")
+_SENTENCE_END = re.compile(r"(?<=[.!?…。])[\"'»“”)\]]*\s+|\n+"
+                           rf"|(?<=[a-zäöüßа-яёіїєґ])[ \t]+(?=(?:{_OPENERS})\b)")
 
 
 @dataclass(frozen=True)
