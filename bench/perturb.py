@@ -63,6 +63,21 @@ def perturbation(level: str) -> Callable[[PerturbFn], PerturbFn]:
     return register
 
 
+# Perturbations after which a change of decision is the correct behaviour: name -> the expected outcome given the
+# original's. A message wholly wrapped in quotation marks is someone quoting the claim, not asserting it: it may
+# reach a moderator but never earns a card (bot.core.spans.own_words), so a reply is expected to become review.
+Outcome = tuple[str, "str | None"]
+EXPECTED: dict[str, Callable[[Outcome], Outcome]] = {
+    "quoted": lambda before: ("review", before[1]) if before[0] == "reply" else before,
+}
+
+
+def expected_outcome(name: str, before: Outcome) -> Outcome:
+    """What the perturbed message should be decided as, given the original's (action, talking point)."""
+    fn = EXPECTED.get(name)
+    return fn(before) if fn is not None else before
+
+
 def rng_for(seed: int, message_id: str, name: str) -> random.Random:
     """The generator for one (message, perturbation): string seeds are hashed with SHA-512, so this is the
     same in every run and independent of the order the variants are made in."""
@@ -471,7 +486,7 @@ def flip_report(rows: list[dict], detector, seed: int, names: Sequence[str], wor
     d_assert: dict[str, list[float]] = defaultdict(list)  # ... or P(assert), when both were scored
     flips: list[Flip] = []
     for r, name, text in plan:
-        before, after = outcome(decided[r["text"]]), outcome(decided[text])
+        before, after = expected_outcome(name, outcome(decided[r["text"]])), outcome(decided[text])
         lang_changed[name] += decided[r["text"]].lang != decided[text].lang
         if r["label"] == "assert" and _stance(decided[r["text"]]) == "assert" and _stance(decided[text]) == "refute":
             to_refute[name] += 1
@@ -490,6 +505,10 @@ def flip_report(rows: list[dict], detector, seed: int, names: Sequence[str], wor
 
     total = len(flips), len(plan)
     print(f"\n=== flip rate: (action, talking point) changed by the perturbation; target <= 2 % ===")
+    for name in names:
+        if name in EXPECTED:
+            print(f"({name}: a change is expected here and not counted as a flip - a reply becomes review; "
+                  f"a flip is a decision other than that)")
     print(f"overall {_rate(*total)}")
     for title, table in (("level", per_level), ("language", per_lang), ("gold label", per_label)):
         print(f"\nby {title}:")
@@ -563,6 +582,10 @@ def buried_report(rows: list[dict], detector, seed: int, sizes: Sequence[int]) -
               + "  ".join(f"{sum(v) / len(v):>5.0%}" for _, v in sorted(by_lang.items()))
               + f"   (mean length {mean:.0f})")
         out[f"buried_{size}"] = sum(hits) / len(hits)
+        out[f"buried_{size}_of_found_alone"] = kept
+        for half, parity in (("tune", 1), ("check", 0)):  # dev set halves: choose on the tuning half only
+            sel = [h for h, r in zip(hits, asserts) if int(r["id"].rsplit("-", 1)[1]) % 2 == parity]
+            out[f"buried_{size}_{half}"] = sum(sel) / max(1, len(sel))
     return out
 
 

@@ -184,10 +184,35 @@ def test_html_tags_removed_text_kept(raw: str, expected: str) -> None:
         ("see (1) here and print(1)", "see (1) here and print(1)"),  # only at either end, only whole tokens
         ("#StandWithUkraine #1", "#standwithukraine"),
         ("(1) #2 [3]", ""),
+        ("Bucha was staged (edited)", "bucha was staged"),  # a chat client's edit marker, copied along
+        ("Буча постановка (изменено)", "буча постановка"),
+        ("Буча постановка (Змінено) #2", "буча постановка"),
+        ("Butscha war inszeniert (bearbeitet)", "butscha war inszeniert"),
+        ("Bucha was staged ...", "bucha was staged"),  # an ellipsis standing apart
+        ("… Bucha was staged …", "bucha was staged"),
+        ("so... Bucha was staged...", "so... bucha was staged..."),  # written onto a word: text
+        ("Bucha ... was staged", "bucha ... was staged"),  # only at either end
+        ("the edit (edited) stays inside", "the edit (edited) stays inside"),
     ],
 )
 def test_junk_tokens_at_the_ends_removed(raw: str, expected: str) -> None:
     assert normalize(raw).text == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Bucha was staged [source](https://example.com/a)", "bucha was staged"),  # only says "a link"
+        ("Буча постановка [источник](https://example.com/a)", "буча постановка"),
+        ("Буча постановка [Джерело](https://example.com/a)", "буча постановка"),
+        ("Butscha war inszeniert [Quelle:](https://example.com/a)", "butscha war inszeniert"),
+        ("[Bucha was staged](https://example.com/a)", "bucha was staged"),  # the author's words stay
+        ("read [the UN report](https://example.com/a)", "read the un report"),
+    ],
+)
+def test_a_link_whose_text_only_says_link_is_a_bare_url(raw: str, expected: str) -> None:
+    result = normalize(raw)
+    assert (result.text, result.urls) == (expected, ("https://example.com/a",))
 
 
 def test_result_type_and_defaults() -> None:

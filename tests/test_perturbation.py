@@ -178,3 +178,34 @@ def test_assertion_followed_by_small_talk_keeps_its_reply(detector) -> None:
     texts = [f"{text} {' '.join(perturb.FILLERS[lang][:3])}" for _, lang, _, text in ASSERTIONS]
     decided = detector.check_many(texts)
     assert [(d.action, d.talking_point_id) for d in decided] == [(Action.REPLY, e[2]) for e in ASSERTIONS]
+
+
+# ------------------------------------------------------------------------------ long messages and quotes
+
+
+@pytest.mark.parametrize("size", [2000, 4000])
+@pytest.mark.parametrize("example", ASSERTIONS, ids=[e[0] for e in ASSERTIONS])
+def test_an_assertion_buried_in_small_talk_is_found_and_its_span_named(detector, example, size: int) -> None:
+    """Issue #13: one assertion among ~2,000 (or 4,000) characters of small talk in its language is still seen,
+    and the explanation names the sentence the decision rests on."""
+    ident, lang, point, text = example
+    message = perturb.bury(text, lang, perturb.rng_for(SEED, ident, f"bury{size}"), size)
+    d = detector.check(message)
+    assert (d.action is not Action.NONE, d.talking_point_id, d.stance) == (True, point, Stance.ASSERT)
+    a, b = d.explanation.span
+    start = message.index(text.rstrip("."))
+    assert a < start + len(text) and b > start  # the span is (part of) the assertion ...
+    assert b - a <= len(text) + 120  # ... with at most one short neighbour, not the small talk around it
+    assert f"{a}-{b}" in d.explanation.reason
+
+
+@pytest.mark.parametrize("quotes", [('"', '"'), ("\u201c", "\u201d"), ("\u00ab", "\u00bb"), ("\u201e", "\u201c")])
+@pytest.mark.parametrize("example", ASSERTIONS, ids=[e[0] for e in ASSERTIONS])
+def test_a_message_wholly_in_quotation_marks_is_seen_but_never_gets_a_card(detector, originals, example,
+                                                                          quotes) -> None:
+    """Someone quoting a claim (the whole message in quotation marks) is read as the words it quotes: what
+    would get a card goes to a moderator instead."""
+    _, lang, point, text = example
+    d = detector.check(f"{quotes[0]}{text}{quotes[1]}")
+    assert (d.action, d.talking_point_id, d.lang) == (Action.REVIEW, point, lang)
+    assert "quotes someone" in d.explanation.reason

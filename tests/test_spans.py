@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.core.models import Action
-from bot.core.spans import candidate_spans, own_words, sentences
+from bot.core.spans import candidate_spans, comments_on_claim, own_words, sentences, wrapped_in_quotes
 
 FILLER = ("I spent the morning repairing the fence in the garden and then walked the dog along the river. "
           "The weather was grey but pleasant, and the bakery on the corner had fresh rye bread again. "
@@ -31,6 +31,24 @@ def test_sentences_are_offsets_that_join_short_pieces_and_skip_quotes():
         "Sure. That is a long enough sentence to stand alone!\n> a quoted line", "Another line here that is long enough"]
     assert [raw[a:b] for a, b in sentences(raw, skip_quotes=True)] == [
         "Sure. That is a long enough sentence to stand alone!", "Another line here that is long enough"]
+
+
+@pytest.mark.parametrize("raw,expected", [
+    ("everyone knows Ukraine is the most corrupt country in Europe The town library extended its opening hours",
+     ["everyone knows Ukraine is the most corrupt country in Europe", "The town library extended its opening hours"]),
+    ("у них на ЧАЭС всё готово для грязной бомбы Наша кошка решила, что корзина теперь её кровать",
+     ["у них на ЧАЭС всё готово для грязной бомбы", "Наша кошка решила, что корзина теперь её кровать"]),
+    ("нас просто посварили політики з Заходу Хтось знає рецепт супу з сочевиці на вечір",
+     ["нас просто посварили політики з Заходу", "Хтось знає рецепт супу з сочевиці на вечір"]),
+    ("In Kiew regieren seit Jahren die Nazis, das weiß jeder Die Bahn war heute wieder viel zu spät",
+     ["In Kiew regieren seit Jahren die Nazis, das weiß jeder", "Die Bahn war heute wieder viel zu spät"]),
+    # "I", a word after a capital, a name do not start a sentence; a short piece is joined back ("The Guardian")
+    ("this whole story was reported yesterday by The Guardian", ["this whole story was reported yesterday by The Guardian"]),
+    ("what I think is that NATO provoked the whole war in Ukraine", ["what I think is that NATO provoked the whole war in Ukraine"]),
+    ("NATO Kept Creeping East, everyone knows it", ["NATO Kept Creeping East, everyone knows it"]),
+])
+def test_sentences_run_together_without_a_full_stop_are_split(raw, expected):
+    assert [raw[a:b] for a, b in sentences(raw)] == expected
 
 
 def test_spans_are_sentences_then_neighbouring_pairs():
@@ -68,3 +86,34 @@ def test_a_rebuttal_next_to_the_matched_sentence_keeps_the_card_back(detector):
             + " That is a lie and it was debunked long ago. " + FILLER)
     d = detector.check(text)
     assert d.action is not Action.REPLY
+
+
+@pytest.mark.parametrize("raw,quote_only", [
+    ('"Bucha was staged for the cameras."', True),
+    ("\u201cBucha was staged for the cameras.\u201d", True),
+    ("\u00abБуча \u2014 постановка для камер.\u00bb", True),
+    ("\u201eButscha war inszeniert.\u201c", True),
+    ('  "Bucha was staged for the cameras."  ', True),
+    ('"Bucha" was staged for the "cameras"', False),  # quotation marks inside: not one quotation
+    ('Bucha was staged for the cameras.', False),
+    ('"Bucha was staged for the cameras.', False),  # never closed
+    ('""', False),
+])
+def test_a_message_wholly_in_quotation_marks_is_a_quote(raw, quote_only):
+    scope = own_words(raw)
+    assert (scope.quote_only, scope.quoted) == (quote_only, quote_only)
+    assert wrapped_in_quotes(raw) is quote_only
+    # a quote is read as the words it quotes; anything else is left as written
+    assert scope.text == (raw.strip()[1:-1] if quote_only else raw)
+
+
+@pytest.mark.parametrize("span,neighbour,topical,comments", [
+    (["bucha", "stage"], ["soup", "recip", "afternoon"], False,  # small talk, long, no shared word: not about it
+     False),
+    (["bucha", "stage"], ["bucha", "satellit"], False, True),  # shares a word with the claim
+    (["bucha", "stage"], ["russia", "troop"], True, True),  # uses the topic's vocabulary
+    (["bucha", "stage"], ["lie"], False, True),  # a short reaction ("That is a lie.") is about the claim
+])
+def test_a_neighbour_comments_on_the_claim_only_when_related(span, neighbour, topical, comments):
+    chars = 20 if neighbour == ["lie"] else 90
+    assert comments_on_claim(span, neighbour, chars, topical) is comments

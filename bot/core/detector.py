@@ -32,7 +32,8 @@ from .policy import Evidence, Thresholds, decide
 from .ports import Encoder
 from .retrieval import STOPWORDS, HybridIndex, stem, stems as _stems
 from .verifier import Verifier, centered, lead, load_verifier, signals, topic_direction
-from .spans import MAX_SPANS, SPAN_MIN_CHARS, candidate_spans, own_words, sentences
+from .spans import (MAX_SPANS, NEIGHBOUR_ALWAYS_CONTRARY, NEIGHBOUR_CONTRARY_IF_ON_CLAIM, SPAN_MIN_CHARS,
+                    candidate_spans, comments_on_claim, own_words, sentences)
 from .stance import (
     CUES,
     STANCE_INDEX,
@@ -58,7 +59,8 @@ class Span:
     text: str  # normalised
     stems: list[str]
     bounds: tuple[int, int]  # character offsets in the message as received
-    context: str  # the span with a sentence on each side, as written (normalised only if this span is chosen)
+    neighbours: tuple[str, ...] = ()  # the sentence on each side, as written (normalised only if this span is chosen)
+    single: bool = True  # one sentence (False: two neighbouring sentences)
 
 
 @dataclass(frozen=True)
@@ -239,13 +241,19 @@ class Detector:
     def _spans(self, raw: str) -> tuple[Span, ...]:
         bounds = sentences(raw, skip_quotes=True)
         out: list[Span] = []
+        on_topic: dict[int, bool] = {}  # sentence index -> it passed the gate on its own
         for lo, hi in candidate_spans(len(bounds)):
+            if hi - lo > 1 and not all(on_topic.get(i) for i in range(lo, hi)):
+                continue  # a pair is for a claim spread over two on-topic sentences, not a claim and small talk
             a, b = bounds[lo][0], bounds[hi - 1][1]
             norm = normalize(raw[a:b]).text
             st = _stems(norm)
+            if hi - lo == 1:
+                on_topic[lo] = self._gate_stems(st)
             if self._gate_stems(st):
-                wide = bounds[max(0, lo - 1)][0], bounds[min(len(bounds), hi + 1) - 1][1]
-                out.append(Span(norm, st, (a, b), raw[wide[0]:wide[1]]))
+                nb = tuple(raw[x:y] for x, y in (bounds[lo - 1] if lo > 0 else (0, 0),
+                                                    bounds[hi] if hi < len(bounds) else (0, 0)) if y > x)
+                out.append(Span(norm, st, (a, b), nb, hi - lo == 1))
                 if len(out) >= MAX_SPANS:
                     break
         return tuple(out)
@@ -339,14 +347,18 @@ class Detector:
         best[~allowed] = -1.0
         return best
 
-    def _genre(self, qs: np.ndarray, pick: int) -> float:
-        """The verifier's genre score. It was trained on whole messages: a long message's genre is that of the
-        whole (a news lede or an address stays news even where one sentence reads like a claim) averaged with
-        that of the matched span (a claim among small talk stays a claim)."""
+    def _genre(self, p: Prepared, qs: np.ndarray, pick: int) -> float:
+        """The verifier's genre score. It was trained on whole messages. When a span of a long message is decided
+        on, the whole message's genre counts as much as the message is on topic, the matched span's for the rest:
+        a news article or an address, on topic throughout, stays news even where one sentence reads like a claim;
+        a claim among small talk stays a claim (the small talk says nothing about the claim's genre)."""
         if self.verifier is None:
             return 0.0
         whole = self.verifier.genre(qs[0], self._encoder_name)
-        return whole if pick == 0 else 0.5 * (whole + self.verifier.genre(qs[pick], self._encoder_name))
+        if pick == 0:
+            return whole
+        w = on_topic_share(p)
+        return w * whole + (1.0 - w) * self.verifier.genre(qs[pick], self._encoder_name)
 
     def _decide(self, p: Prepared, qs: np.ndarray, allowed, server_id) -> Decision:
         """Decide on the best-matching of the whole message and its spans (``qs``: their embeddings, whole first)."""
@@ -379,7 +391,7 @@ class Detector:
                         claim=float(doc_sims[n_ex + best]), centered_best=float(cen[best]),
                         centered_margin=lead(cen, best), margin=lead(np.where(allowed, sem, -1.0), best),
                         knn=knn, probs=probs, cues=cues, chars=len(norm_text),
-                        genre=self._genre(qs, pick))
+                        genre=self._genre(p, qs, pick))
         verified = self.verifier.probability(named) if self.verifier is not None else None
         policy = self.point_policy(server_id, tp.id) if self._policies else None
         v = decide(
@@ -390,7 +402,7 @@ class Detector:
                 verdict=self._overlay_verdict(server_id, q, best),
                 reply_threshold=policy.reply_threshold if policy else None,
                 review_only=bool(policy and policy.review_only),
-                no_reply=_no_reply_reason(p, span),
+                no_reply=_no_reply_reason(p, span, self._gate_stems),
                 verified=verified,
             ),
             t,
@@ -447,18 +459,33 @@ class Detector:
         return bool(pos[mask][np.argmax(sims[mask])])
 
 
-# Cue families that, found around a matched span but not in it, say the author argues with or attributes it.
-_CONTRARY_CUES = np.array([name in ("negation", "debunk", "attribution", "sarcasm", "question") for name, _ in CUES])
+def on_topic_share(p: Prepared) -> float:
+    """The share of a long message (normalised characters) in its sentences that pass the gate on their own."""
+    return min(1.0, sum(len(s.text) for s in p.spans if s.single) / max(1, len(p.text)))
 
 
-def _no_reply_reason(p: Prepared, span: Span | None) -> str | None:
+# Cue families that, found in a sentence next to a matched span (and not in the span), say the author argues with
+# or attributes it: some always, some only when that sentence comments on the span's claim (bot.core.spans).
+_CONTRARY_ALWAYS = np.array([name in NEIGHBOUR_ALWAYS_CONTRARY for name, _ in CUES])
+_CONTRARY_ON_CLAIM = np.array([name in NEIGHBOUR_CONTRARY_IF_ON_CLAIM for name, _ in CUES])
+
+
+def _no_reply_reason(p: Prepared, span: Span | None, gate=None) -> str | None:
     """Why a confident assertion must not earn a card here (a moderator still sees it), or None."""
     if p.quote_only:
         return "the message only quotes someone"
     if span is not None:
-        around = cue_features(normalize(span.context).text) - cue_features(span.text)
-        if (around[_CONTRARY_CUES] > 0).any():
-            return "the sentences around the matched span may argue with it or attribute it"
+        own = cue_features(span.text)
+        for raw in span.neighbours:
+            norm = normalize(raw).text
+            extra = cue_features(norm) - own
+            if (extra[_CONTRARY_ALWAYS] > 0).any():
+                return "the sentences around the matched span may argue with it or attribute it"
+            if (extra[_CONTRARY_ON_CLAIM] > 0).any():
+                st = _stems(norm)
+                topical = gate(st) if gate is not None else True
+                if comments_on_claim(span.stems, st, len(norm), topical):
+                    return "the sentences around the matched span may argue with it or attribute it"
     return None
 
 

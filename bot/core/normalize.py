@@ -10,7 +10,8 @@ lexical gate, the retriever and the encoder see. The pipeline, in order:
    apostrophe variants (``’ ʼ ´``) to plain ones; Unicode NFKC (fullwidth, mathematical bold/italic, circled
    letters, ligatures, compatibility spaces);
 3. set URLs (``http(s)://``, ``www.``, bare ``t.me/...``-style domains, Discord ``<https://...>`` and
-   ``[text](url)`` masked links, e-mail addresses as ``mailto:``) and mentions (Discord ``<@1>``, ``<@!1>``,
+   ``[text](url)`` masked links - their text stays unless it only says "link", ``[source](url)`` -, e-mail
+   addresses as ``mailto:``) and mentions (Discord ``<@1>``, ``<@!1>``,
    ``<@&1>``, ``<#1>``, ``@everyone``/``@here``, Matrix ``@user:server.org``, plain ``@name``) aside;
    slash commands keep only their name, Discord custom emoji ``<:name:id>`` and timestamps are dropped;
    then HTML: ``<script>``/``<style>``-like elements go with their content, tags of known HTML elements go
@@ -22,7 +23,8 @@ lexical gate, the retriever and the encoder see. The pipeline, in order:
 5. remove Markdown noise (``** __ ~~ ` || \\``, code fence lines with their language tag, ``>`` quotes,
    ``#`` headings) but keep the words; drop junk tokens at either end of the message: footnotes and counters
    (``[1]``, ``(1/3)``, ``#12``), version or price tags (``(b1.00)``, ``(v2)``), bracketed dates and times
-   (``(24.02.2022)``); a bracketed year ``(2014)`` or name ``(MH17)`` is text and stays;
+   (``(24.02.2022)``), a chat client's edit marker (``(edited)``, ``(изменено)``), an ellipsis standing apart
+   (``... ``); a bracketed year ``(2014)`` or name ``(MH17)`` is text and stays;
 6. join spaced-out letters (``N A T O``, ``n.a.t.o``, ``N-A-T-O``, ``N_A_T_O``, ``Б у ч а``): >= 3 single
    letters with one consistent separator (space, ``.``, ``-``, ``_`` or ``". "``). Runs made only of letters
    that are words on their own (``я и в``, ``a I``) are left alone when space-separated, and a
@@ -140,10 +142,21 @@ _HTML_OTHER = (
 # A junk token at either end of a message: a footnote or counter ("[1]", "(1/3)", "#12"), a version or price
 # tag ("(b1.00)", "(v2)"), a date or time in brackets ("(24.02.2022)", "(12:30)"). A bare year "(2014)" or a
 # name with digits "(MH17)" is text and stays.
+# A chat client's edit marker copied along ("(edited)", "(изменено)", "(змінено)", "(bearbeitet)") and an ellipsis
+# standing apart ("... ", " …") are junk too; an ellipsis written onto a word ("so...") stays.
 _JUNK_TOKEN = (
-    r"(?<!\S)(?:[(\[][ \t]?(?:[^\W\d_]?\d+(?:[.,:/\-]\d+)+|[^\W\d_]\d+|\d{1,3})[ \t]?[)\]]|#\d{1,6})(?!\S)"
+    r"(?<!\S)(?:[(\[][ \t]?(?:[^\W\d_]?\d+(?:[.,:/\-]\d+)+|[^\W\d_]\d+|\d{1,3})[ \t]?[)\]]|#\d{1,6}"
+    r"|[(\[](?i:edited|изменено|ред\.?|отредактировано|змінено|відредаговано|bearbeitet)[)\]]|\.{2,}|…+)(?!\S)"
 )
 _JUNK_MAX = 40  # longest junk token looked for
+# A Markdown link whose visible text only says "a link is here" ("[source](https://...)") is a bare URL: set aside
+# with its text. Any other link text is the author's words and stays ("[NATO provoked it](https://...)").
+_LINK_LABELS = frozenset((
+    "source", "sources", "link", "here", "more", "read more", "article", "video", "src",
+    "источник", "источники", "ссылка", "тут", "здесь", "подробнее", "статья", "видео",
+    "джерело", "джерела", "посилання", "детальніше", "стаття", "відео",
+    "quelle", "quellen", "hier", "mehr", "artikel",
+))
 
 _CYR_TO_LAT = {
     "А": "A", "В": "B", "Е": "E", "К": "K", "М": "M", "Н": "H", "О": "O", "Р": "P", "С": "C", "Т": "T",
@@ -368,7 +381,8 @@ def _extract(rx: _Rx, s: str, urls: list[str], mentions: list[str]) -> str:
     if "](" in s:
         def masked(m: re.Match[str]) -> str:
             found_urls.append((m.start(), m.group(2)))
-            return blank(m, m.group(1))
+            label = m.group(1)
+            return blank(m) if label.strip(" \t.:!*_").casefold() in _LINK_LABELS else blank(m, label)
 
         s = rx.masked.sub(masked, s)
     if "<" in s:
@@ -440,14 +454,14 @@ def _strip_junk(rx: _Rx, s: str) -> str:
     runs on a short slice, so long runs of spaces or brackets cost nothing."""
     s = s.strip()
     a, b = 0, len(s)  # s[a:b] is what is left
-    while b > a and s[b - 1] in ")]0123456789":
+    while b > a and s[b - 1] in ")]0123456789.…":
         m = rx.junk_end.search(s, max(a, b - _JUNK_MAX), b)
         if m is None:
             break
         b = m.start()
         while b > a and s[b - 1].isspace():
             b -= 1
-    while a < b and s[a] in "([#":
+    while a < b and s[a] in "([#.…":
         m = rx.junk_start.match(s, a, min(b, a + _JUNK_MAX))
         if m is None:
             break
@@ -717,7 +731,7 @@ def _normalize(text: str, max_chars: int | None) -> NormalizedText:
         s = rx.line_md.sub("", s)
     if "*" in s or "~" in s or "`" in s or "|" in s or "\\" in s or "__" in s:
         s = rx.md.sub(" ", s)
-    if ")" in s or "]" in s or "#" in s:
+    if ")" in s or "]" in s or "#" in s or ".." in s or "…" in s:
         s = _strip_junk(rx, s)
     if rx.spaced_hint.search(" " + s):
         s = _join_spaced(rx, s, evasion)
