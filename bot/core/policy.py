@@ -4,7 +4,9 @@ Invariants (tests/test_policy.py):
 - ``reply`` only when the most likely stance is *assert*, its probability clears the reply threshold, the match
   is strong, and the nearest pack exemplar is itself an assertion (two independent signals agree);
 - refutations, reports and questions never ``reply``; questions are never incidents;
-- everything plausible but uncertain goes to ``review`` for a moderator.
+- everything plausible but uncertain goes to ``review`` for a moderator, unless the stance calibrator
+  (bot.core.stance.StanceCalibrator) is confident the message argues against the point: then nothing. The
+  calibrator only ever removes a review; it never makes a reply or a review.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ class Evidence:
     review_only: bool = False  # per-point switch set by an admin
     no_reply: str | None = None  # why this message may not earn a card whatever its scores (it may be reviewed)
     verified: float | None = None  # the claim verifier's probability that the message asserts the point
+    p_refute: float | None = None  # the stance calibrator's probability that the message argues against the point
+    refute_cut: float | None = None  # P(refute) at which a would-be review is dropped (None: never)
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,11 @@ def decide(e: Evidence, t: Thresholds, verifier: "VerifierThresholds | None" = N
     if not blockers:
         return Verdict(Action.REPLY, stance, score, True, "confident assertion of the talking point")
     stance_allows_review = not use_verifier or p_assert >= t.review_stance
+    refuted = e.p_refute is not None and e.refute_cut is not None and e.p_refute >= e.refute_cut
+    if score >= review_threshold and stance_allows_review and refuted and e.verdict is not True:
+        return Verdict(Action.NONE, stance, score, False,
+                       f"reads as an argument against the talking point (calibrated refutation probability "
+                       f"{e.p_refute:.2f} >= {e.refute_cut:.2f}); no card because {'; '.join(blockers)}")
     if score >= review_threshold and stance_allows_review:
         return Verdict(Action.REVIEW, stance, score, True, f"no card because {'; '.join(blockers)}: moderator review")
     if e.verdict is True and score >= review_threshold / 2:

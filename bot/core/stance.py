@@ -14,12 +14,17 @@ model learns stance rather than topic). Inference is plain numpy on the stored c
 
 from __future__ import annotations
 
+import json
+import logging
 import re
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from .models import Stance
+
+log = logging.getLogger(__name__)
 
 STANCES: tuple[Stance, ...] = (Stance.ASSERT, Stance.REFUTE, Stance.REPORT, Stance.ASK, Stance.OTHER)
 STANCE_INDEX = {s: i for i, s in enumerate(STANCES)}
@@ -221,3 +226,159 @@ class StanceModel:
     @classmethod
     def from_arrays(cls, d) -> "StanceModel":
         return cls(d["vocab_terms"], d["idf"], d["mean"], d["scale"], d["coef"], d["intercept"])
+
+
+# ------------------------------------------------------------------ refutation calibrator
+#
+# The stance model above is trained on short pack exemplars; on real chat it leaves many refutations with an
+# assert probability between the review and reply thresholds, so they reach moderator review. The calibrator
+# is a small logistic regression, fitted by bench/train_stance_calibrator.py on tuning splits only, that reads
+# the detector's named signals (stance probabilities, nearest-exemplar evidence, cue counts) plus the richer
+# refutation cues below and says how likely the message argues *against* the matched talking point. The policy
+# (bot.core.policy) uses it only to drop a would-be review; it never makes a reply.
+
+REFUTE_CUES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (name, re.compile(pattern, _F | re.MULTILINE))
+    for name, pattern in (
+        # sarcastic openers and ironic agreement: "sure, NATO forced them", "ну да, конечно", "ja klar"
+        ("sarcastic_open", r"^\W*(sure|oh sure|yeah|yeah right|right|riiight|oh yes|ah yes|of course|totally|"
+                           r"ну да|ага|ну конечно|конечно|ну звісно|звісно|авжеж|ага,|ja klar|na klar|klar doch|"
+                           r"natürlich|genau)\b[,.!…]"),
+        ("by_that_logic", r"(by that logic|by the same logic|following that logic|so by your logic|"
+                          r"по (этой|твоей|вашей|такой) логике|следуя (этой|такой) логике|"
+                          r"за (цією|такою|твоєю|вашою) логікою|"
+                          r"nach (dieser|der|deiner|eurer) logik|mit der logik|nach der logik)"),
+        ("rhetorical", r"(\bthen why\b|\bso why\b|\bhow come\b|\bwhat about\b|\bwho (exactly|then)\b|"
+                       r"\bтогда почему\b|\bа почему\b|\bи что\b|\bа как же\b|\bс чего бы\b|"
+                       r"\bто чому\b|\bа чому\b|\bа як же\b|\bз чого б\b|"
+                       r"\bwarum dann\b|\bwieso dann\b|\bund was ist mit\b|\bwie erklärst\b)"),
+        ("ridicule", r"(\bclown\w*|\bcope\b|\bcopium\b|\btroll\w*|\bbots?\b|\bgullible\b|\bbrainwash\w*|"
+                     r"\bкремлебот\w*|\bботы?\b|\bватн\w*|\bзомбир\w*|\bпромыт\w*|\bклоун\w*|"
+                     r"\bзомбован\w*|\bвата\b|\bклоун\w*|\bгірко\b|"
+                     r"\bclown\w*|\bkremlbot\w*|\bhirngewasch\w*|🤡|🙄|😂|🤣)"),
+        ("correction", r"(\bactually\b|\bin reality\b|\bin fact\b|\bthe reality is\b|\bthe truth is\b|"
+                       r"\bnobody\b|\bno one\b|\bthere was no\b|\bthere were no\b|\bnever happened\b|"
+                       r"\bна самом деле\b|\bв реальности\b|\bникто\b|\bне было\b|\bничего подобного\b|"
+                       r"\bнасправді\b|\bніхто\b|\bне було\b|\bнічого подібного\b|"
+                       r"\btatsächlich\b|\bin wirklichkeit\b|\bniemand\b|\bes gab kein\w*\b|\bnie passiert\b)"),
+        ("their_claim", r"(\bpeople who (say|claim|think)\b|\bthose who (say|claim)\b|\bthe (claim|idea|story) that\b|"
+                        r"\bthey (want you to|keep) (believe|saying)\w*|"
+                        r"\bте, кто (говор|утвержда)\w*|\bкто (говорит|утверждает)\b|\bсказки про\b|\bбайки про\b|"
+                        r"\bті, хто (каж|стверджу)\w*|\bказки про\b|\bбайки про\b|"
+                        r"\bdie (behauptung|erzählung|mär) (dass|vom?|von)\b|\bwer (behauptet|glaubt)\b)"),
+    )
+)
+N_REFUTE_CUES = len(REFUTE_CUES) + 2  # + quote-then-rebuttal, + question marks in a message that is not a question
+
+_QUOTE_LINE = re.compile(r"^\s*>", re.MULTILINE)
+_QUOTED = re.compile(r"[\"“«„](.{8,}?)[\"”»“]", re.DOTALL)
+
+
+def refute_cue_features(text: str, quoted: bool = False) -> np.ndarray:
+    """Richer refutation cues (capped counts) for the calibrator: sarcasm, "by that logic", rhetorical
+    questions, ridicule, corrections, "the claim that", a quote followed by the author's own words, and
+    question marks inside a longer message (rhetorical). ``quoted``: the author's words followed a ``>`` quote
+    that was already cut from ``text``."""
+    sample = text[:2000]
+    out = np.zeros(N_REFUTE_CUES, dtype=np.float32)
+    for i, (_, pat) in enumerate(REFUTE_CUES):
+        out[i] = min(3, sum(1 for _ in zip(range(3), pat.finditer(sample))))
+    lines = sample.splitlines()
+    quoted_lines = [k for k, ln in enumerate(lines) if _QUOTE_LINE.match(ln)]
+    after_quote = ""
+    if quoted_lines:
+        after_quote = " ".join(ln for ln in lines[quoted_lines[-1] + 1:] if ln.strip())
+    elif quoted:
+        after_quote = sample
+    else:
+        m = None
+        for m in _QUOTED.finditer(sample):
+            pass
+        if m is not None:
+            after_quote = sample[m.end():]
+    out[len(REFUTE_CUES)] = 1.0 if len(after_quote.strip()) >= 12 else 0.0
+    body = sample.rstrip()
+    out[len(REFUTE_CUES) + 1] = min(3, body[:-1].count("?")) if len(body) > 60 else 0.0
+    return out
+
+
+REFUTE_CUE_NAMES: tuple[str, ...] = tuple(f"rcue_{n}" for n, _ in REFUTE_CUES) + ("rcue_quote_rebuttal",
+                                                                                 "rcue_inner_question")
+# the detector's named signals (bot.core.verifier.signals) the calibrator reads
+CALIBRATOR_SIGNALS: tuple[str, ...] = (
+    "match", "claim", "margin",
+    *(f"knn_{s.value}" for s in STANCES),
+    *(f"p_{s.value}" for s in STANCES),
+    *(f"cue_{name}" for name, _ in CUES),
+    "log_chars",
+)
+CALIBRATOR_FEATURES: tuple[str, ...] = CALIBRATOR_SIGNALS + REFUTE_CUE_NAMES
+
+
+def calibrator_row(named: dict, text: str, quoted: bool = False) -> np.ndarray:
+    """The calibrator's input for one (message, talking point) pair, in :data:`CALIBRATOR_FEATURES` order."""
+    base = np.array([float(named.get(f, 0.0)) for f in CALIBRATOR_SIGNALS], dtype=np.float64)
+    return np.concatenate([base, refute_cue_features(text, quoted).astype(np.float64)])
+
+
+class StanceCalibrator:
+    """P(refute) for a (message, matched talking point) pair: standardised features, one logistic unit.
+    Loaded from bot/data/stance_calibrator.json (numbers only); ``cut`` is the P(refute) at which the policy
+    drops a would-be moderator review."""
+
+    def __init__(self, mean, scale, coef, intercept: float, cut: float, features=CALIBRATOR_FEATURES,
+                 provenance: str = "") -> None:
+        if tuple(features) != CALIBRATOR_FEATURES:
+            raise ValueError("stance calibrator was trained on other features; retrain it")
+        self.mean = np.asarray(mean, dtype=np.float64)
+        self.scale = np.asarray(scale, dtype=np.float64)
+        self.coef = np.asarray(coef, dtype=np.float64)
+        if not (len(self.mean) == len(self.scale) == len(self.coef) == len(CALIBRATOR_FEATURES)):
+            raise ValueError("stance calibrator arrays do not match its feature list")
+        self.intercept = float(intercept)
+        self.cut = float(cut)
+        self.provenance = provenance
+
+    def probability_row(self, x: np.ndarray) -> np.ndarray | float:
+        z = (np.asarray(x, dtype=np.float64) - self.mean) / self.scale
+        logit = z @ self.coef + self.intercept
+        return 1.0 / (1.0 + np.exp(-np.clip(logit, -30, 30)))
+
+    def probability(self, named: dict, text: str, quoted: bool = False) -> float:
+        return float(self.probability_row(calibrator_row(named, text, quoted)))
+
+    def to_json(self) -> dict:
+        return {"features": list(CALIBRATOR_FEATURES), "mean": [round(float(v), 6) for v in self.mean],
+                "scale": [round(float(v), 6) for v in self.scale], "coef": [round(float(v), 6) for v in self.coef],
+                "intercept": round(self.intercept, 6), "cut": round(self.cut, 3), "provenance": self.provenance}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "StanceCalibrator":
+        return cls(d["mean"], d["scale"], d["coef"], d["intercept"], d["cut"], tuple(d["features"]),
+                   d.get("provenance", ""))
+
+
+CALIBRATOR_PATH = Path(__file__).resolve().parents[1] / "data" / "stance_calibrator.json"
+
+
+def load_calibrator(path: Path = CALIBRATOR_PATH) -> StanceCalibrator | None:
+    """The shipped calibrator, or None (the policy then never drops a review on it)."""
+    try:
+        return StanceCalibrator.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        log.warning("ignoring unusable stance calibrator %s: %s", path, e)
+        return None
+
+
+def fit_calibrator(x: np.ndarray, y: np.ndarray, *, c: float = 0.5):
+    """Fit the calibrator (training only): returns (mean, scale, coef, intercept)."""
+    from sklearn.linear_model import LogisticRegression
+
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale < 1e-6] = 1.0
+    clf = LogisticRegression(C=c, max_iter=5000, class_weight="balanced")
+    clf.fit((x - mean) / scale, y)
+    return mean, scale, clf.coef_[0], float(clf.intercept_[0])
