@@ -31,6 +31,7 @@ bench: setup
 	$(PY) bench/throughput.py
 	$(PY) bench/rumoureval.py
 	$(PY) bench/eval_claims.py
+	$(PY) bench/scale.py
 
 clean:
 	rm -rf $(VENV) .venv-synapse .pytest_cache artifacts

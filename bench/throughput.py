@@ -250,7 +250,8 @@ def encode_every_message(texts: list[str]) -> float:
 
 async def main_async(args) -> int:
     cfg = Config()
-    cfg = replace(cfg, detector=replace(cfg.detector, encoder_process=not args.in_process))
+    cfg = replace(cfg, detector=replace(cfg.detector, encoder_process=not args.in_process),
+                  campaigns=replace(cfg.campaigns, enabled=not args.no_campaigns))
     rates = {"mixed": args.mixed_rates, "on-topic": args.on_topic_rates}
     results, latencies = [], []
     with tempfile.TemporaryDirectory() as tmp:
@@ -279,7 +280,8 @@ async def main_async(args) -> int:
         r["encode_all_msgs_per_s"] = encode_every_message(r["texts"][: args.sample])
 
     mode = "in-process encoder" if args.in_process else "encoder in its own process"
-    print(f"full pipeline with SQLite logging, {mode}; all 20 channels in reply mode")
+    tracking = "off (--no-campaigns)" if args.no_campaigns else "on"
+    print(f"full pipeline with SQLite logging, {mode}; all 20 channels in reply mode; campaign tracking {tracking}")
     print(f"\nthroughput: closed loop, {args.concurrency} messages in flight (a gateway burst)")
     print(f"{'workload':<9} {'n':>6} {'msg/s':>7} {'batch':>6} {'vs encode-all':>15}  outcomes")
     for r in results:
@@ -319,6 +321,7 @@ def main() -> int:
                     help="offered msg/s for on-topic latency runs (comma-separated)")
     ap.add_argument("--seconds", type=float, default=20.0, help="length of each latency run (at most --n messages)")
     ap.add_argument("--in-process", action="store_true", help="encode in the bot's process (encoder_process = false)")
+    ap.add_argument("--no-campaigns", action="store_true", help="campaign tracking off, to compare its cost")
     args = ap.parse_args()
     return asyncio.run(main_async(args))
 

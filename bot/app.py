@@ -30,6 +30,17 @@ def build_detector(config: Config, registry: PackRegistry, encoder: Encoder | No
     return Detector.build(registry, config.detector, encoder=encoder)
 
 
+def build_campaign_desk(config: Config, db: object):
+    """Campaign tracking (issue 16), or None when [campaigns] enabled = false."""
+    from .core.campaign_desk import CampaignDesk
+    from .core.campaigns import CampaignTracker
+    from .storage.campaigns import SqliteCampaignRepository
+
+    if not config.campaigns.enabled:
+        return None
+    return CampaignDesk(CampaignTracker(config.campaigns), SqliteCampaignRepository(db))
+
+
 @dataclass
 class App:
     config: Config
@@ -38,9 +49,12 @@ class App:
     db: object  # aiosqlite.Connection (kept opaque here)
     service: IncidentService
     owned_encoder: ProcessEncoder | None = None  # the encoder child build_app started: closed with the app
+    change_feed: object | None = None  # other processes' changes (bot/storage/changes.py), started by build_app
 
     async def close(self) -> None:
         try:
+            if self.change_feed is not None:
+                await self.change_feed.close()  # type: ignore[attr-defined]
             await self.db.close()
         finally:
             if self.owned_encoder is not None:
@@ -87,5 +101,19 @@ async def build_app(
         # with the encoder in its own process, one batch is encoded there while the previous one's stance and
         # policy run here
         batches_in_flight=2 if isinstance(detector.encoder, ProcessEncoder) else 1,
+        campaigns=build_campaign_desk(config, db),
     )
-    return App(config, registry, detector, db, service, owned_encoder=owned)
+    _wire_narratives(service, detector, db)
+    from .sync import start_change_feed
+
+    feed = await start_change_feed(db, service, detector)  # verdicts and modes set by other processes apply here
+    return App(config, registry, detector, db, service, owned_encoder=owned, change_feed=feed)
+
+
+def _wire_narratives(service, detector, db) -> None:
+    """Emerging narratives (issue #16.3): unmatched on-topic assertions are clustered for pack authors."""
+    from .core.narratives import NarrativeTracker
+    from .storage.narratives import SqliteNarrativeRepository
+
+    service.narratives = NarrativeTracker(SqliteNarrativeRepository(db))
+    detector.narratives = True

@@ -203,8 +203,11 @@ async def _restore_learning(args, cfg: Config, detector) -> None:
     from .dashboard.learning import restore_learning
     from .storage import open_database
 
-    path = Path(args.db) if args.db else cfg.storage.database
-    if not path.exists():
+    from .storage.pg import is_postgres_url
+
+    path = args.db or cfg.storage.database
+    path = path if is_postgres_url(path) else Path(path)
+    if isinstance(path, Path) and not path.exists():
         raise CliError(f"{path}: no such database (check --server reads what servers learned from it; pass --db)")
     db = await open_database(path)
     try:
@@ -435,8 +438,12 @@ async def _with_store(args, fn):
     from .storage import SqliteIncidentRepository, open_database
 
     cfg = _config(args)
-    path = Path(args.db) if args.db else Path(cfg.storage.database)
-    _check_database_file(path)
+    from .storage.pg import is_postgres_url
+
+    target = args.db or cfg.storage.database
+    path = target if is_postgres_url(target) else Path(target)  # a postgresql:// URL is opened as it is
+    if isinstance(path, Path):
+        _check_database_file(path)
     try:
         db = await open_database(path)
     except sqlite3.DatabaseError as e:
@@ -531,8 +538,16 @@ async def _incidents(args, out: TextIO) -> int:
     elif args.action == "purge":
         async def fn(repo, cfg):
             days = args.days if args.days is not None else cfg.storage.retention_days
-            n = await repo.purge_content_before(datetime.now(timezone.utc) - timedelta(days=days))
+            cutoff = datetime.now(timezone.utc) - timedelta(days=days)
+            n = await repo.purge_content_before(cutoff)
             out.write(f"purged the message content of {plural(n, 'incident')} older than {plural(days, 'day')}\n")
+            from .storage.campaigns import SqliteCampaignRepository  # campaign messages keep text as long (issue 16)
+            c = await SqliteCampaignRepository(repo._db).purge_content_before(cutoff)
+            out.write(f"purged the message content of {plural(c, 'campaign message')}\n")
+            from .storage.narratives import SqliteNarrativeRepository
+
+            k = await SqliteNarrativeRepository(repo._db).purge_content_before(cutoff)
+            out.write(f"purged the text of {plural(k, 'narrative message')}\n")
             return 0
     else:  # pragma: no cover - argparse restricts choices
         raise CliError(args.action)
@@ -770,6 +785,10 @@ def build_parser() -> argparse.ArgumentParser:
             q.add_argument("--days", type=_non_negative_int,
                            help="purge content older than N days (default: storage.retention_days)")
 
+    from .narratives_cli import add_parser as _narratives_parser
+
+    _narratives_parser(sub, command)
+
     k = command(sub, "packs", help="talking-point packs")
     ksub = k.add_subparsers(dest="action", required=True)
     command(ksub, "list")
@@ -790,6 +809,12 @@ def build_parser() -> argparse.ArgumentParser:
     r = command(sub, "run", help="run the bot on one or more platforms")
     r.add_argument("platforms", nargs="+", choices=["discord", "matrix"])
     r.add_argument("--dashboard", action="store_true", help="also serve the moderators' dashboard")
+
+    dbc = command(sub, "db", help="database maintenance")
+    dsub = dbc.add_subparsers(dest="action", required=True)
+    cp = command(dsub, "copy", help="copy every table to an empty database (SQLite file <-> postgresql:// URL)")
+    cp.add_argument("--from", dest="source", required=True, help="SQLite file or postgresql:// URL to read")
+    cp.add_argument("--to", dest="target", required=True, help="SQLite file or postgresql:// URL (must be empty)")
 
     db = command(sub, "dashboard", help="the moderators' web dashboard")
     db.add_argument("action", nargs="?", default="serve", choices=["serve", "hash-password"])
@@ -816,8 +841,17 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             return asyncio.run(_incidents(args, out))
         if args.command == "packs":
             return cmd_packs(args, out)
+        if args.command == "narratives":
+            from .narratives_cli import run as _narratives
+            from .storage import open_database
+
+            return asyncio.run(_narratives(args, out, _config(args), open_database, _check_database_file))
         if args.command == "run":
             return asyncio.run(_run(args))
+        if args.command == "db":
+            from .db_cli import db_main
+
+            return db_main(args, out)
         if args.command == "dashboard":
             from .dashboard import dashboard_main
 

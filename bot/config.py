@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Mapping
+
+from .core.campaigns import CampaignSettings
 
 DEFAULT_CONFIG_NAME = "contextbot.toml"
 CONFIG_ENV = "CONTEXTBOT_CONFIG"
@@ -22,7 +25,7 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class StorageConfig:
-    database: Path = Path("contextbot.db")
+    database: Path | str = Path("contextbot.db")  # a file path (SQLite) or a "postgresql://..." URL (str)
     retention_days: int = 30
     group_window_hours: float = 24.0
 
@@ -50,6 +53,7 @@ class DiscordConfig:
     token: str | None = None  # from env DISCORD_TOKEN
     sharded: bool = False
     shard_count: int | None = None
+    shard_ids: tuple[int, ...] | None = None  # this process's shards (env CONTEXTBOT_SHARD_IDS), see bot/sharding.py
     moderator_role: str | None = None
     dev_guild_id: int | None = None  # sync commands to one guild instantly (development)
 
@@ -92,9 +96,10 @@ class Config:
     matrix: MatrixConfig = field(default_factory=MatrixConfig)
     dashboard: DashboardConfig = field(default_factory=DashboardConfig)
     source: str = "<defaults>"
+    campaigns: CampaignSettings = field(default_factory=CampaignSettings)
 
 
-_SECTIONS = {"storage", "packs", "detector", "discord", "matrix", "dashboard"}
+_SECTIONS = {"storage", "packs", "detector", "discord", "matrix", "dashboard", "campaigns"}
 
 
 class _Reader:
@@ -176,7 +181,7 @@ def parse_config(raw: Mapping[str, Any], env: Mapping[str, str], *, source: str 
     r = _Reader(source, "storage", raw.get("storage", {}), {"database", "retention_days", "group_window_hours"})
     db = env.get("CONTEXTBOT_DB") or r.get("database", str, None)
     storage = StorageConfig(
-        database=rel(db) if db else Path("contextbot.db"),
+        database=(db if db.startswith(("postgresql://", "postgres://")) else rel(db)) if db else Path("contextbot.db"),
         retention_days=r.positive("retention_days", int, 30),
         group_window_hours=r.positive("group_window_hours", float, 24.0),
     )
@@ -210,13 +215,30 @@ def parse_config(raw: Mapping[str, Any], env: Mapping[str, str], *, source: str 
         r.fail("match_threshold", f"must not exceed reply_match_threshold "
                                   f"({detector.match_threshold} > {detector.reply_match_threshold})")
 
-    r = _Reader(source, "discord", raw.get("discord", {}), {"sharded", "shard_count", "moderator_role", "dev_guild_id", "token"})
+    r = _Reader(source, "discord", raw.get("discord", {}),
+                {"sharded", "shard_count", "shard_ids", "moderator_role", "dev_guild_id", "token"})
     if "token" in r.data:
         r.fail("token", "secrets do not belong in the file; set the DISCORD_TOKEN environment variable")
+    from .sharding import check_shards, parse_shard_ids
+
+    shard_count = r.positive("shard_count", int, None)
+    if env.get("CONTEXTBOT_SHARD_COUNT"):
+        if not env["CONTEXTBOT_SHARD_COUNT"].isdigit() or int(env["CONTEXTBOT_SHARD_COUNT"]) < 1:
+            raise ConfigError(f"CONTEXTBOT_SHARD_COUNT: expected a positive number, got {env['CONTEXTBOT_SHARD_COUNT']!r}")
+        shard_count = int(env["CONTEXTBOT_SHARD_COUNT"])
+    shard_ids = None
+    raw_ids = env.get("CONTEXTBOT_SHARD_IDS") or r.data.get("shard_ids")
+    try:
+        if raw_ids is not None:
+            shard_ids = parse_shard_ids(raw_ids)
+        check_shards(shard_ids, shard_count)
+    except ValueError as exc:
+        r.fail("shard_ids", str(exc))
     discord = DiscordConfig(
         token=env.get("DISCORD_TOKEN") or None,
-        sharded=r.get("sharded", bool, False),
-        shard_count=r.positive("shard_count", int, None),
+        sharded=r.get("sharded", bool, False) or bool(shard_ids),
+        shard_count=shard_count,
+        shard_ids=shard_ids,
         moderator_role=r.get("moderator_role", str, None),
         dev_guild_id=r.get("dev_guild_id", int, None),
     )
@@ -270,7 +292,35 @@ def parse_config(raw: Mapping[str, Any], env: Mapping[str, str], *, source: str 
         host=r.get("host", str, "127.0.0.1"), port=port,
         secret=env.get("CONTEXTBOT_DASHBOARD_SECRET") or None, moderators=tuple(mods),
     )
-    return Config(storage, packs, detector, discord, matrix, dashboard, source)
+    return replace(Config(storage, packs, detector, discord, matrix, dashboard, source),
+                   campaigns=_parse_campaigns(source, raw.get("campaigns", {})))
+
+
+def _parse_campaigns(source: str, data: Mapping[str, Any]) -> CampaignSettings:
+    """[campaigns]: several accounts pushing one talking point or one copypasta (docs/campaigns.md)."""
+    d = CampaignSettings()
+    r = _Reader(source, "campaigns", data, {"enabled", "min_messages", "min_authors", "window_minutes",
+                                            "count_review", "copypasta", "copypasta_min_chars", "text_similarity",
+                                            "vector_similarity", "debate_guard", "max_groups", "max_members"})
+    try:
+        cfg = CampaignSettings(
+            enabled=r.get("enabled", bool, d.enabled), min_messages=r.positive("min_messages", int, d.min_messages),
+            min_authors=r.positive("min_authors", int, d.min_authors),
+            window=timedelta(minutes=r.positive("window_minutes", float, d.window.total_seconds() / 60)),
+            count_review=r.get("count_review", bool, d.count_review), copypasta=r.get("copypasta", bool, d.copypasta),
+            copypasta_min_chars=r.positive("copypasta_min_chars", int, d.copypasta_min_chars),
+            text_similarity=r.unit("text_similarity", d.text_similarity),
+            vector_similarity=r.unit("vector_similarity", d.vector_similarity),
+            debate_guard=r.get("debate_guard", bool, d.debate_guard),
+            max_groups=r.positive("max_groups", int, d.max_groups),
+            max_members=r.positive("max_members", int, d.max_members),
+        )
+        cfg.validate()
+    except ValueError as e:
+        if isinstance(e, ConfigError):
+            raise
+        raise ConfigError(f"{source}: {e}") from None
+    return cfg
 
 
 def require_discord(cfg: Config) -> None:

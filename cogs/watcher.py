@@ -20,6 +20,7 @@ from discord.ext import commands
 
 from bot.core.models import IncomingMessage
 from bot.core.phrases import phrase
+from bot.core.reservations import is_pending
 from bot.core.service import Outcome
 from bot.discord_adapter.components import card_view
 from bot.discord_adapter.convert import (
@@ -135,16 +136,24 @@ class Watcher(commands.Cog):
             log.info("card for message %s not posted: %s", msg.message_id, outcome.suppressed)
         if outcome.alert and outcome.incident is not None and message.id not in self._deleted_ids and self.alerts:
             await self.alerts.raise_alert(message, outcome)
+        campaigns = self.bot.get_cog("Campaigns") if outcome.campaign is not None else None
+        if campaigns is not None and message.id not in self._deleted_ids:
+            await campaigns.campaign(message, outcome.campaign)  # one alert per campaign, edited as it grows
         if message.id in self._deleted_ids:  # deleted while the card or the alert was being posted
             await self._deleted(message.channel.id, message.id)
         return outcome
 
     async def _post_card(self, message: discord.Message, msg: IncomingMessage, outcome: Outcome) -> None:
         assert outcome.card is not None
+        if not await self._try_post_card(message, msg, outcome):
+            await self.service.card_not_posted(outcome)  # give the reserved budget slot back
+
+    async def _try_post_card(self, message: discord.Message, msg: IncomingMessage, outcome: Outcome) -> bool:
+        assert outcome.card is not None
         missing = missing_reply_permissions(message.channel)
         if missing:  # checked first: without Embed Links the card would arrive as bare buttons
             await self._cannot_post(message, f"I am missing {', '.join(missing)} there")
-            return
+            return False
         try:
             sent = await message.reply(
                 embed=card_embed(outcome.card), view=card_view(outcome.card.lang), allowed_mentions=NO_MENTIONS, mention_author=False
@@ -152,14 +161,15 @@ class Watcher(commands.Cog):
         except discord.Forbidden as e:
             await self._cannot_post(message, f"Discord refused ({e.text or 'Missing Permissions'}); I need View Channel, "
                                     "Send Messages (in Threads), Embed Links and Read Message History there")
-            return
+            return False
         except discord.HTTPException as e:  # e.g. the message was deleted meanwhile
             log.warning("could not post a card for message %s: %s", message.id, e)
-            return
+            return False
         try:
             await self.service.card_posted(msg, outcome, str(sent.id))
         except Exception:
             log.exception("recording card post %s failed", sent.id)
+        return True
 
     async def _withdraw(self, message: discord.Message, outcome: Outcome) -> None:
         """An edit took the card's reason away: the card becomes a one-line "withdrawn" notice (as on Matrix)."""
@@ -195,7 +205,8 @@ class Watcher(commands.Cog):
                 if purged and self.alerts is not None:
                     await self.alerts.content_removed(purged)
                 post = await repo.card_post_for_source(PLATFORM, key, str(message_id))
-                if post is not None and not post.retracted:
+                # a reserved card still being posted is left to its poster, which re-checks for a delete afterwards
+                if post is not None and not post.retracted and not is_pending(post):
                     await repo.mark_card_retracted(post.id)
                     await self.bot.http.delete_message(channel_id, int(post.post_message_id), reason="source message deleted")
             except discord.HTTPException as e:

@@ -23,8 +23,8 @@ class Clock:
 
 
 @pytest.fixture
-async def db(tmp_path):
-    conn = await open_database(tmp_path / "alerts.db")
+async def db(database_target):
+    conn = await open_database(database_target)
     yield conn
     await conn.close()
 

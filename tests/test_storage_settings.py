@@ -14,8 +14,8 @@ from bot.storage import Database, SqliteSettingsRepository, open_database
 
 
 @pytest.fixture
-async def db(tmp_path: Path):
-    conn = await open_database(tmp_path / "bot.db")
+async def db(database_target):
+    conn = await open_database(database_target)
     yield conn
     await conn.close()
 

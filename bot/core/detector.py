@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -163,6 +164,7 @@ class Detector:
         self._overlays: dict[str, _ServerOverlay] = {}
         self._policies: dict[tuple[str | None, str], PointPolicy] = {}
         self._lock = threading.Lock()
+        self.narratives = False  # True: unmatched on-topic messages carry their vector and P(assert)
 
     # ------------------------------------------------------------------ construction
 
@@ -319,11 +321,11 @@ class Detector:
         return ~np.isin(self.tp_pack, list(disabled_packs))
 
     def _nothing(self, language: str, *, gated: bool, reason: str, semantic: float = 0.0, lexical: float = 0.0,
-                 match: float = 0.0) -> Decision:
+                 match: float = 0.0, vector: np.ndarray | None = None) -> Decision:
         expl = Explanation(None, None, {}, semantic, lexical, match, None, None, gated, reason, language)
         # no talking point, so nothing is asserted: the score (P that the author asserts the point) is 0; the
         # closest point's match stays in the explanation
-        return Decision(Action.NONE, None, None, 0.0, expl, lang=language)
+        return Decision(Action.NONE, None, None, 0.0, expl, lang=language, vector=vector)
 
     def _retrieve(self, q: np.ndarray, stems: list[str], allowed: np.ndarray):
         """Cosines to every document (exemplars, then one claim per talking point) and per-point scores."""
@@ -367,9 +369,10 @@ class Detector:
         candidates = tuple((self.tps[int(i)].id, round(float(match[i]), 4)) for i in order[:3])
         m = float(match[best])
         if m < t.match:
-            return self._nothing(language, gated=False, reason=f"closest talking point {self.tps[best].id} "
-                                 f"scored {m:.2f} (< {t.match:.2f})", semantic=float(sem[best]),
-                                 lexical=float(lex[best]), match=m)
+            nothing = self._nothing(language, gated=False, reason=f"closest talking point {self.tps[best].id} "
+                                    f"scored {m:.2f} (< {t.match:.2f})", semantic=float(sem[best]),
+                                    lexical=float(lex[best]), match=m, vector=qs[0])
+            return self._narrative_fields(nothing, q, norm_text, best, doc_sims) if self.narratives else nothing
         tp = self.tps[best]
         idx = self._by_tp[best]
         knn = knn_from_sims(sims, self._by_tp_stance[best], float(doc_sims[n_ex + best]))
@@ -420,8 +423,18 @@ class Detector:
             span=span.bounds if span else None,
             signals=named if verified is None else {**named, "verified": round(verified, 4)},
         )
-        return Decision(action, tp.id, stance, round(score, 4), expl, lang=language, is_incident=is_incident,
-                        answer_question=answer, candidates=candidates)
+        d = Decision(action, tp.id, stance, round(score, 4), expl, lang=language, is_incident=is_incident,
+                     answer_question=answer, candidates=candidates, vector=qs[0])
+        if self.narratives and action is Action.NONE and stance is Stance.ASSERT and not is_incident:
+            # close to a point, but the policy/verifier says it is not that point: no talking point covers it
+            d = dataclasses.replace(d, claim_vector=q, p_assert=round(float(probs[STANCES.index(Stance.ASSERT)]), 4))
+        return d
+
+    def _narrative_fields(self, d: Decision, q: np.ndarray, norm_text: str, best: int, doc_sims) -> Decision:
+        """An unmatched on-topic decision with the claim's sentence vector and P(assert) (stance model, nearest point)."""
+        knn = knn_from_sims(doc_sims[:len(self.ex_tp)], self._by_tp_stance[best], float(doc_sims[len(self.ex_tp) + best]))
+        probs = self.model.predict_proba(build_features(q, knn, cue_features(norm_text)), norm_text)
+        return dataclasses.replace(d, claim_vector=q, p_assert=round(float(probs[STANCES.index(Stance.ASSERT)]), 4))
 
     def _overlay_verdict(self, server_id: str | None, q: np.ndarray, tp_i: int) -> bool | None:
         """True/False if moderators ruled on a near-identical message for this point on this server."""

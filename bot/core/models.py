@@ -161,6 +161,8 @@ class IncomingMessage:
     created_at: datetime | None = None
     author_is_bot: bool = False
     is_edit: bool = False
+    author_created_at: datetime | None = None  # account age, where the platform gives it (campaign alerts)
+    author_joined_at: datetime | None = None  # when the author joined the server, where known
 
 
 # ------------------------------------------------------------------------------------------ decisions
@@ -198,6 +200,12 @@ class Decision:
     is_incident: bool = False  # questions may get a card but are not incidents against the author
     answer_question: bool = False  # a clear question about a clearly matched point: the card may answer it
     candidates: tuple[tuple[str, float], ...] = field(default_factory=tuple)  # (tp id, match score), best first
+    # the whole message's sentence vector when the detector computed one (campaign near-duplicate grouping)
+    vector: Any = field(default=None, compare=False, repr=False)
+    # emerging narratives (bot.core.narratives): for an on-topic message that matched no talking point, when the
+    # detector is asked to (Detector.narratives), the vector of the sentence decided on and calibrated P(assert)
+    claim_vector: Any = field(default=None, compare=False, repr=False)
+    p_assert: float | None = None
 
 
 @dataclass(frozen=True)

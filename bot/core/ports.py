@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 
@@ -210,3 +210,139 @@ class SettingsRepository(Protocol):
         """Small key/value state (e.g. the Matrix sync token)."""
 
     async def set_value(self, key: str, value: str) -> None: ...
+
+
+class CardReservations(Protocol):
+    """Optional part of an :class:`IncidentRepository` for several processes sharing one database (see
+    bot/core/reservations.py): the service uses it when the repository has ``reserve_card``."""
+
+    async def reserve_card(
+        self, post: CardPost, since: datetime, refuse: Callable[[CardPost | None, list[CardPost]], str | None],
+    ) -> tuple[CardPost | None, str | None]:
+        """Atomically (per channel, across processes): ask ``refuse(newest card for the source message, channel's
+        cards since since)``; on None insert and return a placeholder card row, else return (None, reason)."""
+
+    async def fill_card_post(self, card_post_id: int, post_message_id: str) -> CardPost | None: ...
+
+    async def release_card(self, card_post_id: int) -> None: ...
+
+
+# ------------------------------------------------------------------ campaigns (issue 16)
+
+
+@dataclass(frozen=True)
+class CampaignRecord:
+    """A stored campaign (migration 0008): several accounts pushing one talking point or one copypasta."""
+
+    id: int
+    platform: str
+    server_id: str
+    kind: str  # "talking_point" | "copypasta"
+    talking_point_id: str | None
+    status: str  # "open" | "confirmed" | "false_positive" | "dismissed"
+    first_at: datetime
+    last_at: datetime
+    message_count: int
+    author_count: int
+    alert_channel_id: str | None = None
+    alert_message_id: str | None = None
+    resolved_by: str | None = None
+    resolved_at: datetime | None = None
+
+
+class CampaignRepository(Protocol):
+    async def create_campaign(self, platform: str, server_id: str, kind: str, talking_point_id: str | None,
+                              members: Sequence[Any]) -> CampaignRecord: ...
+
+    async def add_members(self, campaign_id: int, members: Sequence[Any]) -> CampaignRecord | None: ...
+
+    async def get_campaign(self, campaign_id: int) -> CampaignRecord | None: ...
+
+    async def campaign_members(self, campaign_id: int) -> list[Any]: ...
+
+    async def list_campaigns(self, platform: str | None = None, server_id: str | None = None,
+                             status: str | None = None, limit: int = 50) -> list[CampaignRecord]: ...
+
+    async def set_alert_post(self, campaign_id: int, channel_id: str, message_id: str) -> None: ...
+
+    async def campaign_by_alert(self, platform: str, message_id: str) -> CampaignRecord | None: ...
+
+    async def resolve_campaign(self, campaign_id: int, status: str, reviewer: str) -> CampaignRecord | None: ...
+
+    async def purge_message_content(self, platform: str, channel_id: str, message_id: str) -> int: ...
+
+    async def purge_author_content(self, platform: str, author_id: str) -> int: ...
+
+    async def purge_content_before(self, cutoff: datetime) -> int: ...
+
+
+# ------------------------------------------------------------------------ emerging narratives (issue #16.3)
+
+
+@dataclass(frozen=True)
+class NewNarrativeMember:
+    cluster_id: int
+    platform: str
+    server_id: str
+    channel_id: str
+    message_id: str
+    author_id: str
+    lang: str
+    content: str | None
+    similarity: float
+    p_assert: float
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class NarrativeMember:
+    id: int
+    cluster_id: int
+    platform: str
+    server_id: str
+    channel_id: str
+    message_id: str
+    author_id: str
+    lang: str
+    content: str | None  # None once purged by retention
+    similarity: float
+    p_assert: float
+    created_at: datetime | None
+
+
+@dataclass(frozen=True)
+class NarrativeCluster:
+    id: int
+    size: int  # members ever kept (minus purged ones)
+    recent: int  # members in the listing window
+    servers: dict[str, int]  # "platform:server_id" -> members
+    created_at: datetime | None
+    last_at: datetime | None
+    representatives: tuple[NarrativeMember, ...] = ()
+
+
+class NarrativeRepository(Protocol):
+    """Clusters of on-topic assertions that match no talking point (see :mod:`bot.core.narratives`)."""
+
+    async def create_cluster(self, centre: np.ndarray) -> int: ...
+
+    async def add_member(self, m: NewNarrativeMember, centre: np.ndarray | None = None) -> int: ...
+
+    async def centres(self, limit: int = 2048) -> list[tuple[int, np.ndarray, int]]: ...
+
+    async def list_clusters(self, *, since: datetime | None = None, min_servers: int = 1,
+                            limit: int = 50) -> list[NarrativeCluster]: ...
+
+    async def get_cluster(self, cluster_id: int) -> NarrativeCluster | None: ...
+
+    async def members(self, cluster_id: int, limit: int = 200) -> list[NarrativeMember]: ...
+
+    async def purge_content_before(self, cutoff: datetime) -> int: ...
+
+    async def purge_message(self, platform: str, channel_id: str, message_id: str) -> int: ...
+
+    async def purge_user(self, platform: str, author_id: str) -> int: ...
+
+    async def purge_channel(self, platform: str, channel_id: str) -> int: ...
+
+    async def purge_server(self, platform: str, server_id: str) -> int: ...

@@ -15,7 +15,9 @@ from typing import Any, Callable, Protocol, Sequence
 
 from .batching import MicroBatcher
 from .budget import budget_refusal, history_window
+
 from .cards import render_card
+from .reservations import is_pending, reserve_budgeted_card
 from .models import (
     Action,
     ChannelMode,
@@ -55,6 +57,13 @@ class TalkingPointCatalog(Protocol):
     def search(self, query: str, limit: int = 25) -> list[TalkingPoint]: ...
 
 
+class CampaignHook(Protocol):
+    """bot.core.campaign_desk.CampaignDesk: groups decided messages into campaigns."""
+
+    async def observe(self, msg: IncomingMessage, decision: Decision, incident: Incident | None,
+                      now: datetime) -> Any: ...
+
+
 class VerdictHook(Protocol):
     async def learn(self, incident: Incident, status: IncidentStatus, actor: str) -> Any: ...
 
@@ -76,6 +85,8 @@ class Outcome:
     is_answer: bool = False  # the card answers a question (not an incident against the author)
     withdraw: CardPost | None = None  # an edit took away this posted card's reason: take it down, then withdraw_card
     edited: tuple[Incident, ...] = ()  # after an edit: the message's incidents (new text; some closed/re-opened)
+    reserved: CardPost | None = None  # the card's placeholder row (repositories with reserve_card): card_posted fills it
+    campaign: Any = None  # a CampaignEvent (bot.core.campaigns) when this message raised or grew a campaign
 
 
 def _skipped(mode: ChannelMode) -> Decision:
@@ -110,6 +121,7 @@ class IncidentService:
         max_batch: int = 16,
         batches_in_flight: int = 1,
         learner: VerdictHook | None = None,
+        campaigns: CampaignHook | None = None,
     ) -> None:
         self.detector = detector
         self.catalog = catalog
@@ -118,7 +130,9 @@ class IncidentService:
         self.clock = clock
         self.group_window = group_window
         self.learner = learner  # turns verdicts into per-server exemplars (wired by the composition root)
+        self.campaigns = campaigns  # campaign tracking (issue 16); None: off
         # the detector runs in a worker thread (offload=False: inline, for profiling)
+        self.narratives = None  # bot.core.narratives.NarrativeTracker, wired by the composition root
         self.batcher = MicroBatcher(detector, max_batch=max_batch, offload=offload, max_in_flight=batches_in_flight)
 
     async def _decide(self, text: str, lang: str | None, server_id: str | None,
@@ -132,7 +146,14 @@ class IncidentService:
     # ------------------------------------------------------------------ messages
 
     async def handle_message(self, msg: IncomingMessage) -> Outcome:
-        """A new message in a watched channel."""
+        """A new message in a watched channel (``Outcome.campaign``: the campaign it raised or grew, if any)."""
+        outcome = await self._handle_message(msg)
+        if self.campaigns is None or outcome.mode is ChannelMode.OFF or msg.author_is_bot:
+            return outcome
+        event = await self.campaigns.observe(msg, outcome.decision, outcome.incident, self.clock())
+        return outcome if event is None else replace(outcome, campaign=event)
+
+    async def _handle_message(self, msg: IncomingMessage) -> Outcome:
         mode = await self.settings.get_channel_mode(msg.platform, msg.server_id, msg.channel_id)
         if mode is ChannelMode.OFF or msg.author_is_bot:
             return Outcome(decision=_skipped(mode), mode=mode)
@@ -141,6 +162,8 @@ class IncidentService:
 
         now = self.clock()
         tp = self.catalog.get(decision.talking_point_id) if decision.talking_point_id else None
+        if self.narratives is not None and decision.claim_vector is not None:  # matched no point: an emerging narrative?
+            await self.narratives.observe(msg, decision, now)
         if tp is None:
             return Outcome(decision=decision, mode=mode)
 
@@ -213,7 +236,7 @@ class IncidentService:
         """The card still up under a message (None if it has none, or it was withdrawn). For a deleted message
         the adapter takes it down, then calls :meth:`withdraw_card`."""
         post = await self.incidents.card_post_for_source(platform, channel_id, message_id)
-        return None if post is None or post.retracted else post
+        return None if post is None or post.retracted or is_pending(post) else post
 
     async def withdraw_card(self, post: CardPost) -> None:
         """The adapter took ``post`` down: the reply budget stops counting it."""
@@ -221,11 +244,18 @@ class IncidentService:
 
     async def handle_delete(self, platform: str, channel_id: str, message_id: str) -> int:
         """The source message was deleted: purge its stored content. Returns incidents changed."""
-        return await self.incidents.purge_message_content(platform, channel_id, message_id)
+        changed = await self.incidents.purge_message_content(platform, channel_id, message_id)
+        if self.campaigns is not None and hasattr(self.campaigns, "purge_message"):
+            await self.campaigns.purge_message(platform, channel_id, message_id)
+        if self.narratives is not None:
+            await self.narratives.repo.purge_message(platform, channel_id, message_id)
+        return changed
 
     async def _budgeted_card(
         self, msg, decision, tp, mode, server, now, incident, *, is_answer: bool = False
     ) -> Outcome:
+        if hasattr(self.incidents, "reserve_card"):  # several processes may share the database: decide + reserve at once
+            return await reserve_budgeted_card(self, msg, decision, tp, mode, server, now, incident, is_answer)
         existing, recent = await self.incidents.card_history(
             msg.platform, msg.channel_id, msg.message_id, now - history_window(server))
         if existing is not None:  # a redelivered or edited message never gets a second card
@@ -244,6 +274,10 @@ class IncidentService:
     async def card_posted(self, msg: IncomingMessage, outcome: Outcome, post_message_id: str) -> CardPost:
         """Record the card the adapter just posted (for the budget, feedback, edits and retraction)."""
         assert outcome.card is not None
+        if outcome.reserved is not None:
+            filled = await self.incidents.fill_card_post(outcome.reserved.id, post_message_id)  # type: ignore[attr-defined]
+            if filled is not None:
+                return filled
         return await self.incidents.record_card_post(
             CardPost(
                 id=0,
@@ -261,6 +295,11 @@ class IncidentService:
                 created_at=self.clock(),
             )
         )
+
+    async def card_not_posted(self, outcome: Outcome) -> None:
+        """The adapter could not post ``outcome.card``: give its reserved budget slot back."""
+        if outcome.reserved is not None:
+            await self.incidents.release_card(outcome.reserved.id)  # type: ignore[attr-defined]
 
     # ------------------------------------------------------------------ member commands
 

@@ -222,6 +222,7 @@ async def restore_learning(db, detector: LearningDetector) -> int:
 
 
 __all__ = [
+    "LearningSync",
     "LearnResult",
     "VerdictLearner",
     "clear_point_policy",
@@ -230,3 +231,38 @@ __all__ = [
     "set_point_policy",
     "verdict_polarity",
 ]
+
+
+# ------------------------------------------------------------------------------- other processes' changes
+
+
+class LearningSync:
+    """Applies learning changes another process made (verdicts -> exemplars, point policies) to this detector.
+
+    ``server_id=None`` reloads every server (SQLite's change counter says only "something changed")."""
+
+    def __init__(self, store: SqliteDashboardRepository, detector: LearningDetector) -> None:
+        self.store = store
+        self.detector = detector
+        self._learner = VerdictLearner(store, detector)
+        self._policies: set[tuple[str | None, str]] = set()
+
+    async def exemplars(self, server_id: str | None) -> None:
+        if server_id is not None:
+            if not await self._learner._forget(server_id):
+                await asyncio.to_thread(_add, self.detector, await self.store.active_exemplars(server_id))
+            return
+        active = await self.store.active_exemplars()
+        servers = {e.server_id for e in active} | {k[0] for k in _loaded_keys(self.detector)}
+        for server in sorted(servers):
+            await self.exemplars(server)
+
+    async def policies(self) -> None:
+        current: set[tuple[str | None, str]] = set()
+        for p in await self.store.list_point_policies():
+            key = (p.server_id or None, p.talking_point_id)
+            current.add(key)
+            self.detector.set_point_policy(key[0], key[1], _policy_of(p.reply_threshold, p.review_only))
+        for server_id, tp in self._policies - current:
+            self.detector.set_point_policy(server_id, tp, None)
+        self._policies = current

@@ -36,6 +36,7 @@ DEFAULT_EXTENSIONS: tuple[str, ...] = (
     "cogs.member",
     "cogs.moderation",
     "cogs.admin",
+    "cogs.campaigns",
 )
 
 
@@ -169,6 +170,8 @@ def create_bot(
     if config.sharded:
         if config.shard_count:
             options.setdefault("shard_count", config.shard_count)
+        if getattr(config, "shard_ids", None):  # this process runs only its range; others run the rest
+            options.setdefault("shard_ids", list(config.shard_ids))
         return ShardedContextBot(service, config, catalog=catalog, alerts=alerts, **options)
     return ContextBot(service, config, catalog=catalog, alerts=alerts, **options)
 

@@ -87,4 +87,6 @@ def incoming_from_message(message: discord.Message, *, is_edit: bool = False,
         created_at=message.created_at,
         author_is_bot=bool(message.author.bot),
         is_edit=is_edit,
+        author_created_at=getattr(message.author, "created_at", None),
+        author_joined_at=getattr(message.author, "joined_at", None),  # a Member (not a bare User) knows it
     )

@@ -57,6 +57,7 @@ from bot.core.sanitize import clip
 from bot.core.service import IncidentService, Outcome
 
 from . import commands as cmds
+from .campaigns import COMMANDS as CAMPAIGN_COMMANDS, MatrixCampaigns
 from .convert import (
     CHECK_MARK,
     CROSS_MARK,
@@ -181,6 +182,7 @@ class MatrixBot:
         self._last_sweep: float | None = None
         self.prefix = config.command_prefix
         self.management_room: str | None = None
+        self.campaign_ui = MatrixCampaigns(self)  # campaign alerts (bot/matrix_adapter/campaigns.py)
         self.ready = asyncio.Event()  # set once the first sync has been processed and its token stored
         self._since: str | None = None
         self._resumed = False
@@ -492,6 +494,8 @@ class MatrixBot:
             event_id = await self.send(room_id, card_content(outcome.card, reply_to=msg.message_id, thread_root=msg.thread_id))
             if event_id:
                 await self.service.card_posted(msg, outcome, event_id)
+            else:
+                await self.service.card_not_posted(outcome)  # give the reserved budget slot back
         elif outcome.suppressed:
             log.info("matrix: card for %s in %s held back: %s", msg.message_id, room_id, outcome.suppressed)
         if outcome.withdraw is not None:
@@ -500,6 +504,8 @@ class MatrixBot:
             await self.refresh_alerts(incident)
         if outcome.alert and outcome.incident is not None:
             await self.alert(outcome.incident)
+        if outcome.campaign is not None:
+            await self.campaign_ui.on_event(outcome.campaign)
 
     async def withdraw(self, post: CardPost, why: str) -> None:
         """Take a card down by editing it into a one-line "withdrawn" notice (see docs/matrix.md, 9.); once
@@ -584,6 +590,8 @@ class MatrixBot:
             return
         if key not in (CHECK_MARK, CROSS_MARK) or room_id != self.management_room:
             return
+        if await self.campaign_ui.on_reaction(room_id, event, key):
+            return
         alert = await self.service.incidents.alert_post_by_post_id(PLATFORM, event.reacts_to)
         if alert is None:
             return
@@ -646,6 +654,9 @@ class MatrixBot:
         async def say(text: str) -> None:
             await self.send(room_id, text_notice(text, reply_to=reply_to, thread_root=thread))
 
+        if isinstance(command, cmds.Unknown) and command.name in CAMPAIGN_COMMANDS:
+            await self.campaign_ui.command(room_id, event, message_text(content).split()[1:])
+            return
         if command.moderator and not await self.is_moderator(room_id, event.sender):
             await self.send(room_id, self._refusal(f"use {self.prefix} {command.name}", reply_to=reply_to, thread=thread))
             return

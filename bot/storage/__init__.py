@@ -1,4 +1,5 @@
-"""SQLite storage for contextbot (aiosqlite): migrations, incident and settings repositories."""
+"""Storage for contextbot: SQLite (aiosqlite) or PostgreSQL (asyncpg, bot/storage/pg.py) behind the same
+repositories; migrations, incident, settings and dashboard repositories."""
 
 from .dashboard import SqliteDashboardRepository as SqliteDashboardRepository
 from .db import Database, open_database

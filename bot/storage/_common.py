@@ -100,7 +100,7 @@ def scope_clause(scope: Scope, clauses: list[str], params: list[Any], prefix: st
         return
     keys = [str(k) for k in scope]
     if not keys:
-        clauses.append("0")
+        clauses.append("1 = 0")
         return
     clauses.append(f"({prefix}platform || ':' || {prefix}server_id) IN (SELECT value FROM json_each(?))")
     params.append(json.dumps(keys))
@@ -174,3 +174,33 @@ async def write_transaction(db: aiosqlite.Connection) -> AsyncIterator[None]:
             raise
 
 
+
+
+async def lock_key(db: Any, key: str) -> None:
+    """Inside a write transaction: serialise every process on ``key`` until the transaction ends.
+
+    SQLite needs nothing (``BEGIN IMMEDIATE`` already holds the database's single write lock across
+    processes); PostgreSQL takes a transaction-scoped advisory lock on the key's hash."""
+    if getattr(db, "dialect", "sqlite") == "postgresql":
+        await db.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (key,))
+
+
+CHANGES_KEY = "changes:seq"
+CHANGES_CHANNEL = "contextbot_changes"
+
+
+async def publish_change(db: Any, kind: str, platform: str = "", server_id: str = "", detail: str = "") -> None:
+    """Tell the other processes sharing the database that ``kind`` changed (a verdict, a channel mode, ...).
+
+    Call inside the write transaction that made the change, so the news is published exactly when it commits:
+    on PostgreSQL a ``NOTIFY`` (delivered at commit), on SQLite a bumped change counter in ``kv`` that the
+    other processes poll (bot/storage/changes.py)."""
+    payload = "\t".join((kind, platform, server_id, detail))
+    if getattr(db, "dialect", "sqlite") == "postgresql":
+        await db.execute("SELECT pg_notify(?, ?)", (CHANGES_CHANNEL, payload[:7900]))
+        return
+    await db.execute(
+        "INSERT INTO kv (key, value, updated_at) VALUES (?, '1', ?) ON CONFLICT (key) DO UPDATE"
+        " SET value = CAST(CAST(kv.value AS INTEGER) + 1 AS TEXT), updated_at = excluded.updated_at",
+        (CHANGES_KEY, to_db_time(utcnow())),
+    )

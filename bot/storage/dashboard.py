@@ -19,7 +19,8 @@ from typing import Any, Callable, Iterable
 import aiosqlite
 
 from ..core.ports import server_key
-from ._common import (Scope, as_utc, execute, fetch_all, fetch_one, from_db_time, locked, scope_clause, utcnow,
+from ._common import (Scope, as_utc, execute, fetch_all, fetch_one, from_db_time, locked,
+    publish_change, scope_clause, utcnow,
                       write_transaction)
 
 
@@ -197,14 +198,16 @@ class SqliteDashboardRepository:
                 )
             new = None
             if positive is not None and text:
-                cur = await execute(
+                row = await fetch_one(
                     self._db,
                     "INSERT INTO server_exemplars (platform, server_id, talking_point_id, text, lang, positive,"
-                    " incident_id, created_by, created_at, embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " incident_id, created_by, created_at, embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    " RETURNING id",
                     (platform, server_id, talking_point_id, text, lang or "", bool(positive), incident_id,
                      created_by, now, embedding),
                 )
-                new = await self._exemplar(cur.lastrowid)  # type: ignore[arg-type]
+                new = await self._exemplar(row["id"]) if row else None
+            await publish_change(self._db, "exemplars", platform, server_id, str(incident_id))
         return new, retired
 
     async def set_exemplar_embedding(self, exemplar_id: int, embedding: bytes) -> None:
@@ -302,6 +305,7 @@ class SqliteDashboardRepository:
                 " updated_by = excluded.updated_by, updated_at = excluded.updated_at",
                 (platform, server_id, talking_point_id, reply_threshold, bool(review_only), updated_by, now),
             )
+            await publish_change(self._db, "policy", platform, server_id, talking_point_id)
         return PolicyRecord(platform, server_id, talking_point_id, reply_threshold, bool(review_only), updated_by, now)
 
     async def delete_point_policy(self, platform: str, server_id: str, talking_point_id: str) -> bool:
@@ -311,6 +315,7 @@ class SqliteDashboardRepository:
                 "DELETE FROM point_policies WHERE platform = ? AND server_id = ? AND talking_point_id = ?",
                 (platform, server_id, talking_point_id),
             )
+            await publish_change(self._db, "policy", platform, server_id, talking_point_id)
             return cur.rowcount > 0
 
     async def list_point_policies(self, talking_point_id: str | None = None) -> list[PolicyRecord]:
@@ -392,8 +397,10 @@ class SqliteDashboardRepository:
                           (now - timedelta(days=keep_days),))
             await execute(
                 self._db,
-                "INSERT OR REPLACE INTO dashboard_sessions (sid_hash, username, address, created_at, expires_at)"
-                " VALUES (?, ?, ?, ?, ?)", (sid_hash, username, address or "", now, as_utc(expires_at)))
+                "INSERT INTO dashboard_sessions (sid_hash, username, address, created_at, expires_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (sid_hash) DO UPDATE SET username = excluded.username,"
+                " address = excluded.address, created_at = excluded.created_at, expires_at = excluded.expires_at,"
+                " revoked_at = NULL", (sid_hash, username, address or "", now, as_utc(expires_at)))
 
     async def session_active(self, sid_hash: str) -> bool:
         """True while the session exists, has not expired and was not logged out."""

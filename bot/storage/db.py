@@ -9,6 +9,7 @@ import aiosqlite
 
 from .incidents import SqliteIncidentRepository
 from .migrator import migrate
+from .pg import is_postgres_url, open_pg
 from .settings import SqliteSettingsRepository
 
 log = logging.getLogger(__name__)
@@ -19,11 +20,18 @@ MEMORY = ":memory:"
 async def open_database(path: str | Path, migrations_dir: Path | None = None) -> aiosqlite.Connection:
     """Open (creating if needed) and migrate the database at ``path``.
 
+    A ``postgresql://`` URL opens PostgreSQL instead (:func:`bot.storage.pg.open_pg`; the password comes from
+    ``CONTEXTBOT_DB_PASSWORD`` when the URL has none): the returned connection then is a
+    :class:`bot.storage.pg.PgConnection`, which the same repositories use. ``migrations_dir`` names the
+    PostgreSQL folder in that case.
+
     The connection is in autocommit mode (``isolation_level=None``; the repositories use explicit
     transactions) with ``foreign_keys=ON``, ``busy_timeout=5000`` ms, ``synchronous=NORMAL``, WAL journaling
     for file databases (not for ``":memory:"``) and ``row_factory = aiosqlite.Row``. The parent directory is
     created. If migrating fails the connection is closed and the error re-raised.
     """
+    if is_postgres_url(path):
+        return await open_pg(str(path), migrations_dir)  # type: ignore[return-value]
     memory = str(path) == MEMORY
     if not memory:
         path = Path(path).expanduser()

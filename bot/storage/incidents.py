@@ -40,13 +40,16 @@ from ._common import (
     fetch_all,
     fetch_one,
     from_db_time,
+    lock_key,
     locked,
+    publish_change,
     scope_clause,
     utcnow,
     write_transaction,
 )
 
 MAX_CONTENT_CHARS = 8000
+from ..core.reservations import PENDING_POST_PREFIX  # noqa: E402 - a reserved card not posted (yet)
 
 _INCIDENT_COLUMNS = (
     "id, platform, server_id, channel_id, message_id, message_link, author_id, content, talking_point_id, "
@@ -294,7 +297,10 @@ class SqliteIncidentRepository:
             )
             if cur.rowcount == 0:
                 return None
-            return await self._get(incident_id)
+            incident = await self._get(incident_id)
+            if incident is not None:
+                await publish_change(self._db, "verdict", incident.platform, incident.server_id, str(incident_id))
+            return incident
 
     async def incidents_for_message(self, platform: str, channel_id: str, message_id: str) -> list[Incident]:
         async with locked(self._db):
@@ -374,16 +380,66 @@ class SqliteIncidentRepository:
     async def card_history(self, platform: str, channel_id: str, source_message_id: str,
                            since: datetime) -> tuple[CardPost | None, list[CardPost]]:
         async with locked(self._db):  # one query for both
-            rows = await fetch_all(
-                self._db,
-                f"SELECT {_CARD_COLUMNS}, created_at >= ? AS in_window FROM card_posts"
-                " WHERE platform = ? AND channel_id = ? AND (created_at >= ? OR source_message_id = ?)"
-                " ORDER BY created_at, id",
-                (since, platform, channel_id, since, source_message_id),
-            )
+            return await self._history(platform, channel_id, source_message_id, since)
+
+    async def _history(self, platform: str, channel_id: str, source_message_id: str,
+                       since: datetime) -> tuple[CardPost | None, list[CardPost]]:
+        rows = await fetch_all(
+            self._db,
+            f"SELECT {_CARD_COLUMNS}, created_at >= ? AS in_window FROM card_posts"
+            " WHERE platform = ? AND channel_id = ? AND (created_at >= ? OR source_message_id = ?)"
+            " ORDER BY created_at, id",
+            (since, platform, channel_id, since, source_message_id),
+        )
         for_source = [r for r in rows if r["source_message_id"] == source_message_id]
         newest = _row_to_card(for_source[-1]) if for_source else None
         return newest, [_row_to_card(r) for r in rows if r["in_window"]]
+
+    async def reserve_card(
+        self, post: CardPost, since: datetime,
+        refuse: Callable[[CardPost | None, list[CardPost]], str | None],
+    ) -> tuple[CardPost | None, str | None]:
+        """Decide and reserve a card in one transaction, so processes sharing the database never post two cards
+        for one message nor overrun the channel's budget.
+
+        Under a per-channel lock (SQLite: the write lock; PostgreSQL: an advisory lock), ``refuse(newest card
+        for the source message, channel's cards since since)`` is asked; if it returns a reason nothing is
+        written and ``(None, reason)`` returned. Otherwise a placeholder row (``post_message_id`` =
+        ``"pending:<random>"``) is inserted and returned: it counts in every other process's budget at once.
+        Fill it in with :meth:`fill_card_post` once posted, or drop it with :meth:`release_card`."""
+        import uuid
+
+        async with write_transaction(self._db):
+            await lock_key(self._db, f"cards:{post.platform}:{post.channel_id}")
+            existing, recent = await self._history(post.platform, post.channel_id, post.source_message_id, since)
+            reason = refuse(existing, recent)
+            if reason is not None:
+                return None, reason
+            row = await fetch_one(
+                self._db,
+                "INSERT INTO card_posts (platform, server_id, channel_id, thread_id, source_message_id,"
+                " post_message_id, talking_point_id, author_id, incident_id, lang, pack_version, created_at,"
+                f" retracted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0) RETURNING {_CARD_COLUMNS}",
+                (post.platform, post.server_id, post.channel_id, post.thread_id or "", post.source_message_id,
+                 PENDING_POST_PREFIX + uuid.uuid4().hex, post.talking_point_id, post.author_id, post.incident_id,
+                 post.lang, post.pack_version, post.created_at),
+            )
+        assert row is not None
+        return _row_to_card(row), None
+
+    async def fill_card_post(self, card_post_id: int, post_message_id: str) -> CardPost | None:
+        """The reserved card was posted as ``post_message_id``."""
+        async with locked(self._db):
+            row = await fetch_one(
+                self._db, f"UPDATE card_posts SET post_message_id = ? WHERE id = ? RETURNING {_CARD_COLUMNS}",
+                (post_message_id, card_post_id))
+        return _row_to_card(row) if row else None
+
+    async def release_card(self, card_post_id: int) -> None:
+        """The reserved card could not be posted: forget the reservation (only while still a placeholder)."""
+        async with locked(self._db):
+            await execute(self._db, "DELETE FROM card_posts WHERE id = ? AND post_message_id LIKE ?",
+                          (card_post_id, PENDING_POST_PREFIX + "%"))
 
     async def card_post_for_source(self, platform: str, channel_id: str, source_message_id: str) -> CardPost | None:
         async with locked(self._db):

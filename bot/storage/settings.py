@@ -20,7 +20,7 @@ import aiosqlite
 
 from ..core.models import ChannelMode
 from ..core.ports import ServerSettings
-from ._common import as_utc, execute, fetch_one, locked, utcnow, write_transaction
+from ._common import as_utc, execute, fetch_one, locked, publish_change, utcnow, write_transaction
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +113,7 @@ class SqliteSettingsRepository:
                     self._now(),
                 ),
             )
+            await publish_change(self._db, "server_settings", settings.platform, settings.server_id)
 
     async def get_channel_mode(self, platform: str, server_id: str, channel_id: str) -> ChannelMode:
         async with locked(self._db):
@@ -136,6 +137,7 @@ class SqliteSettingsRepository:
                 " server_id = excluded.server_id, mode = excluded.mode, updated_at = excluded.updated_at",
                 (platform, server_id, channel_id, ChannelMode(mode), self._now()),
             )
+            await publish_change(self._db, "channel_mode", platform, server_id, channel_id)
 
     async def get_value(self, key: str) -> str | None:
         async with locked(self._db):
@@ -199,6 +201,11 @@ class CachingSettingsRepository:
     async def set_channel_mode(self, platform: str, server_id: str, channel_id: str, mode: ChannelMode) -> None:
         await self._inner.set_channel_mode(platform, server_id, channel_id, mode)
         self._modes = {k: v for k, v in self._modes.items() if not (k[0] == platform and k[2] == channel_id)}
+
+    def invalidate(self) -> None:
+        """Forget everything cached (another process changed settings: see bot/storage/changes.py)."""
+        self._servers.clear()
+        self._modes.clear()
 
     async def get_value(self, key: str) -> str | None:
         return await self._inner.get_value(key)

@@ -38,8 +38,8 @@ class RecordingDetector:
 
 
 @pytest.fixture
-async def db(tmp_path):
-    conn = await open_database(tmp_path / "l.db")
+async def db(database_target):
+    conn = await open_database(database_target)
     try:
         yield conn
     finally:

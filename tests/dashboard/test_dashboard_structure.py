@@ -85,6 +85,7 @@ PAGES = {  # URL -> the module that serves it
     "/incidents/{id}/resolve": "incident", "/points": "points", "/points/{tp}": "points",
     "/points/{tp}/policy": "points", "/exemplars": "exemplars", "/exemplars/promoted.yaml": "exemplars",
     "/exemplars/{id}/promote": "exemplars", "/audit": "audit",
+    "/campaigns": "campaigns", "/campaigns/{id}/resolve": "campaigns",
 }
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import audit, auth_routes, exemplars, incident, overview, points, queue
+from . import audit, auth_routes, campaigns, exemplars, incident, overview, points, queue
 
-PAGES = (auth_routes, overview, queue, incident, points, exemplars, audit)
+PAGES = (auth_routes, overview, queue, incident, points, exemplars, audit, campaigns)
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
