@@ -37,14 +37,13 @@ from .stance import (
     CUES,
     STANCE_INDEX,
     STANCES,
-    StanceCalibrator,
     StanceModel,
     build_features,
     cue_features,
     knn_features,
     knn_from_sims,
-    load_calibrator,
 )
+from .calibrator import StanceCalibrator, load_calibrator
 
 log = logging.getLogger(__name__)
 
@@ -399,6 +398,7 @@ class Detector:
                 verified=verified,
                 p_refute=self.calibrator.probability(named, p.text, quoted=p.quoted) if self.calibrator is not None else None,
                 refute_cut=self.calibrator.cut if self.calibrator is not None else None,
+                promote=self.calibrator.promote if self.calibrator is not None else None,
             ),
             t,
             self.verifier.thresholds(language) if self.verifier is not None else None,
