@@ -126,8 +126,11 @@ def choose_promote(p: np.ndarray, verified: np.ndarray, p_assert: np.ndarray, el
     if best is None or best_n < MIN_PROMOTED:
         return None, best_n
     max_r, min_v, min_a = best
-    return {"max_refute": round(max(0.01, max_r - PROMOTE_MARGIN), 2), "min_verified": round(min(0.99, min_v + PROMOTE_MARGIN), 2),
-            "min_assert": round(min(0.99, min_a + PROMOTE_MARGIN), 2)}, best_n
+    print(f"  best bounds before the margin: max P(refute) {max_r:.2f}, min verifier {min_v:.2f}, "
+          f"min P(assert) {min_a:.2f}")
+    return {"max_refute": round(float(max(0.01, max_r - PROMOTE_MARGIN)), 2),
+            "min_verified": round(float(min(0.99, min_v + PROMOTE_MARGIN)), 2),
+            "min_assert": round(float(min(0.99, min_a + PROMOTE_MARGIN)), 2)}, best_n
 
 
 def main() -> int:

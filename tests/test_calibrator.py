@@ -43,6 +43,10 @@ CUE_CASES = [
     ("de", "In Wirklichkeit gab es keine Biolabore.", "rcue_correction"),
     ("de", "Die Mär vom Nazi-Regime in Kiew glaubt doch niemand.", "rcue_their_claim"),
     ("de", "Warum dann der Angriff auf Kiew, wenn es nur um den Donbass ging?", "rcue_rhetorical"),
+    ("ru", "Янукович сам сбежал, Рада проголосовала за отстранение. Какой переворот?", "rcue_dismissal"),
+    ("uk", "Янукович сам утік, Рада проголосувала. Який ще переворот", "rcue_dismissal"),
+    ("en", "Putin rewrote the constitution to rule till 2036. Who's illegitimate again", "rcue_dismissal"),
+    ("de", "Janukowytsch ist geflohen, das Parlament hat ihn abgesetzt. Ein Putsch sieht anders aus.", "rcue_dismissal"),
 ]
 
 

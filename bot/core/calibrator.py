@@ -61,6 +61,15 @@ REFUTE_CUES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
                        r"\bна самом деле\b|\bв реальности\b|\bникто\b|\bне было\b|\bничего подобного\b|"
                        r"\bнасправді\b|\bніхто\b|\bне було\b|\bнічого подібного\b|"
                        r"\btatsächlich\b|\bin wirklichkeit\b|\bniemand\b|\bes gab kein\w*\b|\bnie passiert\b)"),
+        # a dismissive rhetorical tag: "what coup", "какой ещё переворот", "який ще переворот", "who's illegitimate
+        # again", "ein Putsch sieht anders aus", "stop saying", "projection"
+        ("dismissal", r"(\bwhat (coup|genocide|nazis|biolabs?|provocation)\b|\bwho'?s (the )?\w+ again\b|\bso much for\b|"
+                      r"\bstop (saying|repeating|spreading)\b|\bprojection\b|"
+                      r"\bкакой (ещё |еще |там )?\w+\W*$|\bкакие (ещё |еще |там )?\w+\W*$|\bхватит (повторять|нести)\b|"
+                      r"\bпроекци\w*|\bдля телевизора\b|"
+                      r"\bякий (ще |там )?\w+\W*$|\bякі (ще |там )?\w+\W*$|\bгоді (повторювати|брехати)\b|"
+                      r"\bпроекці\w*|\bдля телевізора\b|"
+                      r"\bsieht anders aus\b|\bwas für ein\w* \w+\W*$|\bhört auf\b|\bprojektion\b|\bfürs fernsehen\b)"),
         # the author names the claim as someone else's: "the claim that", "те, кто говорит", "die Mär vom"
         ("their_claim", r"(\bpeople who (say|claim|think)\b|\bthose who (say|claim)\b|\bthe (claim|idea|story) that\b|"
                         r"\bthey (want you to|keep) (believ|say)\w*|"
