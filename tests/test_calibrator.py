@@ -101,14 +101,24 @@ def test_round_trip_and_probability(tmp_path):
     assert plain == pytest.approx(1 / (1 + np.exp(1.0)))
 
 
-def test_the_shipped_calibrator_loads_and_separates_a_sarcastic_rebuttal():
+REBUTTALS = [
+    "Sure, and the bodies placed themselves.",
+    "by that logic Finland joining NATO should have been a casus belli too",
+    "Yanukovych fled and parliament voted him out, even his own party. What coup?",
+    "Янукович сам сбежал, Рада проголосовала за отстранение. Какой переворот?",
+    "Nach dieser Logik hätte auch Finnland ein Kriegsgrund sein müssen.",
+]
+
+
+@pytest.mark.parametrize("text", REBUTTALS)
+def test_the_shipped_calibrator_reads_rebuttals_as_more_likely_refutations(text):
+    """Same detector signals (an ambiguous stance), only the wording differs: the rebuttal must score higher."""
     if not CALIBRATOR_PATH.exists():
         pytest.skip("no calibrator shipped")
     m = load_calibrator(strict=True)
     assert 0.5 <= m.cut <= 1.0
     named = {"match": 0.7, "p_assert": 0.5, "p_refute": 0.3, "knn_assert": 0.6, "knn_refute": 0.55}
-    assert m.probability(named, "Sure, and the bodies placed themselves. Cope harder, clown.") > \
-        m.probability(named, "The bodies were placed there by Ukrainian soldiers.")
+    assert m.probability(named, text) > m.probability(named, "The bodies were placed there by Ukrainian soldiers.")
 
 
 def test_missing_file_means_no_calibrator(tmp_path):

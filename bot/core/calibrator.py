@@ -78,7 +78,12 @@ REFUTE_CUES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
                         r"\bdie (behauptung|erzählung|mär) (dass|vom?|von)\b|\bwer (behauptet|glaubt)\b)"),
     )
 )
-N_REFUTE_CUES = len(REFUTE_CUES) + 2  # + quote-then-rebuttal, + question marks inside a message
+# Families that each say "the author argues back" and are too rare in the tuning data to earn a weight of their own
+# (a family that never fires there gets none): the calibrator also reads their sum, so "by that logic" shares the
+# weight "what coup?" earned.
+ARGUE_BACK = ("by_that_logic", "rhetorical", "their_claim", "dismissal")
+_ARGUE_BACK_IDX = [i for i, (name, _) in enumerate(REFUTE_CUES) if name in ARGUE_BACK]
+N_REFUTE_CUES = len(REFUTE_CUES) + 3  # + their sum, + quote-then-rebuttal, + question marks inside a message
 
 _QUOTE_LINE = re.compile(r"^\s*>", re.MULTILINE)
 _QUOTED = re.compile(r"[\"“«„](.{8,}?)[\"”»“]", re.DOTALL)
@@ -105,14 +110,16 @@ def refute_cue_features(text: str, quoted: bool = False) -> np.ndarray:
             pass
         if m is not None:
             after_quote = sample[m.end():]
-    out[len(REFUTE_CUES)] = 1.0 if len(after_quote.strip()) >= 12 else 0.0
+    k = len(REFUTE_CUES)
+    out[k] = min(3.0, float(out[_ARGUE_BACK_IDX].sum()))
+    out[k + 1] = 1.0 if len(after_quote.strip()) >= 12 else 0.0
     body = sample.rstrip()
-    out[len(REFUTE_CUES) + 1] = min(3, body[:-1].count("?")) if len(body) > 60 else 0.0
+    out[k + 2] = min(3, body[:-1].count("?")) if len(body) > 60 else 0.0
     return out
 
 
-REFUTE_CUE_NAMES: tuple[str, ...] = tuple(f"rcue_{n}" for n, _ in REFUTE_CUES) + ("rcue_quote_rebuttal",
-                                                                                 "rcue_inner_question")
+REFUTE_CUE_NAMES: tuple[str, ...] = tuple(f"rcue_{n}" for n, _ in REFUTE_CUES) + (
+    "rcue_argue_back", "rcue_quote_rebuttal", "rcue_inner_question")
 # The detector's named signals (bot.core.verifier.signals) the calibrator reads. Not the message length: in the
 # tuning data refutations are longer than assertions (hand-written rebuttals vs terse claims), a property of how
 # the data was made rather than of refuting, and a length weight would drop long assertions from review.
