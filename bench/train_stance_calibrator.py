@@ -107,9 +107,9 @@ def collect(det: Detector, rows: list[dict], refresh: bool) -> list[dict]:
 
 
 def choose_cut(p: np.ndarray, review_assert: np.ndarray, max_loss: float) -> float:
-    for thr in np.arange(MIN_CUT, 0.991, 0.01):
-        if (p[review_assert] >= thr).sum() <= max_loss * max(1, review_assert.sum()):
-            return round(float(thr), 2)
+    for k in range(round(MIN_CUT * 100), 100):  # whole hundredths: no floating-point drift in the steps
+        if (p[review_assert] >= k / 100).sum() <= max_loss * max(1, review_assert.sum()):
+            return k / 100
     return 0.99
 
 

@@ -239,3 +239,44 @@ def test_the_calibrator_never_adds_a_card_or_review_where_the_policy_had_none():
             assert calibrated.action is plain.action
         if calibrated.action is Action.REPLY and plain.action is Action.REVIEW:
             assert e.p_refute <= e.promote["max_refute"] and max(e.probs, key=e.probs.get) is A
+
+
+# ------------------------------------------------------------------ training choices (bench/train_stance_calibrator.py)
+
+
+@pytest.fixture(scope="module")
+def trainer():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    import train_stance_calibrator
+
+    return train_stance_calibrator
+
+
+@pytest.mark.parametrize("p_asserts,max_loss,cut", [
+    ([0.1] * 50, 0.02, 0.50),  # no assertion near a high P(refute): the lowest cut allowed
+    ([0.1] * 48 + [0.75, 0.95], 0.02, 0.76),  # one of 50 may go (2 %): the cut passes the 0.75, keeps the 0.95
+    ([0.1] * 48 + [0.75, 0.95], 0.04, 0.50),
+    ([0.999] * 10, 0.02, 0.99),  # nothing separates them: the highest cut
+])
+def test_the_cut_is_the_lowest_that_loses_at_most_the_allowed_assertions(trainer, p_asserts, max_loss, cut):
+    p = np.array(p_asserts + [0.9, 0.99])  # two refutations in review, never counted against the cut
+    review_assert = np.array([True] * len(p_asserts) + [False, False])
+    assert trainer.choose_cut(p, review_assert, max_loss) == pytest.approx(cut)
+
+
+def test_promote_bounds_promote_no_wrong_row_and_need_enough_rows(trainer):
+    n = 12
+    p = np.array([0.01] * n + [0.01, 0.30])  # the two wrong rows: one with a low P(refute), one not
+    verified = np.array([0.97] * n + [0.90, 0.99])
+    p_assert = np.array([0.80] * n + [0.80, 0.80])
+    eligible = np.ones(n + 2, dtype=bool)
+    correct = np.array([True] * n + [False, False])
+    bounds, n_best = trainer.choose_promote(p, verified, p_assert, eligible, correct)
+    assert n_best == n
+    sel = (p <= bounds["max_refute"]) & (verified >= bounds["min_verified"]) & (p_assert >= bounds["min_assert"])
+    assert not (sel & ~correct).any()
+    few, _ = trainer.choose_promote(p[:3], verified[:3], p_assert[:3], eligible[:3], correct[:3])
+    assert few is None  # fewer than MIN_PROMOTED: not worth the risk
