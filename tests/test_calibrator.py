@@ -11,6 +11,7 @@ import pytest
 from bot.core.calibrator import (CALIBRATOR_FEATURES, CALIBRATOR_PATH, REFUTE_CUE_NAMES, CalibratorError,
                                  StanceCalibrator, calibrator_row, load_calibrator, refute_cue_features)
 from bot.core.models import Action, Stance
+from bot.core.stance import CUES, cue_features
 from bot.core.policy import Evidence, Thresholds, decide
 
 A, R, P, Q, O = Stance.ASSERT, Stance.REFUTE, Stance.REPORT, Stance.ASK, Stance.OTHER
@@ -98,7 +99,32 @@ def test_round_trip_and_probability(tmp_path):
     sarcastic = m.probability({}, "Sure, and the bodies placed themselves")
     plain = m.probability({}, "The bodies were placed there by Ukrainian soldiers.")
     assert sarcastic == pytest.approx(1 / (1 + np.exp(-2.0)))
-    assert plain == pytest.approx(1 / (1 + np.exp(1.0)))
+    assert plain == 0.0  # no rebuttal wording: the model alone never drops a review
+    assert m.raw_probability({}, "The bodies were placed there by Ukrainian soldiers.") == pytest.approx(1 / (1 + np.exp(1.0)))
+
+
+WORDING = [
+    # (text, counts as rebuttal wording)
+    ("Sure, and the bodies placed themselves", True),
+    ("by that logic Finland joining NATO should have been a casus belli too", True),
+    ("Yanukovych fled, parliament voted him out. What coup?", True),
+    ("That story is a myth pushed by Russian state TV.", True),
+    ("Die Mär vom Nazi-Regime in Kiew glaubt doch niemand.", True),
+    ("> Zelensky is illegitimate\nHis term is extended by martial law, as the constitution says.", True),
+    # negation-heavy assertions the stance model may misread as refutations: never dropped on the model alone
+    ("Zelensky has no mandate any more, his term ran out and there were no elections.", False),
+    ("Никаких перемирий, они опять накачают ВСУ оружием.", False),
+    ("Die NATO hat Russland zu diesem Krieg provoziert.", False),
+]
+
+
+@pytest.mark.parametrize("text,wording", WORDING)
+def test_a_review_is_dropped_only_with_rebuttal_wording(text, wording):
+    n = len(CALIBRATOR_FEATURES)
+    always = StanceCalibrator(np.zeros(n), np.ones(n), np.zeros(n), 30.0, 0.8)  # the model alone says "refute"
+    named = {f"cue_{name}": float(v) for (name, _), v in zip(CUES, cue_features(text))}  # as the detector names them
+    assert always.raw_probability(named, text) > 0.99
+    assert (always.probability(named, text) > 0.99) is wording
 
 
 REBUTTALS = [

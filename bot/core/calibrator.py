@@ -132,6 +132,12 @@ CALIBRATOR_SIGNALS: tuple[str, ...] = (
 CALIBRATOR_FEATURES: tuple[str, ...] = CALIBRATOR_SIGNALS + REFUTE_CUE_NAMES
 
 
+# Rebuttal wording: a review is dropped only when the message also says so in words (two signals must agree, as
+# for a card). Without it the model alone would drop assertions the stance model already misreads, e.g. negation-
+# heavy ones ("he has no mandate, there were no elections").
+EVIDENCE: tuple[str, ...] = ("rcue_argue_back", "rcue_sarcastic_open", "rcue_quote_rebuttal", "cue_debunk", "cue_sarcasm")
+
+
 def calibrator_row(named: dict, text: str, quoted: bool = False) -> np.ndarray:
     """The calibrator's input for one (message, talking point) pair, in :data:`CALIBRATOR_FEATURES` order."""
     base = np.array([float(named.get(f, 0.0)) for f in CALIBRATOR_SIGNALS], dtype=np.float64)
@@ -171,8 +177,17 @@ class StanceCalibrator:
         logit = z @ self.coef + self.intercept
         return 1.0 / (1.0 + np.exp(-np.clip(logit, -30, 30)))
 
-    def probability(self, named: dict, text: str, quoted: bool = False) -> float:
+    def raw_probability(self, named: dict, text: str, quoted: bool = False) -> float:
+        """The model's P(refute) alone."""
         return float(self.probability_row(calibrator_row(named, text, quoted)))
+
+    def probability(self, named: dict, text: str, quoted: bool = False) -> float:
+        """P(refute) as the policy reads it: the model's, when the message carries rebuttal wording
+        (:data:`EVIDENCE`), else 0 (the model alone never drops a review)."""
+        x = calibrator_row(named, text, quoted)
+        if not any(x[_EVIDENCE_IDX] > 0):
+            return 0.0
+        return float(self.probability_row(x))
 
     def to_json(self) -> dict:
         return {"features": list(CALIBRATOR_FEATURES), "mean": [round(float(v), 6) for v in self.mean],
@@ -188,6 +203,8 @@ class StanceCalibrator:
         except (KeyError, TypeError, AttributeError) as e:
             raise CalibratorError(f"stance calibrator file is missing or mistyped a field: {e!r}") from e
 
+
+_EVIDENCE_IDX = [CALIBRATOR_FEATURES.index(f) for f in EVIDENCE]
 
 CALIBRATOR_PATH = Path(__file__).resolve().parents[1] / "data" / "stance_calibrator.json"
 
