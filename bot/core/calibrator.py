@@ -8,7 +8,8 @@ counts) plus the richer refutation cues below (sarcasm, "by that logic", rhetori
 corrections, "the claim that", a quote followed by the author's answer).
 
 The policy (bot.core.policy) uses it in two ways, both opt-in through bot/data/stance_calibrator.json:
-- ``cut``: a would-be moderator review whose P(refute) reaches it is dropped (no incident, no card);
+- ``cut``: a would-be moderator review whose P(refute) reaches it, and whose wording also reads as a rebuttal
+  (:data:`EVIDENCE`), is dropped (no incident, no card);
 - ``promote`` (optional): a would-be review that meets every reply rule but the score thresholds becomes a
   reply when P(refute) is at most ``max_refute`` and the claim verifier's probability and the stance model's
   P(assert) reach ``min_verified`` and ``min_assert``. Never from a message the policy would not review.
