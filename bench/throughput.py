@@ -251,7 +251,10 @@ def encode_every_message(texts: list[str]) -> float:
 async def main_async(args) -> int:
     cfg = Config()
     cfg = replace(cfg, detector=replace(cfg.detector, encoder_process=not args.in_process),
-                  campaigns=replace(cfg.campaigns, enabled=not args.no_campaigns))
+                  campaigns=replace(cfg.campaigns, enabled=not args.no_campaigns),
+                  narratives=replace(cfg.narratives, enabled=not args.no_narratives))
+    if args.narratives_ab:
+        return await narratives_ab(cfg, args)
     rates = {"mixed": args.mixed_rates, "on-topic": args.on_topic_rates}
     results, latencies = [], []
     with tempfile.TemporaryDirectory() as tmp:
@@ -281,7 +284,9 @@ async def main_async(args) -> int:
 
     mode = "in-process encoder" if args.in_process else "encoder in its own process"
     tracking = "off (--no-campaigns)" if args.no_campaigns else "on"
-    print(f"full pipeline with SQLite logging, {mode}; all 20 channels in reply mode; campaign tracking {tracking}")
+    narr = "off (--no-narratives)" if args.no_narratives else "on"
+    print(f"full pipeline with SQLite logging, {mode}; all 20 channels in reply mode; campaign tracking {tracking}; "
+          f"narrative clustering {narr}")
     print(f"\nthroughput: closed loop, {args.concurrency} messages in flight (a gateway burst)")
     print(f"{'workload':<9} {'n':>6} {'msg/s':>7} {'batch':>6} {'vs encode-all':>15}  outcomes")
     for r in results:
@@ -310,6 +315,55 @@ async def main_async(args) -> int:
     return 0
 
 
+async def narratives_ab(cfg, args) -> int:
+    """Closed-loop msg/s with narrative clustering on and off, alternating in one process and one database, so the
+    ratio is measured under the same load (``--narratives-ab ROUNDS``)."""
+    import statistics
+
+    with tempfile.TemporaryDirectory() as tmp:
+        app = await build_app(cfg, database=Path(tmp) / "bench.db")
+        tracker, wired = app.service.narratives, app.detector.narratives
+        if tracker is None:
+            print("narrative clustering is disabled in this config; nothing to compare")
+            await app.close()
+            return 1
+        got: dict[tuple[str, str], list[float]] = {}
+        cpu: dict[tuple[str, str], list[float]] = {}
+        try:
+            app.detector.check("warm up NATO")
+            for rnd in range(args.narratives_ab):
+                for state in ("on", "off") if rnd % 2 == 0 else ("off", "on"):
+                    app.service.narratives = tracker if state == "on" else None
+                    app.detector.narratives = wired if state == "on" else False
+                    for kind in ("mixed", "on-topic"):
+                        texts = workload(kind, args.n)
+                        cpu0 = time.process_time()  # the bot process's CPU (all threads): steadier than wall time
+                        r = await closed_loop(app, f"{kind}-{state}-{rnd}", texts, args.concurrency)
+                        got.setdefault((kind, state), []).append(r["msgs_per_s"])
+                        cpu.setdefault((kind, state), []).append((time.process_time() - cpu0) / len(texts) * 1e6)
+            rss = vm_hwm_mb()
+            clusters = len(tracker.clusterer)
+            members = (await app.db.execute_fetchall("SELECT COUNT(*) FROM narrative_members"))[0][0]
+        finally:
+            app.service.narratives, app.detector.narratives = tracker, wired
+            await app.close()
+    print(f"narrative clustering on vs off: closed loop, {args.concurrency} in flight, {args.n} messages per run, "
+          f"{args.narratives_ab} rounds alternating (median msg/s)")
+    print(f"{'workload':<9} {'on':>8} {'off':>8} {'on/off':>7}  runs on / off")
+    for kind in ("mixed", "on-topic"):
+        on, off = statistics.median(got[(kind, "on")]), statistics.median(got[(kind, "off")])
+        runs = " ".join(f"{x:.0f}" for x in got[(kind, "on")]) + " / " + " ".join(f"{x:.0f}" for x in got[(kind, "off")])
+        print(f"{kind:<9} {on:>8.0f} {off:>8.0f} {on / off:>7.3f}  {runs}")
+    print("bot-process CPU per message (µs, median; the encoder process does the same work either way)")
+    print(f"{'workload':<9} {'on':>8} {'off':>8} {'on/off':>7}")
+    for kind in ("mixed", "on-topic"):
+        on, off = statistics.median(cpu[(kind, "on")]), statistics.median(cpu[(kind, "off")])
+        print(f"{kind:<9} {on:>8.0f} {off:>8.0f} {on / off:>7.3f}")
+    print(f"clusters in memory {clusters} (bound {tracker.clusterer.max_centres}); narrative members stored {members}; "
+          f"peak RSS of the bot process {rss:.0f} MB")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=20000)
@@ -322,6 +376,10 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=20.0, help="length of each latency run (at most --n messages)")
     ap.add_argument("--in-process", action="store_true", help="encode in the bot's process (encoder_process = false)")
     ap.add_argument("--no-campaigns", action="store_true", help="campaign tracking off, to compare its cost")
+    ap.add_argument("--no-narratives", action="store_true", help="narrative clustering off, to compare its cost")
+    ap.add_argument("--narratives-ab", type=int, default=0, metavar="ROUNDS",
+                    help="only compare closed-loop msg/s with narrative clustering on and off, alternating ROUNDS "
+                         "times in one process")
     args = ap.parse_args()
     return asyncio.run(main_async(args))
 

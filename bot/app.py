@@ -103,17 +103,23 @@ async def build_app(
         batches_in_flight=2 if isinstance(detector.encoder, ProcessEncoder) else 1,
         campaigns=build_campaign_desk(config, db),
     )
-    _wire_narratives(service, detector, db)
+    if config.narratives.enabled:
+        _wire_narratives(service, detector, db, config.narratives)
+    else:  # no clustering; texts kept while it was on still go when their message is deleted
+        from .storage.narratives import SqliteNarrativeRepository
+
+        service.narrative_store = SqliteNarrativeRepository(db)
     from .sync import start_change_feed
 
     feed = await start_change_feed(db, service, detector)  # verdicts and modes set by other processes apply here
     return App(config, registry, detector, db, service, owned_encoder=owned, change_feed=feed)
 
 
-def _wire_narratives(service, detector, db) -> None:
-    """Emerging narratives (issue #16.3): unmatched on-topic assertions are clustered for pack authors."""
+def _wire_narratives(service, detector, db, settings) -> None:
+    """Emerging narratives (issue #16.3): unmatched on-topic assertions are clustered for pack authors
+    (only when [narratives] enabled = true)."""
     from .core.narratives import NarrativeTracker
     from .storage.narratives import SqliteNarrativeRepository
 
-    service.narratives = NarrativeTracker(SqliteNarrativeRepository(db))
+    service.narratives = NarrativeTracker.from_settings(SqliteNarrativeRepository(db), settings)
     detector.narratives = True

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .core.campaigns import CampaignSettings
+from .core.narratives import NarrativeSettings
 
 DEFAULT_CONFIG_NAME = "contextbot.toml"
 CONFIG_ENV = "CONTEXTBOT_CONFIG"
@@ -97,9 +98,10 @@ class Config:
     dashboard: DashboardConfig = field(default_factory=DashboardConfig)
     source: str = "<defaults>"
     campaigns: CampaignSettings = field(default_factory=CampaignSettings)
+    narratives: NarrativeSettings = field(default_factory=NarrativeSettings)
 
 
-_SECTIONS = {"storage", "packs", "detector", "discord", "matrix", "dashboard", "campaigns"}
+_SECTIONS = {"storage", "packs", "detector", "discord", "matrix", "dashboard", "campaigns", "narratives"}
 
 
 class _Reader:
@@ -293,7 +295,8 @@ def parse_config(raw: Mapping[str, Any], env: Mapping[str, str], *, source: str 
         secret=env.get("CONTEXTBOT_DASHBOARD_SECRET") or None, moderators=tuple(mods),
     )
     return replace(Config(storage, packs, detector, discord, matrix, dashboard, source),
-                   campaigns=_parse_campaigns(source, raw.get("campaigns", {})))
+                   campaigns=_parse_campaigns(source, raw.get("campaigns", {})),
+                   narratives=_parse_narratives(source, raw.get("narratives", {})))
 
 
 def _parse_campaigns(source: str, data: Mapping[str, Any]) -> CampaignSettings:
@@ -319,6 +322,22 @@ def _parse_campaigns(source: str, data: Mapping[str, Any]) -> CampaignSettings:
     except ValueError as e:
         if isinstance(e, ConfigError):
             raise
+        raise ConfigError(f"{source}: {e}") from None
+    return cfg
+
+
+def _parse_narratives(source: str, data: Mapping[str, Any]) -> NarrativeSettings:
+    """[narratives]: emerging narratives for pack authors (docs/narratives.md)."""
+    d = NarrativeSettings()
+    r = _Reader(source, "narratives", data, {"enabled", "min_assert", "similarity", "max_clusters", "keep_text"})
+    cfg = NarrativeSettings(
+        enabled=r.get("enabled", bool, d.enabled), min_assert=r.unit("min_assert", d.min_assert),
+        similarity=r.get("similarity", float, d.similarity), max_clusters=r.get("max_clusters", int, d.max_clusters),
+        keep_text=r.get("keep_text", bool, d.keep_text),
+    )
+    try:
+        cfg.validate()
+    except ValueError as e:
         raise ConfigError(f"{source}: {e}") from None
     return cfg
 

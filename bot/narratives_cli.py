@@ -5,6 +5,7 @@ Kept out of bot/cli.py (which only registers the sub-command and dispatches here
 from __future__ import annotations
 
 import argparse
+import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TextIO
@@ -57,12 +58,21 @@ def validate_draft(text: str) -> list[str]:
     return []
 
 
-_DRAFT_GAPS = (": draft: ", ": empty", " items (need ", ": missing (the pack lists", " sources (need ",
-               " exemplars (need ", " languages (")
+# What a fresh draft is expected to lack (the pack author writes these): the ``draft`` key itself, the card texts,
+# key facts, sources, cards in the other languages, and the labelled exemplars beyond the chosen assertions. An
+# empty or too long claim, a bad id or language code, a duplicate exemplar is a real problem and is reported.
+_DRAFT_GAPS = re.compile(
+    r": draft: "
+    r"|: cards\.[\w-]+\.\w+: empty$"
+    r"|: cards\.[\w-]+\.key_facts: \d+ items? \(need "
+    r"|: cards\.[\w-]+: missing \(the pack lists"
+    r"|: sources: \d+ sources? \(need "
+    r"|: exemplars\.\w+: \d+ exemplars? \(need "
+    r"|: exemplars\.\w+: \d+ languages? \(")
 
 
 def _expected_draft_gap(err: str) -> bool:
-    return any(g in err for g in _DRAFT_GAPS)
+    return _DRAFT_GAPS.search(err) is not None
 
 
 def _split(value: str) -> tuple[str, str]:

@@ -16,7 +16,7 @@ from bot.config import Config
 
 sys.path.insert(0, str(Path(__file__).parent / "helpers"))
 
-from pg_cluster import PgCluster, start_with_template  # noqa: E402
+from pg_cluster import PgCluster, pg_unavailable as _pg_unavailable, start_with_template  # noqa: E402
 
 BACKENDS = ["sqlite", "postgresql"]
 _db_numbers = itertools.count(1)
@@ -30,12 +30,6 @@ def registry():
 @pytest.fixture(scope="session")
 def detector(registry):
     return build_detector(Config(), registry)
-
-
-def _pg_unavailable(reason: str) -> None:
-    if os.environ.get("CONTEXTBOT_REQUIRE_PG") == "1":
-        pytest.fail(f"PostgreSQL is required (CONTEXTBOT_REQUIRE_PG=1) but unavailable: {reason}")
-    pytest.skip(f"PostgreSQL unavailable: {reason}")
 
 
 @pytest.fixture(scope="session")

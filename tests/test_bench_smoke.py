@@ -66,3 +66,15 @@ async def test_open_loop_arrivals_come_once_in_order_and_never_early():
         got.append((i, time.perf_counter()))
     assert [i for i, _ in got] == list(range(len(due)))
     assert all(t >= due[i] for i, t in got)
+
+
+def test_throughput_bench_compares_narrative_clustering_on_and_off(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "throughput.py"), "--n", "200", "--narratives-ab", "1"],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    for kind in ("mixed", "on-topic"):  # workload, msg/s on, msg/s off, their ratio
+        assert re.search(rf"^{kind}\s+\d+\s+\d+\s+[\d.]+\s+\d+ / \d+$", proc.stdout, re.M), proc.stdout
+        assert re.search(rf"^{kind}\s+\d+\s+\d+\s+[\d.]+$", proc.stdout, re.M), proc.stdout  # CPU per message
+    assert re.search(r"clusters in memory \d+ \(bound 2048\)", proc.stdout), proc.stdout

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from bot.core.narratives import (
+    NarrativeSettings,
     NarrativeClusterer,
     NarrativeTracker,
     contrary_cue,
@@ -70,6 +71,37 @@ def test_memory_is_bounded_and_the_small_old_centres_go_first():
     assert c.add(big).created is False or c.centre(1) is None
 
 
+def test_the_default_bound_is_2048_centres():
+    c = NarrativeClusterer()
+    rng = np.random.default_rng(1)
+    for v in rng.normal(size=(2100, 512)):  # near-orthogonal: every vector starts a cluster
+        c.add(v)
+    assert c.max_centres == 2048 and len(c) == 2048
+
+
+def test_evicted_slots_are_reused_and_the_search_stays_right():
+    c = NarrativeClusterer(max_centres=2)
+    a, b, d = unit(1, 0, 0), unit(0, 1, 0), unit(0, 0, 1)
+    ka = c.add(a).cluster_key
+    kb = c.add(b).cluster_key
+    c.add(b)  # b is now the most recently touched
+    kd = c.add(d).cluster_key  # full: the oldest-touched (a) goes
+    assert len(c) == 2 and c.centre(ka) is None
+    assert c.add(b).cluster_key == kb and c.add(d).cluster_key == kd
+    hit = c.add(a)  # a comes back as a new cluster in the freed slot
+    assert hit.created and hit.cluster_key not in (ka, kb, kd) and len(c) == 2
+
+
+def test_restore_skips_centres_of_another_dimension():
+    c = NarrativeClusterer()
+    c.restore(7, unit(1, 0, 0), 4)
+    c.restore(8, [0.5, 0.5], 2)  # another encoder's vector: ignored
+    assert len(c) == 1 and c.centre(8) is None
+    hit = c.add(unit(1, 0.1, 0))
+    assert (hit.cluster_key, hit.size, hit.created) == (7, 5, False)
+    assert c.add(unit(0, 1, 0)).cluster_key > 7  # new keys continue after the restored ones
+
+
 def test_rekey_moves_a_centre_to_its_storage_id():
     c = NarrativeClusterer()
     c.add(unit(1, 0))
@@ -127,6 +159,7 @@ async def test_clusters_are_listed_by_growth_across_servers_with_representatives
     assert listed[0].servers == {"discord:g1": 1, "discord:g2": 1, "discord:g3": 1}
     assert listed[1].size == 5 and len(listed[1].representatives) == 3
     assert [c.id for c in await repo.list_clusters(since=T0 - timedelta(days=1), min_servers=2)] == [a]
+    assert [c.id for c in await repo.list_clusters(since=T0 - timedelta(days=1), min_members=4)] == [b]
     assert await repo.list_clusters(since=T0 + timedelta(days=1)) == []
     (cid, vec, size), *_ = await repo.centres()
     assert size in (3, 5) and vec.shape == (2,)
@@ -250,3 +283,112 @@ async def test_unmatched_assertions_form_a_cluster_while_refutations_questions_a
     first = members[0]
     await app.service.handle_delete(first.platform, first.channel_id, first.message_id)
     assert first.message_id not in {m.message_id for m in await tracker.repo.members(top.id)}
+
+
+# ------------------------------------------------------------------------------------------ scoping (dashboard)
+
+async def test_scoped_queries_keep_counts_but_show_only_the_scope_texts(repo):
+    shared = await repo.create_cluster(unit(1, 0))
+    for i, s in enumerate(["g1", "g2", "g2"]):
+        await repo.add_member(member(shared, server=s, mid=f"s{i}", text=f"shared {s} {i}"), unit(1, 0))
+    theirs = await repo.create_cluster(unit(0, 1))
+    await repo.add_member(member(theirs, server="g2", mid="t0", text="only g2"), unit(0, 1))
+    since = T0 - timedelta(days=1)
+    mine = ("discord:g1",)
+    listed = await repo.list_clusters(since=since, scope=mine)
+    assert [c.id for c in listed] == [shared]
+    assert listed[0].servers == {"discord:g2": 2, "discord:g1": 1} and listed[0].recent == 3
+    assert [m.content for m in listed[0].representatives] == ["shared g1 0"]
+    assert [c.id for c in await repo.list_clusters(since=since, scope=())] == []  # an empty allow-list: nothing
+    assert {c.id for c in await repo.list_clusters(since=since, scope=None)} == {shared, theirs}
+    assert await repo.get_cluster(theirs, scope=mine) is None
+    assert (await repo.get_cluster(shared, scope=mine)).size == 3
+    assert [m.content for m in await repo.members(shared, scope=mine)] == ["shared g1 0"]
+    assert len(await repo.members(shared)) == 3
+
+
+async def test_representatives_prefer_kept_text_and_show_purged_ones_last(repo):
+    cid = await repo.create_cluster(unit(1, 0))
+    await repo.add_member(member(cid, mid="old", text="old", at=T0 - timedelta(days=40)))
+    await repo.purge_content_before(T0 - timedelta(days=30))
+    await repo.add_member(member(cid, mid="new", text="new"))
+    reps = (await repo.get_cluster(cid)).representatives
+    assert [m.content for m in reps] == ["new", None]
+
+
+# ------------------------------------------------------------------------------------------ config
+
+@pytest.mark.parametrize("text, message", [
+    ("[narratives]\nenabled = \"no\"\n", "narratives.enabled: expected bool"),
+    ("[narratives]\nmin_assert = 1.5\n", "narratives.min_assert: must be between 0 and 1"),
+    ("[narratives]\nsimilarity = 0\n", "narratives.similarity: must be above 0 and below 1"),
+    ("[narratives]\nsimilarity = 1.0\n", "narratives.similarity: must be above 0 and below 1"),
+    ("[narratives]\nmax_clusters = 5000\n", "narratives.max_clusters: must be 1-2048"),
+    ("[narratives]\nmax_clusters = 0\n", "narratives.max_clusters: must be 1-2048"),
+    ("[narratives]\nmax_centres = 10\n", "narratives.max_centres: unknown key"),
+    ("narratives = 1\n", "narratives: expected a table"),
+])
+def test_bad_narratives_config_names_file_and_key(tmp_path, text, message):
+    from bot.config import ConfigError, load_config
+
+    path = tmp_path / "cb.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_config(path, env={})
+    assert str(path) in str(err.value) and message in str(err.value)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("", NarrativeSettings()),
+    ("[narratives]\nenabled = false\n", NarrativeSettings(enabled=False)),
+    ("[narratives]\nmin_assert = 0.7\nsimilarity = 0.6\nmax_clusters = 512\nkeep_text = false\n",
+     NarrativeSettings(min_assert=0.7, similarity=0.6, max_clusters=512, keep_text=False)),
+])
+def test_narratives_config_is_read(tmp_path, text, expected):
+    from bot.config import load_config
+
+    path = tmp_path / "cb.toml"
+    path.write_text(text, encoding="utf-8")
+    assert load_config(path, env={}).narratives == expected
+
+
+def test_the_example_config_spells_out_the_defaults():
+    from pathlib import Path
+
+    from bot.config import load_config
+
+    root = Path(__file__).resolve().parents[1]
+    assert load_config(root / "contextbot.example.toml", env={}).narratives == NarrativeSettings()
+
+
+def test_the_tracker_takes_its_settings():
+    t = NarrativeTracker.from_settings(None, NarrativeSettings(min_assert=0.7, similarity=0.6, max_clusters=16,
+                                                               keep_text=False))
+    assert (t.min_assert, t.clusterer.join_cosine, t.clusterer.max_centres, t.keep_text) == (0.7, 0.6, 16, False)
+
+
+async def test_switched_off_nothing_is_clustered(tmp_path, detector):
+    from dataclasses import replace
+
+    from bot.app import build_app
+    from bot.config import Config
+
+    was = detector.narratives
+    detector.narratives = False
+    app = await build_app(replace(Config(), narratives=NarrativeSettings(enabled=False)), detector=detector,
+                          database=tmp_path / "off.db")
+    try:
+        assert app.service.narratives is None and detector.narratives is False
+        for s, t in NEW_CLAIM:
+            await app.service.handle_message(msg(s, t))
+        rows = await app.db.execute_fetchall("SELECT COUNT(*) FROM narrative_members")
+        assert rows[0][0] == 0
+        # a message clustered while it was on, deleted now: its text still goes
+        repo = SqliteNarrativeRepository(app.db)
+        await repo.add_member(member(await repo.create_cluster(unit(1, 0)), mid="kept", text="kept text"))
+        await app.service.handle_delete("discord", "c1", "kept")
+        rows = await app.db.execute_fetchall("SELECT COUNT(*) FROM narrative_members")
+        assert rows[0][0] == 0
+    finally:
+        detector.narratives = was
+        await app.close()

@@ -162,7 +162,7 @@ def test_transaction_statements_are_refused_but_function_bodies_are_not(tmp_path
 def test_missing_postgresql_fails_in_ci_and_skips_locally(monkeypatch, required, outcome):
     from _pytest.outcomes import Failed, Skipped
 
-    from conftest import _pg_unavailable
+    from pg_cluster import pg_unavailable as _pg_unavailable
 
     monkeypatch.setenv("CONTEXTBOT_REQUIRE_PG", required)
     with pytest.raises(Failed if outcome == "failed" else Skipped):

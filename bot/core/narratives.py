@@ -14,13 +14,14 @@ so the pack loader refuses it until a person completes it: nothing goes live wit
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
 __all__ = [
     "CONTRARY_CUES",
+    "NarrativeSettings",
     "NarrativeClusterer",
     "ClusterHit",
     "eligible",
@@ -32,6 +33,25 @@ __all__ = [
 JOIN_COSINE = 0.55
 MAX_CENTRES = 2048
 MIN_ASSERT_PROB = 0.5
+
+
+@dataclass(frozen=True)
+class NarrativeSettings:
+    """``[narratives]`` in the config (docs/narratives.md)."""
+
+    enabled: bool = True
+    min_assert: float = MIN_ASSERT_PROB  # calibrated P(assert) a message needs to count
+    similarity: float = JOIN_COSINE  # cosine to a cluster centre needed to join it
+    max_clusters: int = MAX_CENTRES  # centres kept in memory (the bound; never above MAX_CENTRES)
+    keep_text: bool = True  # keep member text (within retention) for representatives and drafts
+
+    def validate(self) -> None:
+        if not 0.0 <= self.min_assert <= 1.0:
+            raise ValueError(f"narratives.min_assert: must be between 0 and 1 (got {self.min_assert})")
+        if not 0.0 < self.similarity < 1.0:
+            raise ValueError(f"narratives.similarity: must be above 0 and below 1 (got {self.similarity})")
+        if not 1 <= self.max_clusters <= MAX_CENTRES:
+            raise ValueError(f"narratives.max_clusters: must be 1-{MAX_CENTRES} (got {self.max_clusters})")
 
 # Cues that a message does not assert a claim in its own voice (en, ru, uk, de). Cheap and deliberately broad:
 # a missed narrative costs less than a pack author's time spent on refutations.
@@ -63,14 +83,6 @@ def eligible(*, passed_gate: bool, matched: bool, p_assert: float | None, text: 
     return contrary_cue(text) is None
 
 
-@dataclass
-class _Centre:
-    key: int
-    vector: np.ndarray  # unit-length running mean
-    size: int
-    touched: int  # logical clock of the last join
-
-
 @dataclass(frozen=True)
 class ClusterHit:
     cluster_key: int  # stable id of the in-memory centre (the storage keeps its own row id per key)
@@ -79,79 +91,129 @@ class ClusterHit:
     size: int
 
 
-@dataclass
 class NarrativeClusterer:
-    """Online nearest-centre clustering with bounded memory (no I/O, not thread-safe)."""
+    """Online nearest-centre clustering with bounded memory (no I/O, not thread-safe).
 
-    join_cosine: float = JOIN_COSINE
-    max_centres: int = MAX_CENTRES
-    _centres: dict[int, _Centre] = field(default_factory=dict)
-    _next_key: int = 1
-    _clock: int = 0
-    _matrix: np.ndarray | None = None
-    _keys: list[int] = field(default_factory=list)
+    Centres live in fixed slots of one preallocated matrix (grown by doubling up to ``max_centres`` rows), so a new
+    cluster or an eviction costs O(centres) numpy work, never a rebuild: at the bound, with 512-dimensional vectors,
+    the matrix is 4 MB and nothing else grows."""
+
+    def __init__(self, join_cosine: float = JOIN_COSINE, max_centres: int = MAX_CENTRES) -> None:
+        if max_centres < 1:
+            raise ValueError("max_centres must be positive")
+        self.join_cosine = join_cosine
+        self.max_centres = max_centres
+        self._matrix: np.ndarray | None = None  # (capacity, dim) unit centres; unused rows are zero
+        self._size = np.zeros(0, dtype=np.int64)  # members per slot (0: free)
+        self._touched = np.zeros(0, dtype=np.int64)  # logical clock of the slot's last join
+        self._slot_key: list[int | None] = []
+        self._slot_of: dict[int, int] = {}
+        self._free: list[int] = []
+        self._used = 0  # slots handed out so far (free ones are reused first)
+        self._next_key = 1
+        self._clock = 0
 
     def __len__(self) -> int:
-        return len(self._centres)
+        return len(self._slot_of)
+
+    def __repr__(self) -> str:
+        return f"NarrativeClusterer(centres={len(self)}, max_centres={self.max_centres}, join_cosine={self.join_cosine})"
 
     def restore(self, key: int, vector: Sequence[float], size: int) -> None:
-        """Put back a centre kept in storage (after a restart)."""
+        """Put back a centre kept in storage (after a restart). A vector of another dimension (another encoder) is
+        skipped."""
         v = _unit(np.asarray(vector, dtype=np.float32))
+        if self._matrix is not None and v.shape[0] != self._matrix.shape[1]:
+            return
         self._clock += 1
-        self._centres[key] = _Centre(key, v, max(1, int(size)), self._clock)
+        if key in self._slot_of:
+            self._release(key)
+        self._place(key, v, max(1, int(size)))
         self._next_key = max(self._next_key, key + 1)
-        self._evict()
-        self._matrix = None
 
     def add(self, vector: Sequence[float] | np.ndarray) -> ClusterHit:
         """Place one message vector: join the nearest centre at cosine >= join_cosine, else start a new one."""
         v = _unit(np.asarray(vector, dtype=np.float32))
         self._clock += 1
-        best_key, best_sim = None, -1.0
-        if self._centres:
-            if self._matrix is None:
-                self._keys = list(self._centres)
-                self._matrix = np.stack([self._centres[k].vector for k in self._keys])
-            sims = self._matrix @ v
-            i = int(np.argmax(sims))
-            best_key, best_sim = self._keys[i], float(sims[i])
-        if best_key is not None and best_sim >= self.join_cosine:
-            c = self._centres[best_key]
-            c.vector = _unit(c.vector * c.size + v)
-            c.size += 1
-            c.touched = self._clock
-            if self._matrix is not None:
-                self._matrix[self._keys.index(best_key)] = c.vector
-            return ClusterHit(best_key, False, round(best_sim, 4), c.size)
+        if self._slot_of and self._matrix is not None and v.shape[0] == self._matrix.shape[1]:
+            sims = self._matrix[: self._used] @ v
+            i = int(np.argmax(sims))  # free rows are zero: similarity 0, below any join threshold
+            best = float(sims[i])
+            if best >= self.join_cosine and self._size[i] > 0:
+                n = int(self._size[i])
+                self._matrix[i] = _unit(self._matrix[i] * n + v)
+                self._size[i] = n + 1
+                self._touched[i] = self._clock
+                return ClusterHit(self._slot_key[i], False, round(best, 4), n + 1)  # type: ignore[arg-type]
         key = self._next_key
         self._next_key += 1
-        self._centres[key] = _Centre(key, v, 1, self._clock)
-        self._evict()
-        self._matrix = None
+        self._place(key, v, 1)
         return ClusterHit(key, True, 1.0, 1)
 
     def rekey(self, old: int, new: int) -> None:
         """Give a centre the id storage assigned to it."""
-        if old == new or old not in self._centres:
+        if old == new or old not in self._slot_of:
             return
-        c = self._centres.pop(old)
-        c.key = new
-        self._centres[new] = c
+        if new in self._slot_of:
+            self._release(new)
+        i = self._slot_of.pop(old)
+        self._slot_of[new] = i
+        self._slot_key[i] = new
         self._next_key = max(self._next_key, new + 1)
-        self._matrix = None
 
     def centre(self, key: int) -> np.ndarray | None:
-        c = self._centres.get(key)
-        return None if c is None else c.vector.copy()
+        i = self._slot_of.get(key)
+        return None if i is None or self._matrix is None else self._matrix[i].copy()
 
-    def _evict(self) -> None:
-        while len(self._centres) > self.max_centres:
-            # among the oldest-touched quarter, drop the smallest (ties: the oldest)
-            by_age = sorted(self._centres.values(), key=lambda c: c.touched)
-            pool = by_age[: max(1, len(by_age) // 4)]
-            victim = min(pool, key=lambda c: (c.size, c.touched))
-            del self._centres[victim.key]
-            self._matrix = None
+    # -------------------------------------------------------------- slots
+
+    def _place(self, key: int, v: np.ndarray, size: int) -> None:
+        while len(self._slot_of) >= self.max_centres:
+            self._evict_one()
+        if self._matrix is None:
+            self._matrix = np.zeros((min(16, self.max_centres), v.shape[0]), dtype=np.float32)
+            self._size = np.zeros(self._matrix.shape[0], dtype=np.int64)
+            self._touched = np.zeros(self._matrix.shape[0], dtype=np.int64)
+            self._slot_key = [None] * self._matrix.shape[0]
+        if self._free:
+            i = self._free.pop()
+        else:
+            if self._used == self._matrix.shape[0]:
+                self._grow()
+            i = self._used
+            self._used += 1
+        self._matrix[i] = v
+        self._size[i] = size
+        self._touched[i] = self._clock
+        self._slot_key[i] = key
+        self._slot_of[key] = i
+
+    def _grow(self) -> None:
+        assert self._matrix is not None
+        cap = min(self.max_centres, self._matrix.shape[0] * 2)
+        extra = cap - self._matrix.shape[0]
+        self._matrix = np.concatenate([self._matrix, np.zeros((extra, self._matrix.shape[1]), np.float32)])
+        self._size = np.concatenate([self._size, np.zeros(extra, np.int64)])
+        self._touched = np.concatenate([self._touched, np.zeros(extra, np.int64)])
+        self._slot_key += [None] * extra
+
+    def _release(self, key: int) -> None:
+        i = self._slot_of.pop(key)
+        assert self._matrix is not None
+        self._matrix[i] = 0.0
+        self._size[i] = 0
+        self._touched[i] = 0
+        self._slot_key[i] = None
+        self._free.append(i)
+
+    def _evict_one(self) -> None:
+        """Among the oldest-touched quarter of the centres, drop the smallest (ties: the oldest)."""
+        live = np.fromiter(self._slot_of.values(), dtype=np.int64, count=len(self._slot_of))
+        k = max(1, len(live) // 4)
+        touched = self._touched[live]
+        pool = live[np.argpartition(touched, k - 1)[:k]] if k < len(live) else live
+        victim = int(pool[np.lexsort((self._touched[pool], self._size[pool]))[0]])
+        self._release(self._slot_key[victim])  # type: ignore[arg-type]
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -174,7 +236,12 @@ def draft_talking_point(*, claim_id: str, claim: str, exemplars: Iterable[tuple[
                         title: str | None = None) -> dict:
     """A draft talking point (pack format) from a pack author's choices: ``exemplars`` are (text, lang) pairs
     taken as ``assert`` exemplars. Cards and sources stay empty for the author to write."""
-    ex = [{"text": t.strip(), "lang": lang or "en"} for t, lang in exemplars if t and t.strip()]
+    ex, seen = [], set()
+    for t, lang in exemplars:
+        key = " ".join((t or "").split()).casefold()
+        if key and key not in seen:  # the pack loader refuses duplicate exemplars (copypasta joins one cluster)
+            seen.add(key)
+            ex.append({"text": t.strip(), "lang": lang or "en"})
     return {
         "id": slugify(claim_id),
         "draft": "emerging narrative from contextbot; a pack author must write the cards, sources, refute and "
@@ -216,10 +283,16 @@ class NarrativeTracker:
     def __init__(self, repo, *, clusterer: NarrativeClusterer | None = None, min_assert: float = MIN_ASSERT_PROB,
                  keep_text: bool = True) -> None:
         self.repo = repo
-        self.clusterer = clusterer or NarrativeClusterer()
+        self.clusterer = clusterer if clusterer is not None else NarrativeClusterer()  # (an empty one is falsy)
         self.min_assert = min_assert
         self.keep_text = keep_text
         self._loaded = False
+
+    @classmethod
+    def from_settings(cls, repo, settings: NarrativeSettings) -> "NarrativeTracker":
+        return cls(repo, clusterer=NarrativeClusterer(join_cosine=settings.similarity,
+                                                      max_centres=settings.max_clusters),
+                   min_assert=settings.min_assert, keep_text=settings.keep_text)
 
     async def load(self) -> None:
         """Restore the newest centres from storage (once)."""

@@ -133,6 +133,7 @@ class IncidentService:
         self.campaigns = campaigns  # campaign tracking (issue 16); None: off
         # the detector runs in a worker thread (offload=False: inline, for profiling)
         self.narratives = None  # bot.core.narratives.NarrativeTracker, wired by the composition root
+        self.narrative_store = None  # with clustering off: the NarrativeRepository, so deletions still purge its text
         self.batcher = MicroBatcher(detector, max_batch=max_batch, offload=offload, max_in_flight=batches_in_flight)
 
     async def _decide(self, text: str, lang: str | None, server_id: str | None,
@@ -247,8 +248,9 @@ class IncidentService:
         changed = await self.incidents.purge_message_content(platform, channel_id, message_id)
         if self.campaigns is not None and hasattr(self.campaigns, "purge_message"):
             await self.campaigns.purge_message(platform, channel_id, message_id)
-        if self.narratives is not None:
-            await self.narratives.repo.purge_message(platform, channel_id, message_id)
+        store = self.narratives.repo if self.narratives is not None else self.narrative_store
+        if store is not None:
+            await store.purge_message(platform, channel_id, message_id)
         return changed
 
     async def _budgeted_card(

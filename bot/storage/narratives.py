@@ -14,7 +14,8 @@ import aiosqlite
 import numpy as np
 
 from ..core.ports import NarrativeCluster, NarrativeMember, NewNarrativeMember
-from ._common import execute, fetch_all, fetch_one, from_db_time, locked, to_db_time, utcnow, write_transaction
+from ._common import (Scope, execute, fetch_all, fetch_one, from_db_time, locked, scope_clause, to_db_time, utcnow,
+                      write_transaction)
 
 MAX_MEMBER_CHARS = 2000
 
@@ -76,42 +77,71 @@ class SqliteNarrativeRepository:
         return [(int(r["id"]), np.frombuffer(r["centre"], dtype=np.float32), int(r["size"])) for r in rows]
 
     async def list_clusters(self, *, since: datetime | None = None, min_servers: int = 1, limit: int = 50,
-                            ) -> list[NarrativeCluster]:
+                            scope: Scope = None, min_members: int = 1) -> list[NarrativeCluster]:
         """Clusters with members since ``since`` (default: 7 days ago) in at least ``min_servers`` servers, sorted by
-        growth: servers in the window, then members in the window, then the latest member."""
+        growth: servers in the window, then members in the window, then the latest member. ``min_members``: at least
+        that many members in the window.
+
+        ``scope`` ("platform:server_id" keys; None = all servers): only clusters with a member in the window in one
+        of those servers, and representatives from those servers only (the counts stay cross-server)."""
         since = since or (self._clock() - timedelta(days=7))
+        params: list[Any] = [to_db_time(since)]
+        where = ""
+        if scope is not None:
+            clauses: list[str] = []
+            scope_clause(scope, clauses, params, prefix="s.")
+            where = (" AND EXISTS (SELECT 1 FROM narrative_members s WHERE s.cluster_id = c.id AND s.created_at >= ?"
+                     f" AND {clauses[0]})")
+            params.insert(1, to_db_time(since))
+        params += [min_servers, min_members, limit]
         async with locked(self._db):
             rows = await fetch_all(
                 self._db,
                 "SELECT c.id, c.size, c.created_at, MAX(m.created_at) AS last_at, COUNT(*) AS recent,"
                 " COUNT(DISTINCT m.platform || ':' || m.server_id) AS servers"
                 " FROM narrative_clusters c JOIN narrative_members m ON m.cluster_id = c.id"
-                " WHERE m.created_at >= ? GROUP BY c.id HAVING COUNT(DISTINCT m.platform || ':' || m.server_id) >= ?"
-                " ORDER BY servers DESC, recent DESC, last_at DESC LIMIT ?",
-                (to_db_time(since), min_servers, limit))
-        return [await self._cluster(r) for r in rows]
+                f" WHERE m.created_at >= ?{where} GROUP BY c.id, c.size, c.created_at"
+                " HAVING COUNT(DISTINCT m.platform || ':' || m.server_id) >= ? AND COUNT(*) >= ?"
+                " ORDER BY servers DESC, recent DESC, last_at DESC LIMIT ?", params)
+            return [await self._cluster(r, scope) for r in rows]
 
-    async def _cluster(self, r: dict[str, Any]) -> NarrativeCluster:
+    async def _cluster(self, r: dict[str, Any], scope: Scope = None) -> NarrativeCluster:
         per = await fetch_all(self._db, "SELECT platform || ':' || server_id AS s, COUNT(*) AS n FROM narrative_members"
-                              " WHERE cluster_id = ? GROUP BY s ORDER BY n DESC", (r["id"],))
-        reps = await fetch_all(self._db, "SELECT * FROM narrative_members WHERE cluster_id = ? AND content IS NOT NULL"
-                               " ORDER BY similarity DESC, created_at DESC LIMIT 3", (r["id"],))
+                              " WHERE cluster_id = ? GROUP BY platform || ':' || server_id ORDER BY n DESC", (r["id"],))
+        clauses: list[str] = ["cluster_id = ?"]
+        params: list[Any] = [r["id"]]
+        scope_clause(scope, clauses, params)
+        # the members nearest the centre, those whose text is still kept first
+        reps = await fetch_all(self._db, "SELECT * FROM narrative_members WHERE " + " AND ".join(clauses) +
+                               " ORDER BY CASE WHEN content IS NULL THEN 1 ELSE 0 END, similarity DESC,"
+                               " created_at DESC LIMIT 3", params)
         return NarrativeCluster(
             id=int(r["id"]), size=int(r["size"]), recent=int(r.get("recent", r["size"])),
             servers={p["s"]: int(p["n"]) for p in per}, created_at=from_db_time(r["created_at"]),
             last_at=from_db_time(r.get("last_at")), representatives=tuple(_member(x) for x in reps))
 
-    async def get_cluster(self, cluster_id: int) -> NarrativeCluster | None:
+    async def get_cluster(self, cluster_id: int, *, scope: Scope = None) -> NarrativeCluster | None:
+        """One cluster (None when unknown, or when ``scope`` is given and none of its members is in it)."""
         async with locked(self._db):
             r = await fetch_one(self._db, "SELECT c.id, c.size, c.created_at, MAX(m.created_at) AS last_at,"
                                 " COUNT(m.id) AS recent FROM narrative_clusters c LEFT JOIN narrative_members m"
-                                " ON m.cluster_id = c.id WHERE c.id = ? GROUP BY c.id", (cluster_id,))
-            return None if r is None else await self._cluster(r)
+                                " ON m.cluster_id = c.id WHERE c.id = ? GROUP BY c.id, c.size, c.created_at",
+                                (cluster_id,))
+            if r is None:
+                return None
+            c = await self._cluster(r, scope)
+        if scope is not None and not any(k in c.servers for k in scope):
+            return None
+        return c
 
-    async def members(self, cluster_id: int, limit: int = 200) -> list[NarrativeMember]:
+    async def members(self, cluster_id: int, limit: int = 200, *, scope: Scope = None) -> list[NarrativeMember]:
+        """Members nearest the centre first (only those in ``scope``'s servers when given)."""
+        clauses: list[str] = ["cluster_id = ?"]
+        params: list[Any] = [cluster_id]
+        scope_clause(scope, clauses, params)
         async with locked(self._db):
-            rows = await fetch_all(self._db, "SELECT * FROM narrative_members WHERE cluster_id = ?"
-                                   " ORDER BY similarity DESC, created_at DESC LIMIT ?", (cluster_id, limit))
+            rows = await fetch_all(self._db, "SELECT * FROM narrative_members WHERE " + " AND ".join(clauses) +
+                                   " ORDER BY similarity DESC, created_at DESC LIMIT ?", [*params, limit])
         return [_member(r) for r in rows]
 
     # ------------------------------------------------------------------------------------------- purges

@@ -86,6 +86,7 @@ PAGES = {  # URL -> the module that serves it
     "/points/{tp}/policy": "points", "/exemplars": "exemplars", "/exemplars/promoted.yaml": "exemplars",
     "/exemplars/{id}/promote": "exemplars", "/audit": "audit",
     "/campaigns": "campaigns", "/campaigns/{id}/resolve": "campaigns",
+    "/narratives": "narratives", "/narratives/{id}": "narratives", "/narratives/{id}/draft": "narratives",
 }
 
 

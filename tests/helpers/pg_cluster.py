@@ -127,3 +127,12 @@ def start_with_template() -> PgCluster:
         cluster.stop()
         raise
     return cluster
+
+
+def pg_unavailable(reason: str) -> None:
+    """No PostgreSQL here: fail when CI requires it (CONTEXTBOT_REQUIRE_PG=1), else skip the test."""
+    import pytest
+
+    if os.environ.get("CONTEXTBOT_REQUIRE_PG") == "1":
+        pytest.fail(f"PostgreSQL is required (CONTEXTBOT_REQUIRE_PG=1) but unavailable: {reason}")
+    pytest.skip(f"PostgreSQL unavailable: {reason}")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import audit, auth_routes, campaigns, exemplars, incident, overview, points, queue
+from . import audit, auth_routes, campaigns, exemplars, incident, narratives, overview, points, queue
 
-PAGES = (auth_routes, overview, queue, incident, points, exemplars, audit, campaigns)
+PAGES = (auth_routes, overview, queue, incident, points, exemplars, audit, campaigns, narratives)
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
