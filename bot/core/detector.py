@@ -44,6 +44,7 @@ from .stance import (
     knn_features,
     knn_from_sims,
 )
+from .calibrator import StanceCalibrator, load_calibrator
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ class Prepared:
     passed: bool  # True if the gate let it through to the encoder
     spans: tuple[Span, ...] = ()  # sentence spans of a long message, also scored
     quote_only: bool = False  # the message only quotes someone: never a card
+    quoted: bool = False  # the message quoted someone (the text above is then the author's answer)
 
 
 @dataclass(frozen=True)
@@ -107,8 +109,10 @@ class Detector:
         thresholds: Thresholds = Thresholds(),
         gate: tuple[frozenset[str], frozenset[str]] | None = None,
         verifier: Verifier | None = None,
+        calibrator: StanceCalibrator | None = None,
     ) -> None:
         self.registry = registry
+        self.calibrator = calibrator
         self.verifier = verifier
         self._encoder_name = getattr(encoder, "name", type(encoder).__name__)
         self.encoder = encoder
@@ -193,7 +197,7 @@ class Detector:
             model = train_stance_model(tps, tp_emb, encoder)
             gate = gate_vocabulary(tps)
             _save_cache(cache_dir, key, tp_emb, model, gate)
-        return cls(registry, encoder, tps, tp_emb, model, thresholds, gate, load_verifier())
+        return cls(registry, encoder, tps, tp_emb, model, thresholds, gate, load_verifier(), load_calibrator())
 
     # ------------------------------------------------------------------ public API
 
@@ -236,7 +240,7 @@ class Detector:
         stems = _stems(norm.text)
         passed = self._gate_stems(stems)
         spans = self._spans(text) if passed and len(norm.text) >= SPAN_MIN_CHARS else ()
-        return Prepared(norm.text, lang or detect_language(scope.text), stems, passed, spans, scope.quote_only)
+        return Prepared(norm.text, lang or detect_language(scope.text), stems, passed, spans, scope.quote_only, scope.quoted)
 
     def _spans(self, raw: str) -> tuple[Span, ...]:
         bounds = sentences(raw, skip_quotes=True)
@@ -404,6 +408,9 @@ class Detector:
                 review_only=bool(policy and policy.review_only),
                 no_reply=_no_reply_reason(p, span, self._gate_stems),
                 verified=verified,
+                p_refute=self.calibrator.probability(named, p.text, quoted=p.quoted) if self.calibrator is not None else None,
+                refute_cut=self.calibrator.cut if self.calibrator is not None else None,
+                promote=self.calibrator.promote if self.calibrator is not None else None,
             ),
             t,
             self.verifier.thresholds(language) if self.verifier is not None else None,

@@ -4,7 +4,11 @@ Invariants (tests/test_policy.py):
 - ``reply`` only when the most likely stance is *assert*, its probability clears the reply threshold, the match
   is strong, and the nearest pack exemplar is itself an assertion (two independent signals agree);
 - refutations, reports and questions never ``reply``; questions are never incidents;
-- everything plausible but uncertain goes to ``review`` for a moderator.
+- everything plausible but uncertain goes to ``review`` for a moderator, unless the stance calibrator
+  (bot.core.calibrator) is confident the message argues against the point: then nothing. The calibrator never
+  makes a review, and makes a reply only from a would-be review that meets every other reply rule (stance,
+  match, nearest exemplar, no admin override or review-only switch, no contrary context) when its P(refute) is
+  low and the verifier and stance scores clear the calibrator's own, tuned ``promote`` bounds.
 """
 
 from __future__ import annotations
@@ -37,6 +41,9 @@ class Evidence:
     review_only: bool = False  # per-point switch set by an admin
     no_reply: str | None = None  # why this message may not earn a card whatever its scores (it may be reviewed)
     verified: float | None = None  # the claim verifier's probability that the message asserts the point
+    p_refute: float | None = None  # the stance calibrator's probability that the message argues against the point
+    refute_cut: float | None = None  # P(refute) at which a would-be review is dropped (None: never)
+    promote: Mapping[str, float] | None = None  # bounds to make a would-be review a reply (bot.core.calibrator)
 
 
 @dataclass(frozen=True)
@@ -89,7 +96,18 @@ def decide(e: Evidence, t: Thresholds, verifier: "VerifierThresholds | None" = N
     if not blockers:
         return Verdict(Action.REPLY, stance, score, True, "confident assertion of the talking point")
     stance_allows_review = not use_verifier or p_assert >= t.review_stance
-    if score >= review_threshold and stance_allows_review:
+    would_review = score >= review_threshold and stance_allows_review
+    refuted = e.p_refute is not None and e.refute_cut is not None and e.p_refute >= e.refute_cut
+    if would_review and refuted and e.verdict is not True:
+        return Verdict(Action.NONE, stance, score, False,
+                       f"reads as an argument against the talking point (calibrated refutation probability "
+                       f"{e.p_refute:.2f} >= {e.refute_cut:.2f}); no card because {'; '.join(blockers)}")
+    if would_review and use_verifier and _promotable(e, t, stance, score, p_assert):
+        return Verdict(Action.REPLY, stance, score, True,
+                       f"assertion of the talking point: calibrated refutation probability {e.p_refute:.2f} <= "
+                       f"{e.promote['max_refute']:.2f} with {what} {score:.2f} and assert probability "
+                       f"{p_assert:.2f} (below the plain reply thresholds)")
+    if would_review:
         return Verdict(Action.REVIEW, stance, score, True, f"no card because {'; '.join(blockers)}: moderator review")
     if e.verdict is True and score >= review_threshold / 2:
         return Verdict(Action.REVIEW, stance, score, True,
@@ -98,6 +116,17 @@ def decide(e: Evidence, t: Thresholds, verifier: "VerifierThresholds | None" = N
            else f"assert probability {p_assert:.2f} < {t.review_stance:.2f}")
     return Verdict(Action.NONE, stance, score, False,
                    f"not an assertion of the point ({why}; stance looks like '{stance.value}')")
+
+
+def _promotable(e: Evidence, t: Thresholds, stance: Stance, score: float, p_assert: float) -> bool:
+    """A would-be review becomes a reply only when every reply rule but the score thresholds holds (stance,
+    match, nearest exemplar, no admin threshold or review-only switch, no contrary context, no moderator
+    verdict against it) and the calibrator's bounds do (bot.core.calibrator)."""
+    pr = e.promote
+    return (pr is not None and e.p_refute is not None and stance is Stance.ASSERT and e.match >= t.reply_match
+            and e.nearest_stance is Stance.ASSERT and e.reply_threshold is None and not e.review_only
+            and not e.no_reply and e.verdict is not False
+            and e.p_refute <= pr["max_refute"] and score >= pr["min_verified"] and p_assert >= pr["min_assert"])
 
 
 class VerifierThresholds(Protocol):
