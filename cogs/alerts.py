@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 from collections import defaultdict
 from datetime import timedelta
 from typing import Iterable
@@ -33,8 +32,8 @@ from bot.core.models import IncidentStatus
 from bot.core.service import Outcome
 from bot.discord_adapter.components import alert_view
 from bot.discord_adapter.convert import NO_MENTIONS, PLATFORM, missing_reply_permissions
-from bot.discord_adapter.embeds import alert_embed, notice_embed
-from bot.discord_adapter.modlog import failure_reason, mark_broken, mark_healthy, modlog_channel
+from bot.discord_adapter.embeds import alert_embed
+from bot.discord_adapter.modlog import ModlogReporter
 from bot.storage.alerts import AlertPost
 
 log = logging.getLogger(__name__)
@@ -51,7 +50,7 @@ class Alerts(commands.Cog):
         self.service = bot.service  # type: ignore[attr-defined]
         self.repo = bot.alerts  # type: ignore[attr-defined]
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)  # per server: fold or post
-        self._last_note: dict[str, float] = {}
+        self.modlog = ModlogReporter(bot, self.service.settings, self.service.clock, note_interval=NOTE_INTERVAL)
 
     async def cog_load(self) -> None:
         self.sweeper.start()
@@ -77,7 +76,7 @@ class Alerts(commands.Cog):
                 return
             missing = missing_reply_permissions(channel, reply=False)
             if missing:
-                await self._broken(guild.id, f"I am missing {', '.join(missing)} in <#{channel.id}>", missed=1)
+                await self.modlog.broken(guild.id, f"I am missing {', '.join(missing)} in <#{channel.id}>", missed=1)
                 return
             embed = alert_embed(incident, self.service.catalog.get(incident.talking_point_id),
                                 reason=outcome.decision.explanation.reason)
@@ -85,12 +84,12 @@ class Alerts(commands.Cog):
                 sent = await channel.send(embed=embed, view=alert_view(incident.id, message.jump_url),
                                           allowed_mentions=NO_MENTIONS)
             except discord.HTTPException as e:
-                await self._failed(guild.id, channel.id, e)
+                await self.modlog.failed(guild.id, channel.id, e)
                 return
             await self.repo.record(PLATFORM, str(guild.id), str(channel.id), str(sent.id), incident_id=incident.id,
                                    group_id=incident.group_id or incident.id, talking_point_id=incident.talking_point_id,
                                    source_channel_id=incident.channel_id)
-            await self._healthy(guild.id)
+            await self.modlog.healthy(guild.id)
 
     async def _fold_target(self, incident) -> AlertPost | None:
         now = self.service.clock()
@@ -132,7 +131,7 @@ class Alerts(commands.Cog):
         except discord.NotFound:  # a moderator deleted the alert: nothing left to keep up to date
             return True
         except discord.HTTPException as e:
-            await self._failed(int(alert.server_id), int(alert.alert_channel_id), e, missed=0)
+            await self.modlog.failed(int(alert.server_id), int(alert.alert_channel_id), e, missed=0)
             return False
         return True
 
@@ -165,56 +164,17 @@ class Alerts(commands.Cog):
     # ------------------------------------------------------------------ the moderator channel
 
     async def modlog_channel(self, guild: discord.Guild) -> discord.abc.Messageable | None:
-        return await modlog_channel(self.bot, self.service.settings, guild)
+        return await self.modlog.channel(guild)
 
     async def note(self, guild: discord.Guild | None, key: str, text: str) -> None:
         """A rate-limited operational note in the moderator channel."""
-        if guild is None:
-            return
-        now = time.monotonic()
-        if now - self._last_note.get(key, -NOTE_INTERVAL) < NOTE_INTERVAL:
-            return
-        self._last_note[key] = now
-        channel = await self.modlog_channel(guild)
-        if channel is None:
-            return
-        try:
-            await channel.send(embed=notice_embed(text, title="contextbot: permission problem"), allowed_mentions=NO_MENTIONS)
-        except discord.HTTPException as e:
-            await self._failed(guild.id, channel.id, e, missed=0)
-
-    async def _failed(self, guild_id: int, channel_id: int, error: discord.HTTPException, *, missed: int = 1) -> None:
-        reason = failure_reason(channel_id, error)
-        if reason is None:
-            log.warning("could not post to the modlog of guild %s: %s", guild_id, error)
-        else:
-            await self._broken(guild_id, reason, missed=missed)
-
-    async def _broken(self, guild_id: int, reason: str, *, missed: int) -> None:
-        if await mark_broken(self.service.settings, guild_id, reason, missed=missed, now=self.service.clock()):
-            await self._tell_admins(guild_id, reason)
-
-    async def _tell_admins(self, guild_id: int, reason: str) -> None:
-        """Once per problem: a note in the channel the server's admins chose for Discord's own notices (Community
-        Updates), if the server has one and it is not the broken channel."""
-        guild = self.bot.get_guild(guild_id)
-        channel = guild.public_updates_channel if guild else None
-        if channel is None or missing_reply_permissions(channel, reply=False):
-            return
-        text = f"Moderator alerts cannot be delivered: {reason}. Incidents are still logged; see `/contextbot status`."
-        try:
-            await channel.send(embed=notice_embed(text, title="contextbot: moderator alerts"), allowed_mentions=NO_MENTIONS)
-        except discord.HTTPException as e:
-            log.warning("could not tell the admins of guild %s: %s", guild_id, e)
-
-    async def _healthy(self, guild_id: int) -> None:
-        await mark_healthy(self.service.settings, guild_id)
+        await self.modlog.note(guild, key, text)
 
     @commands.Cog.listener()
     async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
         settings = await self.service.settings.get_server_settings(PLATFORM, str(channel.guild.id))
         if settings.modlog_channel_id == str(channel.id):
-            await self._broken(channel.guild.id, f"the moderator channel #{channel.name} was deleted", missed=0)
+            await self.modlog.broken(channel.guild.id, f"the moderator channel #{channel.name} was deleted", missed=0)
 
     @commands.Cog.listener()
     async def on_guild_channel_update(self, before: discord.abc.GuildChannel, after: discord.abc.GuildChannel) -> None:
@@ -223,9 +183,9 @@ class Alerts(commands.Cog):
             return
         missing = missing_reply_permissions(after, reply=False)
         if missing:
-            await self._broken(after.guild.id, f"I am missing {', '.join(missing)} in <#{after.id}>", missed=0)
+            await self.modlog.broken(after.guild.id, f"I am missing {', '.join(missing)} in <#{after.id}>", missed=0)
         else:
-            await self._healthy(after.guild.id)
+            await self.modlog.healthy(after.guild.id)
 
 
 async def setup(bot: commands.Bot) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 
 import discord
 from discord.ext import commands
@@ -22,15 +22,9 @@ from bot.core.models import IncomingMessage
 from bot.core.phrases import phrase
 from bot.core.reservations import is_pending
 from bot.core.service import Outcome
+from bot.discord_adapter.channels import Remembered, ThreadParents
 from bot.discord_adapter.components import card_view
-from bot.discord_adapter.convert import (
-    NO_MENTIONS,
-    PLATFORM,
-    channel_keys,
-    incoming_from_message,
-    is_watchable,
-    missing_reply_permissions,
-)
+from bot.discord_adapter.convert import NO_MENTIONS, PLATFORM, incoming_from_message, is_watchable, missing_reply_permissions
 from bot.discord_adapter.embeds import card_embed
 
 log = logging.getLogger(__name__)
@@ -48,8 +42,8 @@ class Watcher(commands.Cog):
         # One lock per channel: budget check, post and card_posted must not interleave, or two assertions
         # arriving together could both pass the cooldown.
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
-        self._deleted_ids: OrderedDict[int, None] = OrderedDict()  # tombstones: deletion wins over a late check
-        self._parents: OrderedDict[int, int | None] = OrderedDict()  # thread id -> parent id (None: not a thread)
+        self._deleted_ids = Remembered(REMEMBERED)  # tombstones: deletion wins over a late check
+        self._threads = ThreadParents(bot, REMEMBERED)
 
     @property
     def alerts(self):
@@ -80,7 +74,7 @@ class Watcher(commands.Cog):
     @commands.Cog.listener()
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
         if payload.guild_id is not None:
-            self._remember(self._deleted_ids, payload.message_id, None)
+            self._deleted_ids.add(payload.message_id)
             await self._deleted(payload.channel_id, payload.message_id)
         self.bot.dispatch(DELETE_HANDLED_EVENT, payload.message_id)
 
@@ -88,36 +82,14 @@ class Watcher(commands.Cog):
     async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
         for message_id in payload.message_ids:
             if payload.guild_id is not None:
-                self._remember(self._deleted_ids, message_id, None)
+                self._deleted_ids.add(message_id)
                 await self._deleted(payload.channel_id, message_id)
             self.bot.dispatch(DELETE_HANDLED_EVENT, message_id)
 
     # ------------------------------------------------------------------ work
 
-    @staticmethod
-    def _remember(memory: OrderedDict, key: int, value) -> None:
-        memory[key] = value
-        memory.move_to_end(key)
-        while len(memory) > REMEMBERED:
-            memory.popitem(last=False)
-
-    async def _keys(self, channel: object) -> tuple[str, str]:
-        """:func:`channel_keys`, also for a thread missing from the cache (its parent is looked up once)."""
-        if isinstance(channel, (discord.Thread, discord.abc.GuildChannel)):
-            return channel_keys(channel)
-        channel_id = int(getattr(channel, "id", 0))
-        if channel_id not in self._parents:
-            try:
-                fetched = await self.bot.fetch_channel(channel_id)
-            except discord.HTTPException as e:
-                log.info("could not look up channel %s: %s", channel_id, e)
-                return str(channel_id), ""
-            self._remember(self._parents, channel_id, fetched.parent_id if isinstance(fetched, discord.Thread) else None)
-        parent = self._parents[channel_id]
-        return (str(parent), str(channel_id)) if parent else (str(channel_id), "")
-
     async def _process(self, message: discord.Message, *, edit: bool) -> Outcome | None:
-        msg = incoming_from_message(message, is_edit=edit, keys=await self._keys(message.channel))
+        msg = incoming_from_message(message, is_edit=edit, keys=await self._threads.keys(message.channel))
         async with self._locks[msg.channel_id]:
             try:
                 handle = self.service.handle_edit if edit else self.service.handle_message
@@ -196,7 +168,7 @@ class Watcher(commands.Cog):
         """Purge stored content of a deleted message and edit it out of alerts; if it had a card, take the card
         down too."""
         channel = self.bot.get_channel(channel_id) or discord.Object(channel_id)
-        keys = {str(channel_id), (await self._keys(channel))[0]}
+        keys = {str(channel_id), (await self._threads.keys(channel))[0]}
         repo = self.service.incidents
         for key in keys:
             try:
