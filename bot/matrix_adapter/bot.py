@@ -266,6 +266,7 @@ class MatrixBot:
         self._stopping = True
         if self._sync_task is not None and not self._sync_task.done():
             self._sync_task.cancel()
+        await self.campaign_ui.flush()
 
     def _filter(self, limit: int) -> dict[str, Any]:
         none = {"not_types": ["*"]}

@@ -5,7 +5,9 @@ the open ones."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from typing import Any
 
 from ..core.campaign_desk import VERDICT_LABEL, alert_sections, parse_verdict
@@ -20,8 +22,13 @@ COMMANDS = ("campaign", "campaigns")
 class MatrixCampaigns:
     """Owned by :class:`bot.matrix_adapter.bot.MatrixBot` (``bot``: sends, moderator checks, room names)."""
 
-    def __init__(self, bot: Any) -> None:
+    def __init__(self, bot: Any, *, edit_interval: float = 2.0) -> None:
         self.bot = bot
+        # a raid grows the campaign with every message: its notice is replaced at most once per interval (Synapse
+        # rate-limits senders), and the last growth is always shown
+        self.edit_interval = edit_interval
+        self._pending: dict[int, asyncio.Task] = {}
+        self._last_edit: dict[int, float] = {}
 
     @property
     def desk(self):
@@ -49,13 +56,48 @@ class MatrixCampaigns:
         rec = await self.desk.repository.get_campaign(event.campaign_id)
         if rec is None or rec.status != "open":
             return
-        content = await self.content(rec.id)
         if rec.alert_message_id:
-            await self.bot.send(rec.alert_channel_id or room, replacement_content(rec.alert_message_id, content))
+            self._schedule_edit(rec.id)
             return
-        event_id = await self.bot.send(room, content)
+        event_id = await self.bot.send(room, await self.content(rec.id))
         if event_id:
             await self.desk.repository.set_alert_post(rec.id, room, event_id)
+
+    def _schedule_edit(self, campaign_id: int) -> None:
+        if campaign_id in self._pending:
+            return  # an edit is already due: it will show this growth too
+        wait = max(0.0, self._last_edit.get(campaign_id, float("-inf")) + self.edit_interval - time.monotonic())
+        self._pending[campaign_id] = asyncio.create_task(self._edit_later(campaign_id, wait))
+
+    async def _edit_later(self, campaign_id: int, wait: float) -> None:
+        try:
+            if wait:
+                await asyncio.sleep(wait)
+            self._pending.pop(campaign_id, None)
+            await self._edit_now(campaign_id)
+        finally:
+            if self._pending.get(campaign_id) is asyncio.current_task():
+                del self._pending[campaign_id]
+
+    async def _edit_now(self, campaign_id: int) -> None:
+        self._last_edit[campaign_id] = time.monotonic()
+        try:
+            rec = await self.desk.repository.get_campaign(campaign_id)
+            if rec is None or rec.status != "open" or not rec.alert_message_id:
+                return  # resolved meanwhile: the verdict's own edit shows it
+            content = await self.content(rec.id)
+            await self.bot.send(rec.alert_channel_id or self.bot.management_room,
+                                replacement_content(rec.alert_message_id, content))
+        except Exception:
+            log.exception("campaign %s notice could not be edited", campaign_id)
+
+    async def flush(self) -> None:
+        """On stop: the edits still waiting for their interval are made now, so no notice is left behind."""
+        due = list(self._pending)
+        for campaign_id in due:
+            self._pending.pop(campaign_id).cancel()
+        for campaign_id in due:
+            await self._edit_now(campaign_id)
 
     async def on_reaction(self, room_id: str, event: Any, key: str) -> bool:
         """✅/❌ on a campaign notice: True when it was one (handled), False to let incident alerts have it."""
