@@ -4,6 +4,7 @@ reserved atomically, and changes made through one connection reach the others. B
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -75,6 +76,24 @@ async def test_reserved_card_is_filled_in_or_released(conns):
     assert await repo.card_post_for_source("discord", "c1", "m2") is None
     await repo.release_card(filled.id)  # a posted card is never released
     assert await repo.card_post_for_source("discord", "c1", "m1") == filled
+
+
+@pytest.mark.parametrize(("later", "blocked"), [(timedelta(minutes=2), True), (timedelta(minutes=11), False)])
+async def test_a_reservation_abandoned_by_a_dead_process_stops_blocking_after_a_while(conns, later, blocked):
+    """A process reserved a card and died before posting it: within ABANDONED_AFTER the placeholder still stands
+    (its process may be posting); after it, the message can get its card and the placeholder counts no more."""
+    repo = SqliteIncidentRepository(conns[0])
+    dead, _ = await repo.reserve_card(placeholder("m1"), NOW - timedelta(days=1), refuse_for("a1", "tp1"))
+    assert dead is not None
+    again = replace(placeholder("m1"), created_at=NOW + later)
+    card, reason = await SqliteIncidentRepository(conns[1]).reserve_card(
+        again, NOW - timedelta(days=1), refuse_for("a1", "tp1"))
+    if blocked:
+        assert card is None and reason == "card already posted"
+    else:
+        assert reason is None and card.post_message_id != dead.post_message_id and card.created_at == NOW + later
+        _, recent = await repo._history("discord", "c1", "m1", NOW - timedelta(days=1))
+        assert [c.id for c in recent] == [card.id]  # the abandoned placeholder is gone
 
 
 async def test_a_channel_mode_set_in_one_process_reaches_another(conns):

@@ -9,6 +9,7 @@ message id, ``IncidentService.card_not_posted`` gives the slot back.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from .budget import budget_refusal, history_window
@@ -20,6 +21,10 @@ if TYPE_CHECKING:
 
 ALREADY_POSTED = "card already posted"
 PENDING_POST_PREFIX = "pending:"  # post_message_id of a reserved card not posted (yet)
+# A reservation this old was abandoned (its process died between reserving and posting: posting takes seconds):
+# it no longer blocks its message's card nor counts in the channel's budget, and the next reservation in that
+# channel removes it.
+ABANDONED_AFTER = timedelta(minutes=10)
 
 
 def is_pending(post: CardPost | None) -> bool:

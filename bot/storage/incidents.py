@@ -49,7 +49,7 @@ from ._common import (
 )
 
 MAX_CONTENT_CHARS = 8000
-from ..core.reservations import PENDING_POST_PREFIX  # noqa: E402 - a reserved card not posted (yet)
+from ..core.reservations import ABANDONED_AFTER, PENDING_POST_PREFIX  # noqa: E402 - a reserved card not posted (yet)
 
 _INCIDENT_COLUMNS = (
     "id, platform, server_id, channel_id, message_id, message_link, author_id, content, talking_point_id, "
@@ -406,11 +406,17 @@ class SqliteIncidentRepository:
         for the source message, channel's cards since since)`` is asked; if it returns a reason nothing is
         written and ``(None, reason)`` returned. Otherwise a placeholder row (``post_message_id`` =
         ``"pending:<random>"``) is inserted and returned: it counts in every other process's budget at once.
-        Fill it in with :meth:`fill_card_post` once posted, or drop it with :meth:`release_card`."""
+        Fill it in with :meth:`fill_card_post` once posted, or drop it with :meth:`release_card`. Placeholders
+        of this channel older than ``ABANDONED_AFTER`` (a process died before posting) are removed first."""
         import uuid
 
         async with write_transaction(self._db):
             await lock_key(self._db, f"cards:{post.platform}:{post.channel_id}")
+            await execute(
+                self._db,
+                "DELETE FROM card_posts WHERE platform = ? AND channel_id = ? AND post_message_id LIKE ?"
+                " AND created_at < ?",
+                (post.platform, post.channel_id, PENDING_POST_PREFIX + "%", post.created_at - ABANDONED_AFTER))
             existing, recent = await self._history(post.platform, post.channel_id, post.source_message_id, since)
             reason = refuse(existing, recent)
             if reason is not None:
