@@ -61,7 +61,7 @@ FOLDS = 5
 C = 0.5
 MIN_PROMOTED = 5  # promote bounds that would turn fewer tuning reviews into replies are not worth the risk
 PROMOTE_MARGIN = 0.05  # the chosen bounds are tightened by this much
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: the matched span's bounds are kept
 
 
 def _cache_key(registry, encoder, rows: list[dict]) -> str:
@@ -103,6 +103,7 @@ def collect(det: Detector, rows: list[dict], refresh: bool) -> list[dict]:
         out.append({"row": i, "source": r["source"], "lang": r.get("lang") or d.lang, "label": r["label"],
                     "gold": r.get("talking_point"), "point": d.talking_point_id, "action": d.action.value,
                     "eligible": d.action is Action.REVIEW and dp.action is Action.REPLY,
+                    "span": list(d.explanation.span) if d.explanation.span else None,
                     "signals": d.explanation.signals})
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out), encoding="utf-8")
@@ -152,9 +153,10 @@ def main() -> int:
     info = collect(det, rows, args.refresh)
 
     x_all = []
-    for c in info:  # the refutation cues read the message as the detector normalised it (cheap, no encoder)
+    for c in info:  # the calibrator reads what the detector shows it (Detector.calibrator_view: cheap, no encoder)
         p = det.prepare(rows[c["row"]]["text"], rows[c["row"]].get("lang"))
-        x_all.append(calibrator_row(c["signals"], p.text, p.quoted))
+        span = next((s for s in p.spans if list(s.bounds) == c["span"]), None) if c.get("span") else None
+        x_all.append(calibrator_row(*det.calibrator_view(p, span, c["signals"], c["point"]), p.quoted))
     x_all = np.array(x_all)
     label = np.array([c["label"] for c in info])
     fit_rows = np.isin(label, ["assert", "refute"])

@@ -306,3 +306,37 @@ def test_promote_bounds_promote_no_wrong_row_and_need_enough_rows(trainer):
     assert not (sel & ~correct).any()
     few, _ = trainer.choose_promote(p[:3], verified[:3], p_assert[:3], eligible[:3], correct[:3])
     assert few is None  # fewer than MIN_PROMOTED: not worth the risk
+
+
+POINTS = [  # (claim, assertion exemplars, keywords): small made-up points, as the detector passes its packs
+    ("Sanctions backfired on Europe.", ["Sanctions hurt Europe far more than Russia."], ["sanction", "backfire"]),
+    ("NATO promised not to expand east.", ["They promised not one inch eastward, then expanded anyway."], ["promise"]),
+    ("Bucha was staged.", ["Bucha was a staging for the cameras.", "У Бучі була постановка."], ["bucha", "постановка"]),
+    ("Zelensky is illegitimate.", ["Selenskyj ist illegitim, seine Amtszeit ist abgelaufen."], ["illegitim"]),
+]
+
+
+@pytest.mark.parametrize("text, point, negated", [
+    ("sanctions didn't 'backfire', Russia lost its biggest customer", 0, True),
+    ("Sanctions backfired big time, Europe is deindustrialising", 0, False),
+    ("no. the sanctions backfired, and everyone knows it", 0, False),  # the negation is its own clause
+    ("they promised not to expand, and they expanded anyway", 1, False),  # the point negates 'expand' itself
+    ("у Бучі тіла лежали на вулицях ще за росіян. жодної постановки", 2, True),
+    ("Selenskyj ist nicht illegitim: die Verfassung verbietet Wahlen unter Kriegsrecht", 3, True),
+    ("Selenskyj ist illegitim, keine Wahlen, kein Mandat", 3, False),
+])
+def test_negated_claim_words(text, point, negated):
+    from bot.core.calibrator import claim_vocabularies, negated_claim_words
+    from bot.core.normalize import normalize
+
+    vocab = claim_vocabularies(POINTS)
+    assert (negated_claim_words(normalize(text).text, vocab[point]) > 0) is negated
+
+
+def test_background_words_shared_by_many_points_are_not_claim_words():
+    from bot.core.calibrator import BACKGROUND_POINTS, claim_vocabularies, negated_claim_words
+
+    points = [(f"Russia did thing number {i} with tanks.", [], []) for i in range(BACKGROUND_POINTS)]
+    vocab = claim_vocabularies(points)
+    assert negated_claim_words("russia did not use tanks", vocab[0]) == 0  # shared by every point: background
+    assert negated_claim_words("it was not thing number 0", vocab[0]) == 0

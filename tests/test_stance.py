@@ -75,3 +75,61 @@ def test_nearest_exemplar_features_from_embeddings_or_precomputed_cosines(seed):
     np.testing.assert_allclose(knn_features(q, emb[mine], stance[mine], claim), expected, atol=1e-6)
     by_stance = [mine[stance[mine] == s] for s in range(len(STANCES))]
     np.testing.assert_allclose(knn_from_sims(emb @ q, by_stance, float(claim @ q)), expected, atol=1e-6)
+
+
+# Reported speech is attribution in every language; the same words in the author's own voice, in a concession
+# before the author's own claim, or as "speaks Russian" are not.
+@pytest.mark.parametrize("text, attributed", [
+    ("this reddit post is saying the Pentagon runs 46 biolabs in Ukraine", True),
+    ("they keep saying NATO provoked the war", True),
+    ("They're saying Bucha was staged", True),
+    ("people say the sanctions backfired", True),
+    ("the channel is claiming Kyiv shelled its own city", True),
+    ("Kyiv supposedly sold the weapons on the black market", True),
+    ("I'm not saying nobody died, but Bucha was arranged", False),
+    ("Bucha was staged, just saying", False),
+    ("В каналах говорят, что Буча — постановка", True),
+    ("пишут, что НАТО обещало не расширяться", True),
+    ("мол, Запад ведёт прокси-войну", True),
+    ("Путин на Валдае повторил, что Горбачёву обещали", True),
+    ("в Харькове говорят по-русски", False),
+    ("что бы ни говорили, санкции бьют по Европе", False),
+    ("Кажуть, що Буча — постановка", True),
+    ("у телеграмі пишуть, що Захід веде проксі-війну", True),
+    ("мовляв, санкції б'ють по Європі", True),
+    ("хай що кажуть, але санкції б'ють по Європі", False),
+    ("вони говорять українською", False),
+    ("Sie sagen, die NATO habe Russland provoziert", True),
+    ("Im Staatsfernsehen heißt es, Butscha sei inszeniert", True),
+    ("Medwedew schreibt auf Telegram, der Westen rüste Kiew auf", True),
+    ("Das darf man ja nicht sagen: die NATO hat provoziert", False),
+])
+def test_attribution_cue_reads_reported_speech(text, attributed):
+    from bot.core.normalize import normalize
+    from bot.core.stance import CUES, cue_features
+
+    i = [name for name, _ in CUES].index("attribution")
+    assert bool(cue_features(normalize(text).text)[i] > 0) is attributed
+
+
+# Debunking words count as whole words (and as the stems of compounds), never as fragments of other words.
+@pytest.mark.parametrize("text, debunk", [
+    ("the Pentagon runs biolabs in Ukraine", False),
+    ("the allies keep sending supplies and bombs", False),
+    ("Путин предложил отложить переговоры, положение сложное", False),
+    ("Die Flüge nach Kiew sind gestrichen", False),
+    ("that's a lie, the labs are public health labs", True),
+    ("this is bs", True),
+    ("a deepfake video of Zelensky", True),
+    ("это ложь и пропаганда", True),
+    ("лжи про биолаборатории", True),
+    ("міф про біолабораторії", True),
+    ("Das ist ein Propagandamärchen", True),
+    ("die alte Kriegslüge", True),
+])
+def test_debunk_cue_reads_whole_words(text, debunk):
+    from bot.core.normalize import normalize
+    from bot.core.stance import CUES, cue_features
+
+    i = [name for name, _ in CUES].index("debunk")
+    assert bool(cue_features(normalize(text).text)[i] > 0) is debunk

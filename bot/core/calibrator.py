@@ -28,10 +28,13 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
+from .normalize import normalize, tokens
+from .retrieval import STOPWORDS, stem
 from .stance import CUES, STANCES
 
 log = logging.getLogger(__name__)
@@ -119,6 +122,51 @@ def refute_cue_features(text: str, quoted: bool = False) -> np.ndarray:
     return out
 
 
+# The author negates the matched claim's own words: "sanctions didn't 'backfire'", "Selenskyj ist nicht illegitim",
+# "у Бучі ... жодної постановки". A claim word counts when it follows a negation within NEGATION_REACH words in the
+# same clause, is one of the point's own words (claim, assertion exemplars, keywords: any language), is never
+# negated by the point's own assertions ("NATO promised *not to expand*", "ни дюйма на восток" stay plain), and is
+# not background vocabulary shared by BACKGROUND_POINTS or more points (Russia, Ukraine, president, NATO ...).
+_NEGATOR = re.compile(r"not|no|never|nothing|none|\w+n't|не|нет|ни|никак\w*|ничего|ні|нема\w*|ніяк\w*|нічого|"
+                      r"жодн\w*|nicht|kein\w*|nie|niemals", re.IGNORECASE | re.UNICODE)
+_CLAUSE_BREAK = re.compile(r"[,.;:!?()\[\]\u2014\u2013\n]|\s-\s")
+NEGATION_REACH = 2
+BACKGROUND_POINTS = 3
+
+
+def negated_stems(text: str) -> set[str]:
+    """Stems of the words that follow a negation (within :data:`NEGATION_REACH` words, same clause)."""
+    out: set[str] = set()
+    for clause in _CLAUSE_BREAK.split(text):
+        toks = tokens(clause)
+        for i, t in enumerate(toks):
+            if _NEGATOR.fullmatch(t):
+                out.update(stem(u) for u in toks[i + 1:i + 1 + NEGATION_REACH] if not _NEGATOR.fullmatch(u))
+    return out
+
+
+def claim_vocabularies(points) -> list[frozenset[str]]:
+    """For each talking point, given as (claim, assertion exemplar texts, keywords): the stems of its own words that
+    a negation in a message turns against it (see :func:`negated_claim_words`)."""
+    own: list[set[str]] = []
+    for claim, asserts, keywords in points:
+        plain: set[str] = set()
+        negated: set[str] = set()
+        for text in (claim, *asserts):
+            norm = normalize(text).text
+            plain.update(stem(t) for t in tokens(norm) if len(t) >= 4 and t not in STOPWORDS and not _NEGATOR.fullmatch(t))
+            negated |= negated_stems(norm)
+        plain.update(stem(t) for kw in keywords for t in tokens(normalize(kw).text) if len(t) >= 4)
+        own.append(plain - negated)
+    shared = Counter(w for words in own for w in words)
+    return [frozenset(w for w in words if shared[w] < BACKGROUND_POINTS) for words in own]
+
+
+def negated_claim_words(text: str, vocabulary: frozenset[str]) -> float:
+    """How many of a talking point's own words (:func:`claim_vocabularies`) ``text`` negates (capped at 3)."""
+    return float(min(3, len(negated_stems(text[:2000]) & vocabulary))) if vocabulary else 0.0
+
+
 REFUTE_CUE_NAMES: tuple[str, ...] = tuple(f"rcue_{n}" for n, _ in REFUTE_CUES) + (
     "rcue_argue_back", "rcue_quote_rebuttal", "rcue_inner_question")
 # The detector's named signals (bot.core.verifier.signals) the calibrator reads. Not the message length: in the
@@ -129,6 +177,7 @@ CALIBRATOR_SIGNALS: tuple[str, ...] = (
     *(f"knn_{s.value}" for s in STANCES),
     *(f"p_{s.value}" for s in STANCES),
     *(f"cue_{name}" for name, _ in CUES),
+    "negated_claim",  # not a verifier signal: the detector adds it for the calibrator (Detector.calibrator_view)
 )
 CALIBRATOR_FEATURES: tuple[str, ...] = CALIBRATOR_SIGNALS + REFUTE_CUE_NAMES
 
@@ -136,7 +185,8 @@ CALIBRATOR_FEATURES: tuple[str, ...] = CALIBRATOR_SIGNALS + REFUTE_CUE_NAMES
 # Rebuttal wording: a review is dropped only when the message also says so in words (two signals must agree, as
 # for a card). Without it the model alone would drop assertions the stance model already misreads, e.g. negation-
 # heavy ones ("he has no mandate, there were no elections").
-EVIDENCE: tuple[str, ...] = ("rcue_argue_back", "rcue_sarcastic_open", "rcue_quote_rebuttal", "cue_debunk", "cue_sarcasm")
+EVIDENCE: tuple[str, ...] = ("rcue_argue_back", "rcue_sarcastic_open", "rcue_quote_rebuttal", "cue_debunk", "cue_sarcasm",
+                             "negated_claim")
 
 
 def calibrator_row(named: dict, text: str, quoted: bool = False) -> np.ndarray:
