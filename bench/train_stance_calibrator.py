@@ -45,8 +45,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bot.config import DetectorConfig  # noqa: E402
-from bot.core.calibrator import (CALIBRATOR_FEATURES, CALIBRATOR_PATH, EVIDENCE, StanceCalibrator,  # noqa: E402
-                                 calibrator_row, fit_calibrator)
+from bot.core.calibrator import (CALIBRATOR_FEATURES, CALIBRATOR_PATH, StanceCalibrator, calibrator_row,  # noqa: E402
+                                 fit_calibrator, rebuttal_evidence)
 from bot.core.detector import Detector, default_cache_dir  # noqa: E402
 from bot.core.encoders import UsemEncoder  # noqa: E402
 from bot.core.models import Action  # noqa: E402
@@ -181,8 +181,8 @@ def main() -> int:
     oof_all[fit_idx_all] = oof_fit
     print(f"leave-talking-points-out AUC (refute vs assert): {roc_auc_score(y, oof_fit):.3f}")
 
-    # the policy reads P(refute) only where the message carries rebuttal wording (bot.core.calibrator.EVIDENCE)
-    evidence = x_all[:, [CALIBRATOR_FEATURES.index(f) for f in EVIDENCE]].sum(axis=1) > 0
+    # the policy reads P(refute) only where the message carries rebuttal wording (bot.core.calibrator.rebuttal_evidence)
+    evidence = rebuttal_evidence(x_all)
     print(f"rows with rebuttal wording: {int((evidence & (label == 'refute')).sum())} refutations, "
           f"{int((evidence & (label == 'assert')).sum())} assertions")
     oof_all = np.where(evidence, oof_all, 0.0)

@@ -125,6 +125,8 @@ def test_a_review_is_dropped_only_with_rebuttal_wording(text, wording):
     named = {f"cue_{name}": float(v) for (name, _), v in zip(CUES, cue_features(text))}  # as the detector names them
     assert always.raw_probability(named, text) > 0.99
     assert (always.probability(named, text) > 0.99) is wording
+    # negating the claim's own words is not rebuttal wording on its own ("никаких перемирий" asserts the point)
+    assert (always.probability({**named, "negated_claim": 1.0}, text) > 0.99) is wording
 
 
 REBUTTALS = [
@@ -340,3 +342,14 @@ def test_background_words_shared_by_many_points_are_not_claim_words():
     vocab = claim_vocabularies(points)
     assert negated_claim_words("russia did not use tanks", vocab[0]) == 0  # shared by every point: background
     assert negated_claim_words("it was not thing number 0", vocab[0]) == 0
+
+
+@pytest.mark.parametrize("p_refute, p_assert, counts", [(0.6, 0.3, True), (0.3, 0.6, False), (0.4, 0.4, False)])
+def test_negated_claim_words_count_as_wording_only_when_the_stance_model_leans_to_refute(p_refute, p_assert, counts):
+    n = len(CALIBRATOR_FEATURES)
+    always = StanceCalibrator(np.zeros(n), np.ones(n), np.zeros(n), 30.0, 0.8)  # the model alone says "refute"
+    text = "Selenskyj ist nicht illegitim, die Verfassung verbietet Wahlen unter Kriegsrecht."
+    named = {f"cue_{name}": float(v) for (name, _), v in zip(CUES, cue_features(text))}
+    named.update(negated_claim=1.0, p_refute=p_refute, p_assert=p_assert)
+    assert (always.probability(named, text) > 0.99) is counts
+    assert always.probability({**named, "negated_claim": 0.0}, text) == 0.0

@@ -185,8 +185,10 @@ CALIBRATOR_FEATURES: tuple[str, ...] = CALIBRATOR_SIGNALS + REFUTE_CUE_NAMES
 # Rebuttal wording: a review is dropped only when the message also says so in words (two signals must agree, as
 # for a card). Without it the model alone would drop assertions the stance model already misreads, e.g. negation-
 # heavy ones ("he has no mandate, there were no elections").
-EVIDENCE: tuple[str, ...] = ("rcue_argue_back", "rcue_sarcastic_open", "rcue_quote_rebuttal", "cue_debunk", "cue_sarcasm",
-                             "negated_claim")
+EVIDENCE: tuple[str, ...] = ("rcue_argue_back", "rcue_sarcastic_open", "rcue_quote_rebuttal", "cue_debunk", "cue_sarcasm")
+# Negating the claim's own words (``negated_claim``: "Selenskyj ist nicht illegitim") counts as rebuttal wording only
+# when the stance model also leans to *refute* (P(refute) > P(assert)): the same syntax asserts a point as often
+# ("никаких перемирий" - no ceasefires! - asserts the ceasefire point, and the stance model reads it so).
 
 
 def calibrator_row(named: dict, text: str, quoted: bool = False) -> np.ndarray:
@@ -236,7 +238,7 @@ class StanceCalibrator:
         """P(refute) as the policy reads it: the model's, when the message carries rebuttal wording
         (:data:`EVIDENCE`), else 0 (the model alone never drops a review)."""
         x = calibrator_row(named, text, quoted)
-        if not any(x[_EVIDENCE_IDX] > 0):
+        if not rebuttal_evidence(x[None, :])[0]:
             return 0.0
         return float(self.probability_row(x))
 
@@ -256,6 +258,14 @@ class StanceCalibrator:
 
 
 _EVIDENCE_IDX = [CALIBRATOR_FEATURES.index(f) for f in EVIDENCE]
+_NEGATED, _P_REFUTE, _P_ASSERT = (CALIBRATOR_FEATURES.index(f) for f in ("negated_claim", "p_refute", "p_assert"))
+
+
+def rebuttal_evidence(x: np.ndarray) -> np.ndarray:
+    """Per calibrator row (:func:`calibrator_row`): does the message say in words that it argues back
+    (:data:`EVIDENCE`, or the claim's own words negated while the stance model leans to refute)?"""
+    x = np.asarray(x)
+    return (x[:, _EVIDENCE_IDX] > 0).any(axis=1) | ((x[:, _NEGATED] > 0) & (x[:, _P_REFUTE] > x[:, _P_ASSERT]))
 
 CALIBRATOR_PATH = Path(__file__).resolve().parents[1] / "data" / "stance_calibrator.json"
 
