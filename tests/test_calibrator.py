@@ -125,8 +125,6 @@ def test_a_review_is_dropped_only_with_rebuttal_wording(text, wording):
     named = {f"cue_{name}": float(v) for (name, _), v in zip(CUES, cue_features(text))}  # as the detector names them
     assert always.raw_probability(named, text) > 0.99
     assert (always.probability(named, text) > 0.99) is wording
-    # negating the claim's own words is not rebuttal wording on its own ("никаких перемирий" asserts the point)
-    assert (always.probability({**named, "negated_claim": 1.0}, text) > 0.99) is wording
 
 
 REBUTTALS = [
@@ -308,48 +306,3 @@ def test_promote_bounds_promote_no_wrong_row_and_need_enough_rows(trainer):
     assert not (sel & ~correct).any()
     few, _ = trainer.choose_promote(p[:3], verified[:3], p_assert[:3], eligible[:3], correct[:3])
     assert few is None  # fewer than MIN_PROMOTED: not worth the risk
-
-
-POINTS = [  # (claim, assertion exemplars, keywords): small made-up points, as the detector passes its packs
-    ("Sanctions backfired on Europe.", ["Sanctions hurt Europe far more than Russia."], ["sanction", "backfire"]),
-    ("NATO promised not to expand east.", ["They promised not one inch eastward, then expanded anyway."], ["promise"]),
-    ("Bucha was staged.", ["Bucha was a staging for the cameras.", "У Бучі була постановка."], ["bucha", "постановка"]),
-    ("Zelensky is illegitimate.", ["Selenskyj ist illegitim, seine Amtszeit ist abgelaufen."], ["illegitim"]),
-]
-
-
-@pytest.mark.parametrize("text, point, negated", [
-    ("sanctions didn't 'backfire', Russia lost its biggest customer", 0, True),
-    ("Sanctions backfired big time, Europe is deindustrialising", 0, False),
-    ("no. the sanctions backfired, and everyone knows it", 0, False),  # the negation is its own clause
-    ("they promised not to expand, and they expanded anyway", 1, False),  # the point negates 'expand' itself
-    ("у Бучі тіла лежали на вулицях ще за росіян. жодної постановки", 2, True),
-    ("Selenskyj ist nicht illegitim: die Verfassung verbietet Wahlen unter Kriegsrecht", 3, True),
-    ("Selenskyj ist illegitim, keine Wahlen, kein Mandat", 3, False),
-])
-def test_negated_claim_words(text, point, negated):
-    from bot.core.calibrator import claim_vocabularies, negated_claim_words
-    from bot.core.normalize import normalize
-
-    vocab = claim_vocabularies(POINTS)
-    assert (negated_claim_words(normalize(text).text, vocab[point]) > 0) is negated
-
-
-def test_background_words_shared_by_many_points_are_not_claim_words():
-    from bot.core.calibrator import BACKGROUND_POINTS, claim_vocabularies, negated_claim_words
-
-    points = [(f"Russia did thing number {i} with tanks.", [], []) for i in range(BACKGROUND_POINTS)]
-    vocab = claim_vocabularies(points)
-    assert negated_claim_words("russia did not use tanks", vocab[0]) == 0  # shared by every point: background
-    assert negated_claim_words("it was not thing number 0", vocab[0]) == 0
-
-
-@pytest.mark.parametrize("p_refute, p_assert, counts", [(0.6, 0.3, True), (0.3, 0.6, False), (0.4, 0.4, False)])
-def test_negated_claim_words_count_as_wording_only_when_the_stance_model_leans_to_refute(p_refute, p_assert, counts):
-    n = len(CALIBRATOR_FEATURES)
-    always = StanceCalibrator(np.zeros(n), np.ones(n), np.zeros(n), 30.0, 0.8)  # the model alone says "refute"
-    text = "Selenskyj ist nicht illegitim, die Verfassung verbietet Wahlen unter Kriegsrecht."
-    named = {f"cue_{name}": float(v) for (name, _), v in zip(CUES, cue_features(text))}
-    named.update(negated_claim=1.0, p_refute=p_refute, p_assert=p_assert)
-    assert (always.probability(named, text) > 0.99) is counts
-    assert always.probability({**named, "negated_claim": 0.0}, text) == 0.0

@@ -142,4 +142,4 @@ def test_the_calibrator_reads_the_matched_span_with_the_sentences_that_comment_o
     assert (seen["cue_debunk"] > 0) is reads_rebuttal  # the cue counts are the text's
     if reads_rebuttal:  # in reading order
         assert (text.index("that is a lie") < text.index(span.text)) is (before == REBUTTAL)
-    assert detector.calibrator_view(p, None, named) == ({**named, "negated_claim": 0.0}, p.text)  # the whole message
+    assert detector.calibrator_view(p, None, named) == (named, p.text)  # a whole-message decision reads the message

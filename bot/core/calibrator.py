@@ -28,13 +28,10 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
-from .normalize import normalize, tokens
-from .retrieval import STOPWORDS, stem
 from .stance import CUES, STANCES
 
 log = logging.getLogger(__name__)
@@ -122,51 +119,6 @@ def refute_cue_features(text: str, quoted: bool = False) -> np.ndarray:
     return out
 
 
-# The author negates the matched claim's own words: "sanctions didn't 'backfire'", "Selenskyj ist nicht illegitim",
-# "у Бучі ... жодної постановки". A claim word counts when it follows a negation within NEGATION_REACH words in the
-# same clause, is one of the point's own words (claim, assertion exemplars, keywords: any language), is never
-# negated by the point's own assertions ("NATO promised *not to expand*", "ни дюйма на восток" stay plain), and is
-# not background vocabulary shared by BACKGROUND_POINTS or more points (Russia, Ukraine, president, NATO ...).
-_NEGATOR = re.compile(r"not|no|never|nothing|none|\w+n't|не|нет|ни|никак\w*|ничего|ні|нема\w*|ніяк\w*|нічого|"
-                      r"жодн\w*|nicht|kein\w*|nie|niemals", re.IGNORECASE | re.UNICODE)
-_CLAUSE_BREAK = re.compile(r"[,.;:!?()\[\]\u2014\u2013\n]|\s-\s")
-NEGATION_REACH = 2
-BACKGROUND_POINTS = 3
-
-
-def negated_stems(text: str) -> set[str]:
-    """Stems of the words that follow a negation (within :data:`NEGATION_REACH` words, same clause)."""
-    out: set[str] = set()
-    for clause in _CLAUSE_BREAK.split(text):
-        toks = tokens(clause)
-        for i, t in enumerate(toks):
-            if _NEGATOR.fullmatch(t):
-                out.update(stem(u) for u in toks[i + 1:i + 1 + NEGATION_REACH] if not _NEGATOR.fullmatch(u))
-    return out
-
-
-def claim_vocabularies(points) -> list[frozenset[str]]:
-    """For each talking point, given as (claim, assertion exemplar texts, keywords): the stems of its own words that
-    a negation in a message turns against it (see :func:`negated_claim_words`)."""
-    own: list[set[str]] = []
-    for claim, asserts, keywords in points:
-        plain: set[str] = set()
-        negated: set[str] = set()
-        for text in (claim, *asserts):
-            norm = normalize(text).text
-            plain.update(stem(t) for t in tokens(norm) if len(t) >= 4 and t not in STOPWORDS and not _NEGATOR.fullmatch(t))
-            negated |= negated_stems(norm)
-        plain.update(stem(t) for kw in keywords for t in tokens(normalize(kw).text) if len(t) >= 4)
-        own.append(plain - negated)
-    shared = Counter(w for words in own for w in words)
-    return [frozenset(w for w in words if shared[w] < BACKGROUND_POINTS) for words in own]
-
-
-def negated_claim_words(text: str, vocabulary: frozenset[str]) -> float:
-    """How many of a talking point's own words (:func:`claim_vocabularies`) ``text`` negates (capped at 3)."""
-    return float(min(3, len(negated_stems(text[:2000]) & vocabulary))) if vocabulary else 0.0
-
-
 REFUTE_CUE_NAMES: tuple[str, ...] = tuple(f"rcue_{n}" for n, _ in REFUTE_CUES) + (
     "rcue_argue_back", "rcue_quote_rebuttal", "rcue_inner_question")
 # The detector's named signals (bot.core.verifier.signals) the calibrator reads. Not the message length: in the
@@ -177,7 +129,6 @@ CALIBRATOR_SIGNALS: tuple[str, ...] = (
     *(f"knn_{s.value}" for s in STANCES),
     *(f"p_{s.value}" for s in STANCES),
     *(f"cue_{name}" for name, _ in CUES),
-    "negated_claim",  # not a verifier signal: the detector adds it for the calibrator (Detector.calibrator_view)
 )
 CALIBRATOR_FEATURES: tuple[str, ...] = CALIBRATOR_SIGNALS + REFUTE_CUE_NAMES
 
@@ -186,9 +137,6 @@ CALIBRATOR_FEATURES: tuple[str, ...] = CALIBRATOR_SIGNALS + REFUTE_CUE_NAMES
 # for a card). Without it the model alone would drop assertions the stance model already misreads, e.g. negation-
 # heavy ones ("he has no mandate, there were no elections").
 EVIDENCE: tuple[str, ...] = ("rcue_argue_back", "rcue_sarcastic_open", "rcue_quote_rebuttal", "cue_debunk", "cue_sarcasm")
-# Negating the claim's own words (``negated_claim``: "Selenskyj ist nicht illegitim") counts as rebuttal wording only
-# when the stance model also leans to *refute* (P(refute) > P(assert)): the same syntax asserts a point as often
-# ("никаких перемирий" - no ceasefires! - asserts the ceasefire point, and the stance model reads it so).
 
 
 def calibrator_row(named: dict, text: str, quoted: bool = False) -> np.ndarray:
@@ -238,7 +186,7 @@ class StanceCalibrator:
         """P(refute) as the policy reads it: the model's, when the message carries rebuttal wording
         (:data:`EVIDENCE`), else 0 (the model alone never drops a review)."""
         x = calibrator_row(named, text, quoted)
-        if not rebuttal_evidence(x[None, :])[0]:
+        if not any(x[_EVIDENCE_IDX] > 0):
             return 0.0
         return float(self.probability_row(x))
 
@@ -258,14 +206,6 @@ class StanceCalibrator:
 
 
 _EVIDENCE_IDX = [CALIBRATOR_FEATURES.index(f) for f in EVIDENCE]
-_NEGATED, _P_REFUTE, _P_ASSERT = (CALIBRATOR_FEATURES.index(f) for f in ("negated_claim", "p_refute", "p_assert"))
-
-
-def rebuttal_evidence(x: np.ndarray) -> np.ndarray:
-    """Per calibrator row (:func:`calibrator_row`): does the message say in words that it argues back
-    (:data:`EVIDENCE`, or the claim's own words negated while the stance model leans to refute)?"""
-    x = np.asarray(x)
-    return (x[:, _EVIDENCE_IDX] > 0).any(axis=1) | ((x[:, _NEGATED] > 0) & (x[:, _P_REFUTE] > x[:, _P_ASSERT]))
 
 CALIBRATOR_PATH = Path(__file__).resolve().parents[1] / "data" / "stance_calibrator.json"
 

@@ -44,7 +44,7 @@ from .stance import (
     knn_features,
     knn_from_sims,
 )
-from .calibrator import StanceCalibrator, claim_vocabularies, load_calibrator, negated_claim_words
+from .calibrator import StanceCalibrator, load_calibrator
 
 log = logging.getLogger(__name__)
 
@@ -135,8 +135,6 @@ class Detector:
         self._by_tp = [np.flatnonzero(self.ex_tp == i) for i in range(len(self.tps))]
         self._by_tp_stance = [[ix[self.ex_stance[ix] == s] for s in range(len(STANCES))] for ix in self._by_tp]
         self.tp_pack = np.array([tp.pack_id for tp in self.tps])
-        self._claim_vocab = claim_vocabularies(
-            (tp.claim, [e.text for e in tp.exemplars if e.stance is Stance.ASSERT], tp.keywords) for tp in self.tps)
         # lexical side: one document per talking point (keywords weigh most, then the claim, then exemplars)
         docs = []
         for tp in self.tps:
@@ -411,7 +409,7 @@ class Detector:
                 review_only=bool(policy and policy.review_only),
                 no_reply=_no_reply_reason(p, span, self._gate_stems),
                 verified=verified,
-                p_refute=self.calibrator.probability(*self.calibrator_view(p, span, named, tp.id), quoted=p.quoted)
+                p_refute=self.calibrator.probability(*self.calibrator_view(p, span, named), quoted=p.quoted)
                 if self.calibrator is not None else None,
                 refute_cut=self.calibrator.cut if self.calibrator is not None else None,
                 promote=self.calibrator.promote if self.calibrator is not None else None,
@@ -446,14 +444,14 @@ class Detector:
             d = dataclasses.replace(d, claim_vector=q, p_assert=round(float(probs[STANCES.index(Stance.ASSERT)]), 4))
         return d
 
-    def calibrator_view(self, p: Prepared, span: Span | None, named: dict, point: str | None = None) -> tuple[dict, str]:
-        """What the stance calibrator reads for a decision on talking point ``point``: the signals and the text.
+    def calibrator_view(self, p: Prepared, span: Span | None, named: dict) -> tuple[dict, str]:
+        """What the stance calibrator reads for a decision: the signals and the text.
 
         For a whole message, the message. For a span of a long message, the span with the sentences next to it that
         comment on its claim (:func:`bot.core.spans.comments_on_claim`), in reading order, and the cue counts of
         that text: a rebuttal in the next sentence belongs to the claim, a "Sure." or a question in unrelated small
-        talk two paragraphs away does not. Plus how many of the point's own words the text negates
-        (:func:`bot.core.calibrator.negated_claim_words`)."""
+        talk two paragraphs away does not (the whole message was read before, so such small talk could drop the
+        claim's review)."""
         text = p.text
         if span is not None:
             parts = [span.text]
@@ -465,9 +463,7 @@ class Detector:
             text = " ".join(parts)
             if len(parts) > 1:
                 named = {**named, **{f"cue_{name}": float(v) for (name, _), v in zip(CUES, cue_features(text))}}
-        i = self.tp_index.get(point) if point is not None else None
-        negated = negated_claim_words(text, self._claim_vocab[i]) if i is not None else 0.0
-        return {**named, "negated_claim": negated}, text
+        return named, text
 
     def _narrative_fields(self, d: Decision, q: np.ndarray, norm_text: str, best: int, doc_sims) -> Decision:
         """An unmatched on-topic decision with the claim's sentence vector and P(assert) (stance model, nearest point)."""
