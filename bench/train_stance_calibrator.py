@@ -23,8 +23,10 @@ verifier weights and the rows. Re-running after editing a cue in bot/core/calibr
 
 Writes bot/data/stance_calibrator.json (numbers only; no text) and prints what it chose.
 
-The shipped bot/data/stance_calibrator.json is exactly what this writes with no options (with the wild corpus and
-the claims snapshot present, e.g. CONTEXTBOT_WILD_DIR=/work/wild-cache):
+The shipped bot/data/stance_calibrator.json is what this wrote with no options (with the wild corpus and the claims
+snapshot present, e.g. CONTEXTBOT_WILD_DIR=/work/wild-cache) before a long message's calibrator input became its
+matched span and the sentences commenting on it (Detector.calibrator_view); it was kept, as a refit with that input
+chose cut 0.61 and dropped one more tuning assertion from review (the features themselves did not change):
 
     python bench/train_stance_calibrator.py [--dry-run] [--refresh] [--promote]
 """
@@ -61,7 +63,7 @@ FOLDS = 5
 C = 0.5
 MIN_PROMOTED = 5  # promote bounds that would turn fewer tuning reviews into replies are not worth the risk
 PROMOTE_MARGIN = 0.05  # the chosen bounds are tightened by this much
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: the matched span's bounds are kept
 
 
 def _cache_key(registry, encoder, rows: list[dict]) -> str:
@@ -103,6 +105,7 @@ def collect(det: Detector, rows: list[dict], refresh: bool) -> list[dict]:
         out.append({"row": i, "source": r["source"], "lang": r.get("lang") or d.lang, "label": r["label"],
                     "gold": r.get("talking_point"), "point": d.talking_point_id, "action": d.action.value,
                     "eligible": d.action is Action.REVIEW and dp.action is Action.REPLY,
+                    "span": list(d.explanation.span) if d.explanation.span else None,
                     "signals": d.explanation.signals})
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out), encoding="utf-8")
@@ -152,9 +155,10 @@ def main() -> int:
     info = collect(det, rows, args.refresh)
 
     x_all = []
-    for c in info:  # the refutation cues read the message as the detector normalised it (cheap, no encoder)
+    for c in info:  # the calibrator reads what the detector shows it (Detector.calibrator_view: cheap, no encoder)
         p = det.prepare(rows[c["row"]]["text"], rows[c["row"]].get("lang"))
-        x_all.append(calibrator_row(c["signals"], p.text, p.quoted))
+        span = next((s for s in p.spans if list(s.bounds) == c["span"]), None) if c.get("span") else None
+        x_all.append(calibrator_row(*det.calibrator_view(p, span, c["signals"]), p.quoted))
     x_all = np.array(x_all)
     label = np.array([c["label"] for c in info])
     fit_rows = np.isin(label, ["assert", "refute"])

@@ -119,6 +119,10 @@ def test_rekey_moves_a_centre_to_its_storage_id():
     ("Did Ukraine shell its own train station?", True, False, 0.9, False),  # question
     ("The claim that Ukraine shelled its own station is fake news.", True, False, 0.9, False),  # debunk
     ("Russian TV claims that Ukraine shelled its own station.", True, False, 0.9, False),  # attribution
+    ("Russian TV keeps saying Ukraine shelled its own station.", True, False, 0.9, False),  # attribution
+    ("Говорят, что Украина сама обстреляла вокзал.", True, False, 0.9, False),  # attribution (ru)
+    ("Кажуть, що Україна сама обстріляла вокзал.", True, False, 0.9, False),  # attribution (uk)
+    ("Im Fernsehen heißt es, die Ukraine habe den Bahnhof beschossen.", True, False, 0.9, False),  # attribution (de)
     ("It is not true that Ukraine shelled its own station.", True, False, 0.9, False),  # negation
 ])
 def test_only_unmatched_on_topic_assertions_are_eligible(text, gate, matched, p, ok):

@@ -117,3 +117,29 @@ def test_a_message_wholly_in_quotation_marks_is_a_quote(raw, quote_only):
 def test_a_neighbour_comments_on_the_claim_only_when_related(span, neighbour, topical, comments):
     chars = 20 if neighbour == ["lie"] else 90
     assert comments_on_claim(span, neighbour, chars, topical) is comments
+
+
+SMALL_TALK_SARCASM = "Of course the bus was late again this morning, as always on a Monday, and it rained the whole way. "
+REBUTTAL = "That is a lie, satellite images show the bodies on the street while Russian troops held Bucha. "
+
+
+@pytest.mark.parametrize("before,after,reads_rebuttal,reads_small_talk", [
+    (FILLER + SMALL_TALK_SARCASM, FILLER, False, False),  # unrelated small talk around the claim is not read
+    (FILLER, REBUTTAL + FILLER, True, False),  # the rebuttal next to the claim is, after it
+    (REBUTTAL, FILLER + SMALL_TALK_SARCASM, True, False),  # ... or before it
+])
+def test_the_calibrator_reads_the_matched_span_with_the_sentences_that_comment_on_it(
+        detector, before, after, reads_rebuttal, reads_small_talk):
+    from bot.core.stance import CUES
+
+    p = detector.prepare(before + ASSERTION + " " + after)
+    span = next(s for s in p.spans if s.single and "staged" in s.text)
+    named = {f"cue_{name}": 0.0 for name, _ in CUES}
+    seen, text = detector.calibrator_view(p, span, named)
+    assert span.text in text
+    assert ("that is a lie" in text) is reads_rebuttal
+    assert ("of course" in text) is reads_small_talk
+    assert (seen["cue_debunk"] > 0) is reads_rebuttal  # the cue counts are the text's
+    if reads_rebuttal:  # in reading order
+        assert (text.index("that is a lie") < text.index(span.text)) is (before == REBUTTAL)
+    assert detector.calibrator_view(p, None, named) == (named, p.text)  # a whole-message decision reads the message

@@ -62,6 +62,7 @@ class Span:
     bounds: tuple[int, int]  # character offsets in the message as received
     neighbours: tuple[str, ...] = ()  # the sentence on each side, as written (normalised only if this span is chosen)
     single: bool = True  # one sentence (False: two neighbouring sentences)
+    lead: int = 0  # how many of ``neighbours`` come before the span (0 or 1)
 
 
 @dataclass(frozen=True)
@@ -257,7 +258,7 @@ class Detector:
             if self._gate_stems(st):
                 nb = tuple(raw[x:y] for x, y in (bounds[lo - 1] if lo > 0 else (0, 0),
                                                     bounds[hi] if hi < len(bounds) else (0, 0)) if y > x)
-                out.append(Span(norm, st, (a, b), nb, hi - lo == 1))
+                out.append(Span(norm, st, (a, b), nb, hi - lo == 1, int(lo > 0 and bounds[lo - 1][1] > bounds[lo - 1][0])))
                 if len(out) >= MAX_SPANS:
                     break
         return tuple(out)
@@ -408,7 +409,8 @@ class Detector:
                 review_only=bool(policy and policy.review_only),
                 no_reply=_no_reply_reason(p, span, self._gate_stems),
                 verified=verified,
-                p_refute=self.calibrator.probability(named, p.text, quoted=p.quoted) if self.calibrator is not None else None,
+                p_refute=self.calibrator.probability(*self.calibrator_view(p, span, named), quoted=p.quoted)
+                if self.calibrator is not None else None,
                 refute_cut=self.calibrator.cut if self.calibrator is not None else None,
                 promote=self.calibrator.promote if self.calibrator is not None else None,
             ),
@@ -441,6 +443,27 @@ class Detector:
             # close to a point, but the policy/verifier says it is not that point: no talking point covers it
             d = dataclasses.replace(d, claim_vector=q, p_assert=round(float(probs[STANCES.index(Stance.ASSERT)]), 4))
         return d
+
+    def calibrator_view(self, p: Prepared, span: Span | None, named: dict) -> tuple[dict, str]:
+        """What the stance calibrator reads for a decision: the signals and the text.
+
+        For a whole message, the message. For a span of a long message, the span with the sentences next to it that
+        comment on its claim (:func:`bot.core.spans.comments_on_claim`), in reading order, and the cue counts of
+        that text: a rebuttal in the next sentence belongs to the claim, a "Sure." or a question in unrelated small
+        talk two paragraphs away does not (the whole message was read before, so such small talk could drop the
+        claim's review)."""
+        text = p.text
+        if span is not None:
+            parts = [span.text]
+            for k, raw in enumerate(span.neighbours):
+                norm = normalize(raw).text
+                st = _stems(norm)
+                if comments_on_claim(span.stems, st, len(norm), self._gate_stems(st)):
+                    parts.insert(0 if k < span.lead else len(parts), norm)
+            text = " ".join(parts)
+            if len(parts) > 1:
+                named = {**named, **{f"cue_{name}": float(v) for (name, _), v in zip(CUES, cue_features(text))}}
+        return named, text
 
     def _narrative_fields(self, d: Decision, q: np.ndarray, norm_text: str, best: int, doc_sims) -> Decision:
         """An unmatched on-topic decision with the claim's sentence vector and P(assert) (stance model, nearest point)."""

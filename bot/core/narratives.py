@@ -62,8 +62,11 @@ CONTRARY_CUES: dict[str, re.Pattern[str]] = {
                            r"это ложь|не було|не было|nicht wahr|stimmt nicht)\b", re.I),
     "debunk": re.compile(r"\b(debunk\w*|fake news|hoax|myth|propaganda|disinformation|fact[- ]?check\w*|"
                          r"фейк\w*|пропаганд\w*|дезинформац\w*|дезінформац\w*|falschmeldung|desinformation)\b", re.I),
-    "attribution": re.compile(r"\b(claims? that|claimed|according to|alleg\w*|they say|reportedly|"
-                              r"утверждают|заявля\w*|стверджу\w*|заявил\w*|behaupte\w*|angeblich)\b", re.I),
+    "attribution": re.compile(r"\b(claims? that|claimed|claiming|according to|alleg\w*|they say|people say|"
+                              r"(?<!not )(?<!just )saying|reportedly|supposedly|"
+                              r"утверждают|заявля\w*|заявил\w*|говорят|твердят|пишут|якобы|мол|дескать|"
+                              r"стверджу\w*|заявив\w*|кажуть|пишуть|нібито|мовляв|"
+                              r"behaupte\w*|angeblich|sagen sie|sie sagen|hei(ß|ss)t es)\b", re.I),
 }
 
 
