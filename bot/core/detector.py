@@ -66,6 +66,14 @@ class Span:
 
 
 @dataclass(frozen=True)
+class Neighbour:
+    """A sentence next to a matched span, normalised."""
+
+    text: str
+    on_claim: bool  # it comments on the span's claim (bot.core.spans.comments_on_claim)
+
+
+@dataclass(frozen=True)
 class Prepared:
     """A message after the cheap steps (normalisation, language, gate)."""
 
@@ -253,9 +261,10 @@ class Detector:
             a, b = bounds[lo][0], bounds[hi - 1][1]
             norm = normalize(raw[a:b]).text
             st = _stems(norm)
+            passed = self._gate_stems(st)
             if hi - lo == 1:
-                on_topic[lo] = self._gate_stems(st)
-            if self._gate_stems(st):
+                on_topic[lo] = passed
+            if passed:
                 nb = tuple(raw[x:y] for x, y in (bounds[lo - 1] if lo > 0 else (0, 0),
                                                     bounds[hi] if hi < len(bounds) else (0, 0)) if y > x)
                 out.append(Span(norm, st, (a, b), nb, hi - lo == 1, int(lo > 0 and bounds[lo - 1][1] > bounds[lo - 1][0])))
@@ -373,6 +382,7 @@ class Detector:
         pick = max(range(len(scored)), key=lambda k: float(scored[k][3].max()))
         doc_sims, sem, lex, match = scored[pick]
         span = p.spans[pick - 1] if pick else None
+        around = self.neighbours(span)  # read once: by the no-card rule and the stance calibrator
         norm_text, q = (span.text if span else p.text), qs[pick]
         n_ex = len(self.ex_tp)
         sims = doc_sims[:n_ex]
@@ -407,9 +417,9 @@ class Detector:
                 verdict=self._overlay_verdict(server_id, q, best),
                 reply_threshold=policy.reply_threshold if policy else None,
                 review_only=bool(policy and policy.review_only),
-                no_reply=_no_reply_reason(p, span, self._gate_stems),
+                no_reply=_no_reply_reason(p, span, around),
                 verified=verified,
-                p_refute=self.calibrator.probability(*self.calibrator_view(p, span, named), quoted=p.quoted)
+                p_refute=self.calibrator.probability(*self.calibrator_view(p, span, named, around), quoted=p.quoted)
                 if self.calibrator is not None else None,
                 refute_cut=self.calibrator.cut if self.calibrator is not None else None,
                 promote=self.calibrator.promote if self.calibrator is not None else None,
@@ -444,7 +454,20 @@ class Detector:
             d = dataclasses.replace(d, claim_vector=q, p_assert=round(float(probs[STANCES.index(Stance.ASSERT)]), 4))
         return d
 
-    def calibrator_view(self, p: Prepared, span: Span | None, named: dict) -> tuple[dict, str]:
+    def neighbours(self, span: Span | None) -> tuple[Neighbour, ...]:
+        """The sentences next to a matched span, normalised once per decision (read by the no-card rule and the
+        stance calibrator), each with whether it comments on the span's claim (:func:`comments_on_claim`)."""
+        if span is None:
+            return ()
+        out = []
+        for raw in span.neighbours:
+            norm = normalize(raw).text
+            st = _stems(norm)
+            out.append(Neighbour(norm, comments_on_claim(span.stems, st, len(norm), self._gate_stems(st))))
+        return tuple(out)
+
+    def calibrator_view(self, p: Prepared, span: Span | None, named: dict,
+                        around: tuple[Neighbour, ...] | None = None) -> tuple[dict, str]:
         """What the stance calibrator reads for a decision: the signals and the text.
 
         For a whole message, the message. For a span of a long message, the span with the sentences next to it that
@@ -455,11 +478,9 @@ class Detector:
         text = p.text
         if span is not None:
             parts = [span.text]
-            for k, raw in enumerate(span.neighbours):
-                norm = normalize(raw).text
-                st = _stems(norm)
-                if comments_on_claim(span.stems, st, len(norm), self._gate_stems(st)):
-                    parts.insert(0 if k < span.lead else len(parts), norm)
+            for k, nb in enumerate(self.neighbours(span) if around is None else around):
+                if nb.on_claim:
+                    parts.insert(0 if k < span.lead else len(parts), nb.text)
             text = " ".join(parts)
             if len(parts) > 1:
                 named = {**named, **{f"cue_{name}": float(v) for (name, _), v in zip(CUES, cue_features(text))}}
@@ -500,22 +521,17 @@ _CONTRARY_ALWAYS = np.array([name in NEIGHBOUR_ALWAYS_CONTRARY for name, _ in CU
 _CONTRARY_ON_CLAIM = np.array([name in NEIGHBOUR_CONTRARY_IF_ON_CLAIM for name, _ in CUES])
 
 
-def _no_reply_reason(p: Prepared, span: Span | None, gate=None) -> str | None:
-    """Why a confident assertion must not earn a card here (a moderator still sees it), or None."""
+def _no_reply_reason(p: Prepared, span: Span | None, around: tuple[Neighbour, ...]) -> str | None:
+    """Why a confident assertion must not earn a card here (a moderator still sees it), or None. ``around``: the
+    span's neighbouring sentences (:meth:`Detector.neighbours`)."""
     if p.quote_only:
         return "the message only quotes someone"
     if span is not None:
         own = cue_features(span.text)
-        for raw in span.neighbours:
-            norm = normalize(raw).text
-            extra = cue_features(norm) - own
-            if (extra[_CONTRARY_ALWAYS] > 0).any():
+        for nb in around:
+            extra = cue_features(nb.text) - own
+            if (extra[_CONTRARY_ALWAYS] > 0).any() or (nb.on_claim and (extra[_CONTRARY_ON_CLAIM] > 0).any()):
                 return "the sentences around the matched span may argue with it or attribute it"
-            if (extra[_CONTRARY_ON_CLAIM] > 0).any():
-                st = _stems(norm)
-                topical = gate(st) if gate is not None else True
-                if comments_on_claim(span.stems, st, len(norm), topical):
-                    return "the sentences around the matched span may argue with it or attribute it"
     return None
 
 
