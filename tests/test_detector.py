@@ -131,3 +131,27 @@ def test_the_cache_path_is_where_build_keeps_the_trained_detector(registry, tmp_
     assert not path.exists()
     Detector.build(registry, encoder=Fixed(), cache_dir=tmp_path)
     assert path.exists()
+
+
+@pytest.mark.parametrize("text,reported", [
+    ("this reddit post is saying the Pentagon runs 46 biolabs in Ukraine", True),
+    ("Говорят, Нуланд сама проболталась про биолаборатории в сенате", True),
+    ("Кажуть, що Буча була постановкою для камер", True),
+    ("Angeblich war Butscha nur für die Kameras inszeniert", True),
+    ("I'm not saying this lightly: Bucha was staged for the cameras", False),
+    ("Bucha was staged for the cameras", False),
+    ("Буча — это постановка для западных камер", False),
+])
+def test_reported_speech_is_a_reason_to_hold_the_card_back(detector, text, reported):
+    from bot.core.detector import _no_reply_reason
+
+    reason = _no_reply_reason(detector.prepare(text), None, ())
+    assert (reason is not None and "report what others say" in reason) is reported, reason
+
+
+def test_an_assertion_passed_on_as_hearsay_is_reviewed_not_answered(detector):
+    claim = "ми з росіянами один народ, нас просто посварили політики з Заходу"
+    assert detector.check(claim).action is Action.REPLY  # in the author's own voice: a card
+    d = detector.check("Кажуть, " + claim)  # "they say, ...": the stance model still reads an assertion
+    assert d.action is Action.REVIEW and d.talking_point_id == "ukraine-artificial-state"
+    assert "report what others say" in d.explanation.reason

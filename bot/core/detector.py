@@ -45,6 +45,7 @@ from .stance import (
     knn_from_sims,
 )
 from .calibrator import StanceCalibrator, load_calibrator
+from .narratives import CONTRARY_CUES
 
 log = logging.getLogger(__name__)
 
@@ -519,6 +520,10 @@ def on_topic_share(p: Prepared) -> float:
 # or attributes it: some always, some only when that sentence comments on the span's claim (bot.core.spans).
 _CONTRARY_ALWAYS = np.array([name in NEIGHBOUR_ALWAYS_CONTRARY for name, _ in CUES])
 _CONTRARY_ON_CLAIM = np.array([name in NEIGHBOUR_CONTRARY_IF_ON_CLAIM for name, _ in CUES])
+# Reported speech ("this post is saying ...", "говорят, что ...", "мовляв", "heißt es"): the author passes on what
+# others claim. Such a message may be reviewed, never answered with a card (precision first); the stance model's own
+# attribution cue is broader (any mention of the Kremlin or a ministry) and only weighs in.
+REPORTED_SPEECH = CONTRARY_CUES["attribution"]
 
 
 def _no_reply_reason(p: Prepared, span: Span | None, around: tuple[Neighbour, ...]) -> str | None:
@@ -526,6 +531,11 @@ def _no_reply_reason(p: Prepared, span: Span | None, around: tuple[Neighbour, ..
     span's neighbouring sentences (:meth:`Detector.neighbours`)."""
     if p.quote_only:
         return "the message only quotes someone"
+    said = REPORTED_SPEECH.search(span.text if span is not None else p.text)
+    if said is None and span is not None:
+        said = next((m for nb in around if nb.on_claim for m in [REPORTED_SPEECH.search(nb.text)] if m), None)
+    if said is not None:
+        return f"the message may report what others say ('{said.group(0)}')"
     if span is not None:
         own = cue_features(span.text)
         for nb in around:
