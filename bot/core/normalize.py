@@ -41,10 +41,7 @@ lexical gate, the retriever and the encoder see. The pipeline, in order:
    ``covid19``, ``t90m``, ``4chan``, ``nato!``, ``$USD`` stay as written (``h1n1``-style strains and
    ``m1a1``-style tank names are protected explicitly). Underscores become spaces first;
 9. ``str.casefold()`` (so ``ß`` -> ``ss``);
-10. drop decorative emoji (``🔥 👍 😡 ❤``: they say nothing for or against a claim) but keep the few that carry
-    stance in chat (``🙄 🤡 😂 🤣 🤔 🤦``), news channels' markers (``⚡ ❗ 🔴 🔻 …``) and flags; an emphatic run
-    of marks is one mark (``!!1``, ``!!!`` -> ``!``; ``?!?`` -> ``?``);
-11. collapse whitespace, collapse runs of 4+ identical non-digit characters to two.
+10. collapse whitespace, collapse runs of 4+ identical non-digit characters to two.
 
 The names of the tricks found are returned in ``evasion`` (in this order): ``bidi``, ``zero_width``,
 ``fullwidth``, ``styled``, ``combining``, ``spaced``, ``homoglyph``, ``leet``, ``repeated``.
@@ -193,17 +190,6 @@ _LEET_SYMBOLS = "@$!€"
 _LEET_MAX_TOKEN = 64
 
 
-# Emoji and pictographs (Unicode's emoticons, symbols and pictographs, dingbats, arrows, technical symbols).
-# In chat they decorate: "🔥", "👍", "😡" say nothing for or against a claim, and the encoder and the stance
-# model must not read them as words. Two kinds stay: the few that carry stance in chat (eye-roll, clown,
-# laughing, thinking, facepalm; the sarcasm cue reads them) and the markers news channels put in front of a
-# post (lightning, exclamation, red circle and triangle, stop sign, pin, speech balloon, pointing hand,
-# camera) - they say "this is a news item", which the verifier's genre score has learned. Flags stay.
-_PICTOGRAPHS = "\u2300-\u23ff\u2600-\u27bf\u2b00-\u2bff\U0001f000-\U0001f0ff\U0001f300-\U0001faff"
-_KEPT_EMOJI = frozenset("\U0001f644\U0001f921\U0001f602\U0001f923\U0001f914\U0001f926"  # stance
-                        "\u26a1\u2757\U0001f534\U0001f53b\U0001f6d1\U0001f4cd\U0001f4ac\U0001f449\U0001f4f9")  # news
-
-
 # ------------------------------------------------------------------------------------------ lazy build
 
 
@@ -286,9 +272,6 @@ class _Rx:
         self.leet_hint = c(r"[0-9@$€](?:(?<=[^\W\d_].)|(?=[^\W\d_]))|!(?=[^\W\d_])")
         self.leet_run = c(r"[0-9@$!€]+")
         self.leet_protect = c(r"h\d{1,2}n\d{1,2}|m\d{1,3}a\d{1,2}", re.I)  # flu strains, M1A1/M1A2 tanks
-
-        self.pictograph = c(f"[{_PICTOGRAPHS}]")
-        self.emphatic = c(r"[!?][!?1]+")
 
         self.repeat_hint = c(r"(.)\1\1\1")
         self.repeat = c(r"([^\d\s])\1{3,}")
@@ -765,10 +748,6 @@ def _normalize(text: str, max_chars: int | None) -> NormalizedText:
     if rx.leet_hint.search(s):
         s = _fix_leet(rx, s, evasion)  # before casefold: a leading "$" is leet in "$anctions", not in "$USD"
     s = s.casefold()
-    if not ascii_only and rx.pictograph.search(s):
-        s = rx.pictograph.sub(lambda m: m.group() if m.group() in _KEPT_EMOJI else " ", s)
-    if "!" in s or "?" in s:
-        s = rx.emphatic.sub(lambda m: "?" if "?" in m.group() else "!", s)  # "!!1", "!!!", "?!?" -> one mark
     s = " ".join(s.split())
     if rx.repeat_hint.search(s):
         s = _collapse_repeats(rx, s, evasion)
