@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import io
 import socket
-import time
 from collections import Counter
 
 import httpx
@@ -149,14 +148,13 @@ async def test_redirect_loop_is_reported(server):
     assert result.error == "too many redirects"
 
 
+@pytest.mark.timeout(60)  # a hang guard: the slow endpoint must be cut off by the 0.5 s timeout, reported below
 async def test_unreachable_hosts_and_timeouts_become_results_not_exceptions(server):
     port = closed_port()
     urls = [f"http://127.0.0.1:{port}/", "https://no-such-host.invalid/page", server.url("/slow"), server.url("/ok")]
-    started = time.monotonic()
 
     results = await check_links([pack_with({"tp": urls})], timeout=0.5)
 
-    assert time.monotonic() - started < 4
     by_url = {r.url: r for r in results}
     refused, dns, slow, fine = (by_url[u] for u in urls)
     assert not refused.ok and refused.status is None and refused.error.startswith("connection failed")

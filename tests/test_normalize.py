@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from bot.core.normalize import NormalizedText, normalize, tokens
@@ -226,12 +224,11 @@ def test_result_type_and_defaults() -> None:
 # ---------------------------------------------------------------------------------------- robustness
 
 
+@pytest.mark.timeout(60)  # a hang guard (catastrophic backtracking), not a speed figure: see bench/throughput.py
 def test_100kb_input_is_truncated() -> None:
     raw = ("Ukrаine n4t0 N A T O \u200b " * 5000)[:100_000]
     assert len(raw) == 100_000
-    start = time.perf_counter()
     result = normalize(raw)
-    assert time.perf_counter() - start < 1.0
     assert result.truncated is True
     assert result.text.startswith("ukraine nato nato ukraine nato nato")
     assert len(result.text) < 4000
@@ -303,10 +300,9 @@ def test_non_string_input_does_not_raise() -> None:
         "#1 " * 33_000,
     ],
 )
-def test_adversarial_inputs_fast_and_safe(raw: str) -> None:
-    start = time.perf_counter()
+@pytest.mark.timeout(60)  # a hang guard (catastrophic backtracking), not a speed figure
+def test_adversarial_inputs_finish_and_stay_valid(raw: str) -> None:
     result = normalize(raw, max_chars=None)
-    assert time.perf_counter() - start < 2.0
     assert isinstance(result.text, str)
     result.text.encode("utf-8")
 
@@ -331,22 +327,3 @@ def test_tokens(text: str, expected: list[str]) -> None:
 
 def test_tokens_of_normalized_text() -> None:
     assert tokens(normalize("Ім’я — N A T O, $anctions!").text) == ["ім'я", "nato", "sanctions"]
-
-
-def test_speed_typical_message() -> None:
-    messages = [
-        "NATO provoked Russia by expanding east, everyone knows the war was started by the West in 2014.",
-        "НАТО спровоцировало Россию, расширяясь на восток, это все знают. Запад начал войну в 2014 году.",
-        "Це неправда, Україна не нацистська держава, і вибори у нас були вільні, подивіться джерела.",
-        "Die NATO hat Russland provoziert und die Sanktionen schaden nur uns in Deutschland, das ist klar.",
-    ]
-    for m in messages:
-        normalize(m)  # compile regexes
-    n = 0
-    start = time.perf_counter()
-    for _ in range(250):
-        for m in messages:
-            normalize(m)
-            n += 1
-    per_call = (time.perf_counter() - start) / n
-    assert per_call < 500e-6  # generous bound for slow CI; typical is ~10-20 µs

@@ -10,8 +10,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from bot.core.budget import budget_refusal
-from bot.core.models import ChannelMode, IncomingMessage
-from bot.core.ports import CardPost, ServerSettings
+from bot.core.models import Action, ChannelMode, IncomingMessage, Stance
+from bot.core.ports import CardPost, NewIncident, ServerSettings
 from bot.storage import CachingSettingsRepository, SqliteIncidentRepository, SqliteSettingsRepository, open_database
 from bot.storage.changes import Change, ChangeFeed
 
@@ -51,6 +51,41 @@ async def test_one_message_delivered_to_every_process_gets_one_card(conns):
     reserved = [card for card, _ in results if card is not None]
     assert len(reserved) == 1
     assert sorted({reason for _, reason in results if reason}) == ["card already posted"]
+
+
+def incident_for(message_id: str, tp: str = "tp1", author: str = "a1") -> NewIncident:
+    return NewIncident(platform="discord", server_id="g1", channel_id="c1", message_id=message_id, message_link="",
+                       author_id=author, content="Bucha was staged", talking_point_id=tp, stance=Stance.ASSERT,
+                       score=0.9, match_score=0.8, action=Action.REVIEW, explanation_json="{}", created_at=NOW)
+
+
+async def test_one_message_delivered_to_every_process_records_one_incident(conns):
+    """Every process gets the message (a gateway redelivery, a shard handover): one incident per message and point,
+    the same one returned to all; the author's group counts it once."""
+    repos = [SqliteIncidentRepository(c) for c in conns]
+    for round_ in range(5):
+        msg = f"m{round_}"
+        results = await asyncio.gather(*[r.record_incident(incident_for(msg), timedelta(hours=1))
+                                         for r in repos for _ in range(3)])
+        assert len({inc.id for inc, _ in results}) == 1
+        assert sum(new for _, new in results) == 1
+    per_message = [await repos[0].incidents_for_message("discord", "c1", f"m{i}") for i in range(5)]
+    assert [len(rows) for rows in per_message] == [1] * 5
+    root = await repos[0].get_incident(per_message[0][0].id)
+    assert root is not None and root.hit_count == 5  # five messages by one author on one point: one group
+
+
+async def test_an_authors_messages_in_several_processes_join_one_group(conns):
+    repos = [SqliteIncidentRepository(c) for c in conns]
+    for round_ in range(3):  # each process records a different message by one author at the same time
+        results = await asyncio.gather(*[r.record_incident(incident_for(f"r{round_}-{i}", author="burst"),
+                                                           timedelta(hours=1)) for i, r in enumerate(repos)])
+        assert all(new for _, new in results)
+    incidents = [await repos[0].get_incident(inc.id) for inc, _ in results]
+    roots = {inc.group_id or inc.id for inc in incidents}
+    assert len(roots) == 1
+    root = await repos[0].get_incident(roots.pop())
+    assert root.hit_count == 3 * len(repos)
 
 
 async def test_the_hourly_cap_holds_across_processes(conns):

@@ -198,7 +198,11 @@ class SqliteIncidentRepository:
 
     async def record_incident(self, new: NewIncident, group_window: timedelta) -> tuple[Incident, bool]:
         sql, params = self._insert_incident(new, group_window)
-        async with locked(self._db):
+        # Under the author's group lock (SQLite: the write lock; PostgreSQL: an advisory lock, since two
+        # processes' INSERT ... WHERE NOT EXISTS would both insert under READ COMMITTED): one incident per
+        # message and point however many processes receive the message, and a group counts each message once.
+        async with write_transaction(self._db):
+            await lock_key(self._db, f"incidents:{new.platform}:{new.server_id}:{new.author_id}:{new.talking_point_id}")
             row = await fetch_one(self._db, sql, params)
             if row is not None:
                 return _inserted(row), True
@@ -215,8 +219,8 @@ class SqliteIncidentRepository:
         # One statement, one trip to the SQLite thread: the subquery finds the group (the newest incident by
         # the same author on the same point within the window whose root still exists) and the trigger from
         # migrations/0003 makes a new row its own root or bumps the root's hit_count. Nothing is inserted (no row
-        # returned) if the message already has an incident for this talking point; being one statement, two
-        # deliveries of the same message cannot both insert.
+        # returned) if the message already has an incident for this talking point (record_incident holds the
+        # author's group lock around it, so two deliveries of the same message cannot both insert).
         now = self._now()
         created = as_utc(new.created_at)
         group_sql, group_params = "NULL", ()
