@@ -182,6 +182,10 @@ async def run_scale(target, processes: int, messages: int, *, guilds: int = 24, 
                 break
             if time.time() > deadline:
                 raise TimeoutError(f"run did not finish: {states}")
+            for p, proc in enumerate(procs):  # a worker that died on its own fails the run now, not at the deadline
+                if proc.poll() is not None and not states[p].get("finished"):
+                    raise RuntimeError(f"worker {p} exited with {proc.returncode} before finishing: "
+                                       f"{Path(str(statuses[p]) + '.log').read_text()[-2000:]}")
             if kill and not killed and states[victim].get("finished"):
                 kill = False  # it finished before the kill point (a tiny run): nothing to kill
             if kill and not killed and int(states[victim].get("handled", 0)) >= share * 0.3:

@@ -18,6 +18,7 @@ import asyncio
 import json
 import os
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,10 +104,17 @@ class ScriptedDetector:
         pass
 
 
+_WRITE_LOCK = threading.Lock()
+
+
 def _write(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, path)
+    """Replace the status file atomically. The main loop's checkpoints and the change feed's "verdict seen" (which
+    may come from another thread) both write it: one lock, and a temporary name of this process and thread, so one
+    writer never renames the other's file away (a shared ``worker0.tmp`` did, and the worker died)."""
+    with _WRITE_LOCK:
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_text(json.dumps(data))
+        os.replace(tmp, path)
 
 
 async def run(args: argparse.Namespace) -> None:
