@@ -33,6 +33,9 @@ def test_throughput_bench_runs_and_reports_every_figure(tmp_path):
     assert rss, out
     total, bot, child = (int(rss.group(i)) for i in (1, 2, 3))
     assert child > 0 and abs(total - bot - child) <= 1  # both processes counted (rounded separately)
+    assert re.search(r"^start-up with a warm cache .*: median [\d.]+ s of 3 \(", out, re.M), out
+    assert re.search(r"^normalisation: \d+ µs per on-topic message, language detection \d+ µs", out, re.M), out
+    assert re.search(r"^  100 KB of evasion tricks\s+[\d.]+ ms$", out, re.M), out
 
 
 def _throughput_module():
