@@ -256,36 +256,35 @@ HOSTILE = {"100 KB of evasion tricks": ("Ukr\u0430ine n4t0 N A T O \u200b " * 50
            "spaces then '(1)'": "x" + " " * 50_000 + "(1)", "25,000 '(1) '": "(1) " * 25_000}
 
 
+def median_us_per_call(fn, texts: list[str], repeats: int) -> float:
+    """Median over ``repeats`` passes of the µs ``fn`` takes per text (after a warming pass over a few)."""
+    from statistics import median
+
+    for t in texts[:20]:
+        fn(t)
+    runs = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for t in texts:
+            fn(t)
+        runs.append((time.perf_counter() - t0) / len(texts) * 1e6)
+    return median(runs)
+
+
 def normalize_figures(repeats: int = 5) -> tuple[float, float, dict[str, float]]:
     """Median µs to normalise a typical chat message and to detect its language, and ms for each hostile input
     (no length cap)."""
-    from statistics import median
-
     from bot.core.lang import detect_language
     from bot.core.normalize import normalize
 
     typical = workload("on-topic", 400)
-    for t in typical[:20]:
-        normalize(t)
-    runs = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for t in typical:
-            normalize(t)
-        runs.append((time.perf_counter() - t0) / len(typical) * 1e6)
-    detect_language(typical[0])
-    lang_runs = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for t in typical:
-            detect_language(t)
-        lang_runs.append((time.perf_counter() - t0) / len(typical) * 1e6)
     hostile = {}
     for name, raw in HOSTILE.items():
         t0 = time.perf_counter()
         normalize(raw, max_chars=None)
         hostile[name] = (time.perf_counter() - t0) * 1e3
-    return median(runs), median(lang_runs), hostile
+    return (median_us_per_call(normalize, typical, repeats), median_us_per_call(detect_language, typical, repeats),
+            hostile)
 
 
 _STARTUP = """
