@@ -158,7 +158,7 @@ def main() -> int:
     for c in info:  # the calibrator reads what the detector shows it (Detector.calibrator_view: cheap, no encoder)
         p = det.prepare(rows[c["row"]]["text"], rows[c["row"]].get("lang"))
         span = next((s for s in p.spans if list(s.bounds) == c["span"]), None) if c.get("span") else None
-        x_all.append(calibrator_row(*det.calibrator_view(p, span, c["signals"]), p.quoted))
+        x_all.append(calibrator_row(*det.calibrator_view(p, span, c["signals"]), p.answers_quote))
     x_all = np.array(x_all)
     label = np.array([c["label"] for c in info])
     fit_rows = np.isin(label, ["assert", "refute"])

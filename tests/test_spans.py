@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.core.models import Action
+from bot.core.detector import Prepared
 from bot.core.spans import candidate_spans, comments_on_claim, own_words, sentences, wrapped_in_quotes
 
 FILLER = ("I spent the morning repairing the fence in the garden and then walked the dog along the river. "
@@ -79,6 +80,22 @@ def test_a_message_that_only_quotes_never_gets_a_card(detector):
     d = detector.check(f"> {ASSERTION}")
     assert d.action is not Action.REPLY
     assert detector.check(ASSERTION).talking_point_id == "bucha-staged"
+
+
+@pytest.mark.parametrize("wrap", ['"{}"', "«{}»", "> {}"])
+def test_a_bare_quote_of_an_assertion_goes_to_review(detector, wrap):
+    """Someone posting a talking point in quotation marks, with no word of their own, may be spreading it: a moderator
+    sees it. The quoted words are not the author's rebuttal of themselves (the stance calibrator once read them as
+    "a quote and then an answer" and dropped the review)."""
+    plain = detector.check(ASSERTION)
+    assert plain.action is not Action.NONE and plain.talking_point_id == "bucha-staged"
+    d = detector.check(wrap.format(ASSERTION))
+    assert (d.action, d.talking_point_id) == (Action.REVIEW, "bucha-staged")
+
+
+@pytest.mark.parametrize("quoted,quote_only,answers", [(False, False, False), (True, False, True), (True, True, False)])
+def test_only_a_message_with_its_own_words_answers_a_quote(quoted, quote_only, answers):
+    assert Prepared("text", "en", [], True, quoted=quoted, quote_only=quote_only).answers_quote is answers
 
 
 def test_a_rebuttal_next_to_the_matched_sentence_keeps_the_card_back(detector):

@@ -86,6 +86,12 @@ class Prepared:
     quote_only: bool = False  # the message only quotes someone: never a card
     quoted: bool = False  # the message quoted someone (the text above is then the author's answer)
 
+    @property
+    def answers_quote(self) -> bool:
+        """The text is the author's answer to a quote. A message that is nothing but a quote has no answer: its
+        text is the quoted words themselves, which the stance calibrator must not read as a rebuttal of them."""
+        return self.quoted and not self.quote_only
+
 
 @dataclass(frozen=True)
 class PointPolicy:
@@ -420,7 +426,8 @@ class Detector:
                 review_only=bool(policy and policy.review_only),
                 no_reply=_no_reply_reason(p, span, around),
                 verified=verified,
-                p_refute=self.calibrator.probability(*self.calibrator_view(p, span, named, around), quoted=p.quoted)
+                p_refute=self.calibrator.probability(*self.calibrator_view(p, span, named, around),
+                                                 quoted=p.answers_quote)
                 if self.calibrator is not None else None,
                 refute_cut=self.calibrator.cut if self.calibrator is not None else None,
                 promote=self.calibrator.promote if self.calibrator is not None else None,
