@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bot.core.stance import StanceModel, char_wb_ngrams
+from bot.core.stance import CUES, StanceModel, char_wb_ngrams, cue_features
 
 TEXTS = [
     "NATO didn't provoke anything, that's a myth!",
@@ -75,3 +75,19 @@ def test_nearest_exemplar_features_from_embeddings_or_precomputed_cosines(seed):
     np.testing.assert_allclose(knn_features(q, emb[mine], stance[mine], claim), expected, atol=1e-6)
     by_stance = [mine[stance[mine] == s] for s in range(len(STANCES))]
     np.testing.assert_allclose(knn_from_sims(emb @ q, by_stance, float(claim @ q)), expected, atol=1e-6)
+
+
+SARCASM = [name for name, _ in CUES].index("sarcasm")
+
+
+@pytest.mark.parametrize("text,sarcastic", [
+    ("lol the 'Zelensky is illegitimate' line again", True),  # a laugh that opens a reply mocks what it answers
+    ("LMAO imagine believing the biolab story", True),
+    ("  lol, the bodies placed themselves", True),
+    ("Bucha was staged lol", False),  # a trailing laugh is tone: assertions carry it as often as rebuttals
+    ("sanctions backfired spectacularly lmao", False),
+    ("oh sure, NATO made them do it", True),
+    ("it's all a 🤡 show", True),
+])
+def test_only_an_opening_laugh_reads_as_sarcasm(text, sarcastic):
+    assert bool(cue_features(text)[SARCASM] > 0) is sarcastic

@@ -44,10 +44,13 @@ CUES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
                      r"правда ли|правда что|это правда|неужели|разве|почему|как|чи правда|чи|невже|хіба|чому|"
                      r"stimmt es|ist es wahr|ist das wahr|stimmt das|warum|wieso|ob)\b"),
         ("quote", r"[\"“”«»„]|^\s*>"),
-        ("sarcasm", r"\b(ah yes|oh sure|sure,|yeah right|of course|as always|lol|lmao|totally|by that logic|"
+        ("sarcasm", r"\b(ah yes|oh sure|sure,|yeah right|of course|as always|totally|by that logic|"
                     r"and i suppose|and next you'?ll|ну да|ага|конечно же|ну конечно|по этой логике|"
                     r"следуя этой логике|ну звісно|авжеж|за цією логікою|за такою логікою|ja klar|na klar|natürlich|"
-                    r"nach dieser logik|mit der logik)\b|🙄|🤡|/s\b"),
+                    r"nach dieser logik|mit der logik)\b|🙄|🤡|/s\b"
+                    # a laugh that opens a message mocks what it answers ("lol the 'illegitimate' line again"); a
+                    # trailing one is only tone ("... it's all staged lol"), as often under an assertion as not
+                    r"|^\W*(lol|lmao|rofl)\b"),
         ("first_person", r"\b(i think|i believe|imo|imho|i'm sure|honestly|я думаю|я считаю|по-моему|я вважаю|"
                          r"на мою думку|ich glaube|ich denke|meiner meinung)\b"),
         ("truth_claim", r"\b(truth|fact|obviously|clearly|everyone knows|wake up|admit\w*|proof|proven|"
