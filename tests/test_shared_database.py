@@ -10,10 +10,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from bot.core.budget import budget_refusal
-from bot.core.models import Action, ChannelMode, IncomingMessage, Stance
+from bot.core.models import ChannelMode, IncomingMessage
 from bot.core.ports import CardPost, NewIncident, ServerSettings
 from bot.storage import CachingSettingsRepository, SqliteIncidentRepository, SqliteSettingsRepository, open_database
 from bot.storage.changes import Change, ChangeFeed
+from incident_factory import new_incident
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)
 SETTINGS = ServerSettings(platform="discord", server_id="g1")
@@ -54,9 +55,7 @@ async def test_one_message_delivered_to_every_process_gets_one_card(conns):
 
 
 def incident_for(message_id: str, tp: str = "tp1", author: str = "a1") -> NewIncident:
-    return NewIncident(platform="discord", server_id="g1", channel_id="c1", message_id=message_id, message_link="",
-                       author_id=author, content="Bucha was staged", talking_point_id=tp, stance=Stance.ASSERT,
-                       score=0.9, match_score=0.8, action=Action.REVIEW, explanation_json="{}", created_at=NOW)
+    return new_incident(message_id=message_id, talking_point_id=tp, author_id=author, created_at=NOW)
 
 
 async def test_one_message_delivered_to_every_process_records_one_incident(conns):

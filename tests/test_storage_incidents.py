@@ -13,8 +13,8 @@ import pytest
 from bot.core.models import Action, IncidentStatus, Stance
 from bot.core.ports import CardPost, IncidentFilter, IncidentRepository, NewIncident, SuppressedReply
 from bot.storage import MAX_CONTENT_CHARS, SqliteIncidentRepository, open_database
+from incident_factory import T0, new_incident
 
-T0 = datetime(2025, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
 NOW = datetime(2025, 3, 2, 9, 30, 0, tzinfo=timezone.utc)
 WINDOW = timedelta(hours=1)
 
@@ -29,27 +29,6 @@ async def db(database_target):
 @pytest.fixture
 def repo(db) -> SqliteIncidentRepository:
     return SqliteIncidentRepository(db, clock=lambda: NOW)
-
-
-def new_incident(**overrides) -> NewIncident:
-    values = dict(
-        platform="discord",
-        server_id="g1",
-        channel_id="c1",
-        message_id="m1",
-        message_link="https://discord.com/channels/g1/c1/m1",
-        author_id="u1",
-        content="Ukraine is run by nazis",
-        talking_point_id="tp.nazi",
-        stance=Stance.ASSERT,
-        score=0.91,
-        match_score=0.83,
-        action=Action.REVIEW,
-        explanation_json='{"reason": "asserts tp.nazi"}',
-        created_at=T0,
-    )
-    values.update(overrides)
-    return NewIncident(**values)
 
 
 async def record(repo, new: NewIncident, window: timedelta = WINDOW):
