@@ -157,10 +157,13 @@ class Snapshot:
                                f"{self.source.commit}^{{commit}}"], capture_output=True)
         return proc.returncode == 0
 
-    def show(self, path: str) -> str:
+    def show_bytes(self, path: str) -> bytes:
         proc = subprocess.run(["git", "--git-dir", str(self.source.git_dir), "show", f"{self.source.commit}:{path}"],
                               capture_output=True, check=True)
-        return proc.stdout.decode("utf-8", errors="replace")
+        return proc.stdout
+
+    def show(self, path: str) -> str:
+        return self.show_bytes(path).decode("utf-8", errors="replace")
 
     def ls(self, prefix: str) -> list[str]:
         proc = subprocess.run(["git", "--git-dir", str(self.source.git_dir), "ls-tree", "-r", "-z", "--name-only",
@@ -316,6 +319,35 @@ def _extract_vk_ru(src: Source, snap: Snapshot) -> Iterator[dict]:
         yield _row(rec["comment_id"], text, "ru", "discussion", outlet=f"vk comments ({rec.get('source')})")
 
 
+# RUW (multi-target stance about the Russia-Ukraine war): English tweets of 2023 with the annotators' stance towards
+# Russia and towards Ukraine. The files are encoded in GB18030, not UTF-8. Only tweets the annotators marked neither
+# in favour of Russia nor against Ukraine are kept: war discussion in which none of the (Russian state) talking
+# points is presumed asserted. The pro-Russian ones would need our own labels, so they are left out.
+RUW_FILES = ("raw_train_Russia_Ukraine.csv", "raw_val_Russia_Ukraine.csv", "raw_test_Russia_Ukraine.csv")
+
+
+def ruw_rows(raw: bytes) -> Iterator[dict]:
+    """The kept rows of one RUW file (its bytes, GB18030): tweets neither in favour of Russia nor against Ukraine."""
+    import csv
+    import io
+
+    for rec in csv.DictReader(io.StringIO(raw.decode("gb18030", errors="replace"))):
+        if rec.get("Stance 1") == "FAVOR" or rec.get("Stance 2") == "AGAINST":
+            continue
+        text = clean(rec.get("Tweet") or "")
+        if not is_latin(text):
+            continue
+        key = hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
+        yield _row(key, text, "en", "discussion",
+                   outlet=f"tweet (Russia {(rec.get('Stance 1') or '?').lower()}, "
+                          f"Ukraine {(rec.get('Stance 2') or '?').lower()})")
+
+
+def _extract_ruw_en(src: Source, snap: Snapshot) -> Iterator[dict]:
+    for path in RUW_FILES:
+        yield from ruw_rows(snap.show_bytes(path))
+
+
 # A Next.js site that published Google-Trends news cards (headline + lede of the linked article) for many countries,
 # Nov 2022 - Mar 2023: Ukrainian, Russian, German and English outlets. The pages were replaced over time, so every
 # version of every page in the history up to the pinned commit is read (blobs named by `git log --raw`).
@@ -382,6 +414,7 @@ SOURCES: tuple[Source, ...] = (
            _extract_trend_cards, strict=True),
     Source("vk-ru", "alla-g/toxicity-detection-thesis", "651159350f42fef6187c87af732835d46b1ccf60", "discussion",
            _extract_vk_ru),
+    Source("ruw-en", "multi-target/RUW", "ecb2a4579197c5be03092a1b8fa21ead359809ce", "discussion", _extract_ruw_en),
 )
 
 

@@ -187,3 +187,17 @@ def test_the_committed_labels_are_well_formed():
     labels = wild.load_labels()
     assert labels, "data/wild/labels.jsonl is empty"
     assert all(not rec.get("text") for rec in labels.values())  # our labels only, never third-party text
+
+
+def test_ruw_rows_decode_gb18030_and_keep_only_tweets_that_favour_neither_russia_nor_against_ukraine():
+    csv_text = ("Tweet,Target 1,Stance 1,Target 2,Stance 2,Test/Train/Dev\n"
+                "Russia invaded Ukraine and that’s a fact,Russia,AGAINST,Ukraine,FAVOR,Test\n"
+                "\"Ukraine is going to blow up the plant, blame Russia\",Russia,FAVOR,Ukraine,AGAINST,Test\n"
+                "Ukraine started it all,Russia,NONE,Ukraine,AGAINST,Test\n"
+                "Here’s the latest news on Russia’s invasion of Ukraine,Russia,NONE,Ukraine,NONE,Test\n")
+    rows = list(wild.ruw_rows(csv_text.encode("gb18030")))
+    assert [r["text"] for r in rows] == ["Russia invaded Ukraine and that’s a fact",
+                                         "Here’s the latest news on Russia’s invasion of Ukraine"]
+    assert {r["lang"] for r in rows} == {"en"} and {r["kind"] for r in rows} == {"discussion"}
+    assert rows[0]["outlet"] == "tweet (Russia against, Ukraine favor)"
+    assert len({r["key"] for r in rows}) == 2
