@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
 
+from bot.core.detector import specific_vocabulary
 from bot.core.models import Action, Stance
 
 REFUTATIONS = [
@@ -155,3 +158,46 @@ def test_an_assertion_passed_on_as_hearsay_is_reviewed_not_answered(detector):
     d = detector.check("Кажуть, " + claim)  # "they say, ...": the stance model still reads an assertion
     assert d.action is Action.REVIEW and d.talking_point_id == "ukraine-artificial-state"
     assert "report what others say" in d.explanation.reason
+
+
+# --- background vocabulary (pack.yaml ``background``) ----------------------------------------------------------------
+
+@pytest.mark.parametrize("text", [
+    "Russia invaded Ukraine.",
+    "Russia invaded Ukraine in 2014.",
+])
+def test_the_wars_background_vocabulary_alone_matches_no_talking_point(detector, text):
+    d = detector.check(text, "en")
+    assert d.action is Action.NONE and d.talking_point_id is None
+    assert "background vocabulary" in d.explanation.reason
+
+
+@pytest.mark.parametrize("text,tp", [
+    ("Bucha was staged for the cameras", "bucha-staged"),
+    ("sanctions don't work, Europe is freezing while Russia's economy grows", "sanctions-backfire"),
+])
+def test_a_talking_points_own_words_still_match_next_to_background_words(detector, text, tp):
+    d = detector.check(text, "en")
+    assert d.action is not Action.NONE and d.talking_point_id == tp
+
+
+@dataclass(frozen=True)
+class _Pack:
+    background: tuple[str, ...]
+
+
+class _Registry:
+    def __init__(self, background):
+        self._pack = _Pack(tuple(background))
+
+    def pack(self, pack_id):
+        return self._pack
+
+
+def test_specific_vocabulary_keeps_keywords_and_drops_background_words_of_claim_and_exemplars(registry):
+    tp = registry.get("nato-expansion-provoked")
+    specific = specific_vocabulary([tp], _Registry(["nato", "invade", "russia", "ukraine"]))[0]
+    assert "nato" in specific  # a keyword of the point counts even though it is background
+    assert "invade" not in specific and "russia" not in specific
+    assert "expans" in specific  # stems: the first six letters
+    assert specific_vocabulary([tp], _Registry([]))[0] is None  # a pack without background: no such rule

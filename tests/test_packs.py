@@ -356,7 +356,20 @@ PACK_CASES = [
      "unknown key (did you mean 'description'?)"),
     ("talking_points in pack.yaml", _pack_mutation(_set("talking_points", [])), "talking_points",
      "not allowed in pack.yaml"),
+    ("background not a list", _pack_mutation(_set("background", "russia ukraine")), "background",
+     "must be a list of words"),
+    ("background phrase", _pack_mutation(_set("background", ["russia", "armed forces"])), "background[1]",
+     "must be a single word"),
 ]
+
+
+def test_pack_background_vocabulary_loads_and_counts_in_the_fingerprint(tmp_path):
+    pack_dir = copy_valid(tmp_path)
+    before = PackRegistry([load_pack(pack_dir)]).fingerprint()
+    _pack_mutation(_set("background", ["Russia", "invaded"]))(pack_dir)
+    pack = load_pack(pack_dir)
+    assert pack.background == ("Russia", "invaded")
+    assert PackRegistry([pack]).fingerprint() != before  # the detector cache is rebuilt
 
 
 @pytest.mark.parametrize(("mutate", "field", "message"), [c[1:] for c in PACK_CASES], ids=[c[0] for c in PACK_CASES])

@@ -169,6 +169,7 @@ class Detector:
             len(self.tps),
         )
         self.gate_vocab, self.gate_phrases = gate if gate is not None else gate_vocabulary(self.tps)
+        self._specific = specific_vocabulary(self.tps, registry)
         # claim specificity: documents with their pack's topic direction removed (see bot.core.verifier)
         doc_emb = np.concatenate([self.ex_emb, self.claim_emb]) if n_ex else self.claim_emb
         doc_pack = [str(x) for x in self.tp_pack[self.index.doc_keys]]
@@ -403,6 +404,12 @@ class Detector:
                                     lexical=float(lex[best]), match=m, vector=qs[0])
             return self._narrative_fields(nothing, q, norm_text, best, doc_sims) if self.narratives else nothing
         tp = self.tps[best]
+        specific = self._specific[best]
+        if specific is not None and not specific.intersection(span.stems if span else p.stems):
+            nothing = self._nothing(language, gated=False, reason=f"closest talking point {tp.id} scored {m:.2f}, but "
+                                    f"the message shares no word with it beyond the topic's background vocabulary",
+                                    semantic=float(sem[best]), lexical=float(lex[best]), match=m, vector=qs[0])
+            return self._narrative_fields(nothing, q, norm_text, best, doc_sims) if self.narratives else nothing
         idx = self._by_tp[best]
         knn = knn_from_sims(sims, self._by_tp_stance[best], float(doc_sims[n_ex + best]))
         cues = cue_features(norm_text)
@@ -599,6 +606,29 @@ def gate_vocabulary(tps: Sequence[TalkingPoint]) -> tuple[frozenset[str], frozen
         for text in [tp.claim, *(e.text for e in tp.exemplars)]:
             vocab.update(stem(t) for t in set(topical(text)) if not common(t))
     return frozenset(vocab), frozenset(phrases)
+
+
+def specific_vocabulary(tps: Sequence[TalkingPoint], registry) -> list[frozenset[str] | None]:
+    """Per talking point, the stems that are evidence for it beyond its pack's background vocabulary (pack.yaml
+    ``background``: the words the topic's genuine news and discussion use all the time), or None when the pack
+    lists no background. A message must share at least one of them with the talking point to match it: one of its
+    keywords (the pack author's choice, background or not), or a word of its claim or exemplars that is not
+    background. "Russia invaded Ukraine." shares only background words with "NATO's eastward expansion ... left
+    it no choice but to invade Ukraine" and matches nothing."""
+    out: list[frozenset[str] | None] = []
+    for tp in tps:
+        pack = registry.pack(tp.pack_id) if hasattr(registry, "pack") else None
+        background = {s for word in (pack.background if pack is not None else ()) for s in _stems(normalize(word).text)}
+        if not background:
+            out.append(None)
+            continue
+        keywords = {s for kw in tp.keywords for s in _stems(normalize(kw).text)}
+        words = set(_stems(normalize(tp.claim).text))
+        for ex in tp.exemplars:
+            if ex.stance is not Stance.OTHER:
+                words.update(_stems(normalize(ex.text).text))
+        out.append(frozenset(keywords | (words - background)))
+    return out
 
 
 def _embed_pack(tps: Sequence[TalkingPoint], encoder: Encoder) -> dict[str, np.ndarray]:

@@ -134,6 +134,9 @@ class Pack:
     talking_points: tuple[TalkingPoint, ...]
     origin: str = ""  # file or directory it was loaded from
     claimreview: Mapping[str, Any] | None = None  # pack.yaml's optional ClaimReview publishing settings
+    # words of the topic's background vocabulary (pack.yaml ``background``): words its genuine news and discussion
+    # use all the time ("Russia", "invaded", "NATO", "sanctions"), which never carry a match on their own
+    background: tuple[str, ...] = ()
 
     def get(self, talking_point_id: str) -> TalkingPoint | None:
         for tp in self.talking_points:

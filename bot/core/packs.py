@@ -68,7 +68,8 @@ MIN_REPORT = 2
 RATINGS = ("False", "Mostly false", "Misleading", "Missing context", "Unsupported")
 DEFAULT_RATING = "Misleading"
 
-PACK_KEYS = {"schema", "id", "version", "name", "description", "languages", "talking_points", "claimreview"}
+PACK_KEYS = {"schema", "id", "version", "name", "description", "languages", "talking_points", "claimreview",
+             "background"}
 TP_KEYS = {"id", "claim", "keywords", "cards", "sources", "exemplars", "rating", "draft", "reviewed", "claimreview"}
 CARD_KEYS = ("title", "summary", "key_facts", "why_it_matters")
 KEY_FACT_KEYS = ("text", "sources", "as_of")
@@ -432,10 +433,28 @@ def _validate_pack_meta(ctx: _Ctx, data: Mapping[Any, Any], *, single_file: bool
         if "en" not in languages:
             ctx.err("languages", "must include 'en'", _line(data, "languages"))
     claimreview = _validate_claimreview(ctx, data, PACK_CLAIMREVIEW_KEYS)
-    if not ok or None in (pack_id, version, name, claimreview):
+    background = _validate_background(ctx, data)
+    if not ok or None in (pack_id, version, name, claimreview, background):
         return None
     return {"id": pack_id, "version": version, "name": name, "description": description,
-            "languages": tuple(languages), "claimreview": claimreview}
+            "languages": tuple(languages), "claimreview": claimreview, "background": background}
+
+
+def _validate_background(ctx: _Ctx, data: Mapping[Any, Any]) -> tuple[str, ...] | None:
+    """The optional ``background`` list of pack.yaml: single words (the topic's background vocabulary)."""
+    raw = data.get("background")
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        ctx.err("background", f"must be a list of words, got {_type_name(raw)}", _line(data, "background"))
+        return None
+    words: list[str] = []
+    for i, word in enumerate(raw):
+        if not isinstance(word, str) or not word.strip() or len(word.split()) != 1:
+            ctx.err(f"background[{i}]", f"must be a single word, got {word!r}", _line(raw, i))
+            return None
+        words.append(word.strip())
+    return tuple(words)
 
 
 def _validate_card(ctx: _Ctx, card: Any, field: str, line: int | None) -> CardText | None:
@@ -1003,6 +1022,7 @@ def load_pack(path: Path | str) -> Pack:
         talking_points=tuple(talking_points),
         origin=str(path),
         claimreview=meta["claimreview"],
+        background=meta["background"],
     )
 
 
@@ -1061,6 +1081,7 @@ def pack_to_dict(pack: Pack) -> dict[str, Any]:
         "languages": list(pack.languages),
         "talking_points": [_tp_to_dict(tp) for tp in pack.talking_points],
         **({"claimreview": _plain(pack.claimreview)} if pack.claimreview else {}),
+        **({"background": list(pack.background)} if pack.background else {}),
     }
 
 
