@@ -7,7 +7,7 @@ bot.core.detector.specific_vocabulary); a talking point's keywords always count.
 
 Prints one YAML list, the most frequent written form of each stem, for a pack author to review and paste.
 
-    python bench/background.py [--share 0.01]
+    python bench/background.py [--share 0.005]
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def background_words(texts: list[str], share: float) -> list[str]:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--share", type=float, default=0.01)
+    ap.add_argument("--share", type=float, default=0.005)
     args = ap.parse_args()
     rows = load_wild(split="tune")
     if not rows:

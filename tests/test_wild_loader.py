@@ -201,3 +201,15 @@ def test_ruw_rows_decode_gb18030_and_keep_only_tweets_that_favour_neither_russia
     assert {r["lang"] for r in rows} == {"en"} and {r["kind"] for r in rows} == {"discussion"}
     assert rows[0]["outlet"] == "tweet (Russia against, Ukraine favor)"
     assert len({r["key"] for r in rows}) == 2
+
+
+@pytest.mark.parametrize("share, expected", [
+    (0.5, ["russia"]),  # in 3 of 4 texts; its most frequent written form
+    (0.25, ["allies", "bombed", "cat", "city", "invaded", "russia", "slept", "ukraine"]),  # any row: every word
+    (1.0, []),
+])
+def test_background_words_are_the_frequent_stems_in_their_commonest_form(share, expected):
+    import background  # bench/background.py
+
+    texts = ["Russia invaded Ukraine", "russia bombed the city", "RUSSIA, russia and Russia's allies", "the cat slept"]
+    assert background.background_words(texts, share) == expected
