@@ -21,8 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bot.core.normalize import normalize, tokens  # noqa: E402
-from bot.core.retrieval import STOPWORDS, stem  # noqa: E402
+from bot.core.normalize import normalize  # noqa: E402
+from bot.core.retrieval import content_tokens, stem  # noqa: E402
 from wild import load_wild, wild_status  # noqa: E402
 
 
@@ -32,9 +32,7 @@ def background_words(texts: list[str], share: float) -> list[str]:
     forms: dict[str, Counter] = defaultdict(Counter)
     for text in texts:
         seen = set()
-        for tok in tokens(normalize(text).text):
-            if len(tok) < 3 or tok in STOPWORDS or tok.isdigit():
-                continue
+        for tok in content_tokens(normalize(text).text):
             s = stem(tok)
             forms[s][tok] += 1
             seen.add(s)

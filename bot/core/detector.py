@@ -27,10 +27,10 @@ import numpy as np
 
 from .lang import detect_language
 from .models import Action, Decision, Explanation, Stance, TalkingPoint
-from .normalize import normalize, tokens
+from .normalize import normalize
 from .policy import Evidence, Thresholds, decide
 from .ports import Encoder
-from .retrieval import STOPWORDS, HybridIndex, stem, stems as _stems
+from .retrieval import HybridIndex, content_tokens, stem, stems as _stems
 from .verifier import Verifier, centered, lead, load_verifier, signals, topic_direction
 from .spans import (MAX_SPANS, NEIGHBOUR_ALWAYS_CONTRARY, NEIGHBOUR_CONTRARY_IF_ON_CLAIM, SPAN_MIN_CHARS,
                     candidate_spans, comments_on_claim, own_words, sentences)
@@ -150,17 +150,7 @@ class Detector:
         self._by_tp = [np.flatnonzero(self.ex_tp == i) for i in range(len(self.tps))]
         self._by_tp_stance = [[ix[self.ex_stance[ix] == s] for s in range(len(STANCES))] for ix in self._by_tp]
         self.tp_pack = np.array([tp.pack_id for tp in self.tps])
-        # lexical side: one document per talking point (keywords weigh most, then the claim, then exemplars)
-        docs = []
-        for tp in self.tps:
-            c: Counter = Counter()
-            for kw in tp.keywords:
-                c.update(_stems(normalize(kw).text) * 3)
-            c.update(_stems(normalize(tp.claim).text) * 2)
-            for ex in tp.exemplars:
-                if ex.stance is not Stance.OTHER:
-                    c.update(_stems(normalize(ex.text).text))
-            docs.append(c)
+        docs = [point_document(tp) for tp in self.tps]  # the lexical side
         n_ex = len(self.ex_tp)
         self.index = HybridIndex(
             np.concatenate([self.ex_tp, np.arange(len(self.tps))]),
@@ -169,7 +159,7 @@ class Detector:
             len(self.tps),
         )
         self.gate_vocab, self.gate_phrases = gate if gate is not None else gate_vocabulary(self.tps)
-        self._specific = specific_vocabulary(self.tps, registry)
+        self._specific = specific_vocabulary(self.tps, registry, docs)
         # claim specificity: documents with their pack's topic direction removed (see bot.core.verifier)
         doc_emb = np.concatenate([self.ex_emb, self.claim_emb]) if n_ex else self.claim_emb
         doc_pack = [str(x) for x in self.tp_pack[self.index.doc_keys]]
@@ -398,18 +388,19 @@ class Detector:
         best = int(order[0])
         candidates = tuple((self.tps[int(i)].id, round(float(match[i]), 4)) for i in order[:3])
         m = float(match[best])
-        if m < t.match:
-            nothing = self._nothing(language, gated=False, reason=f"closest talking point {self.tps[best].id} "
-                                    f"scored {m:.2f} (< {t.match:.2f})", semantic=float(sem[best]),
-                                    lexical=float(lex[best]), match=m, vector=qs[0])
-            return self._narrative_fields(nothing, q, norm_text, best, doc_sims) if self.narratives else nothing
         tp = self.tps[best]
+
+        def unmatched(reason: str) -> Decision:
+            nothing = self._nothing(language, gated=False, reason=f"closest talking point {tp.id} scored {m:.2f}"
+                                    f"{reason}", semantic=float(sem[best]), lexical=float(lex[best]), match=m,
+                                    vector=qs[0])
+            return self._narrative_fields(nothing, q, norm_text, best, doc_sims) if self.narratives else nothing
+
+        if m < t.match:
+            return unmatched(f" (< {t.match:.2f})")
         specific = self._specific[best]
         if specific is not None and not specific.intersection(span.stems if span else p.stems):
-            nothing = self._nothing(language, gated=False, reason=f"closest talking point {tp.id} scored {m:.2f}, but "
-                                    f"the message shares no word with it beyond the topic's background vocabulary",
-                                    semantic=float(sem[best]), lexical=float(lex[best]), match=m, vector=qs[0])
-            return self._narrative_fields(nothing, q, norm_text, best, doc_sims) if self.narratives else nothing
+            return unmatched(", but the message shares no word with it beyond the topic's background vocabulary")
         idx = self._by_tp[best]
         knn = knn_from_sims(sims, self._by_tp_stance[best], float(doc_sims[n_ex + best]))
         cues = cue_features(norm_text)
@@ -591,7 +582,7 @@ def gate_vocabulary(tps: Sequence[TalkingPoint]) -> tuple[frozenset[str], frozen
         return max(max(wordfreq.zipf_frequency(t, lang) for lang in GATE_LANGS) for t in {token, bare}) >= GATE_MAX_ZIPF
 
     def topical(text: str) -> list[str]:
-        return [t for t in tokens(normalize(text).text) if len(t) >= 3 and t not in STOPWORDS and not t.isdigit()]
+        return content_tokens(normalize(text).text)
 
     vocab: set[str] = set()
     phrases: set[str] = set()
@@ -608,25 +599,40 @@ def gate_vocabulary(tps: Sequence[TalkingPoint]) -> tuple[frozenset[str], frozen
     return frozenset(vocab), frozenset(phrases)
 
 
-def specific_vocabulary(tps: Sequence[TalkingPoint], registry) -> list[frozenset[str] | None]:
+def point_document(tp: TalkingPoint) -> Counter:
+    """A talking point's lexical document: the stems of its keywords (weighing most), claim and exemplars (all but
+    those labelled *other*)."""
+    c: Counter = Counter()
+    for kw in tp.keywords:
+        c.update(_stems(normalize(kw).text) * 3)
+    c.update(_stems(normalize(tp.claim).text) * 2)
+    for ex in tp.exemplars:
+        if ex.stance is not Stance.OTHER:
+            c.update(_stems(normalize(ex.text).text))
+    return c
+
+
+def specific_vocabulary(tps: Sequence[TalkingPoint], registry,
+                        docs: Sequence[Counter] | None = None) -> list[frozenset[str] | None]:
     """Per talking point, the stems that are evidence for it beyond its pack's background vocabulary (pack.yaml
     ``background``: the words the topic's genuine news and discussion use all the time), or None when the pack
     lists no background. A message must share at least one of them with the talking point to match it: one of its
-    keywords (the pack author's choice, background or not), or a word of its claim or exemplars that is not
-    background. "Russia invaded Ukraine." shares only background words with "NATO's eastward expansion ... left
-    it no choice but to invade Ukraine" and matches nothing."""
+    keywords (the pack author's choice, background or not), or a word of its document (:func:`point_document`,
+    given as ``docs`` when already built) that is not background. "Russia invaded Ukraine." shares only background
+    words with "NATO's eastward expansion ... left it no choice but to invade Ukraine" and matches nothing."""
+    background_of: dict[str, frozenset[str]] = {}
     out: list[frozenset[str] | None] = []
-    for tp in tps:
-        pack = registry.pack(tp.pack_id) if hasattr(registry, "pack") else None
-        background = {s for word in (pack.background if pack is not None else ()) for s in _stems(normalize(word).text)}
+    for i, tp in enumerate(tps):
+        if tp.pack_id not in background_of:
+            pack = registry.pack(tp.pack_id) if hasattr(registry, "pack") else None
+            background_of[tp.pack_id] = frozenset(
+                s for word in (pack.background if pack is not None else ()) for s in _stems(normalize(word).text))
+        background = background_of[tp.pack_id]
         if not background:
             out.append(None)
             continue
         keywords = {s for kw in tp.keywords for s in _stems(normalize(kw).text)}
-        words = set(_stems(normalize(tp.claim).text))
-        for ex in tp.exemplars:
-            if ex.stance is not Stance.OTHER:
-                words.update(_stems(normalize(ex.text).text))
+        words = set(docs[i] if docs is not None else point_document(tp))
         out.append(frozenset(keywords | (words - background)))
     return out
 

@@ -45,9 +45,14 @@ def stem(token: str) -> str:
     return token[:6] if len(token) > 6 else token
 
 
+def content_tokens(normalized_text: str, stop: frozenset[str] = STOPWORDS) -> list[str]:
+    """The content words of an already normalised text, as written: at least three letters, no stopword, no number."""
+    return [t for t in tokens(normalized_text) if len(t) >= 3 and t not in stop and not t.isdigit()]
+
+
 def stems(normalized_text: str, stop: frozenset[str] = STOPWORDS) -> list[str]:
     """Content stems of an already normalised text."""
-    return [stem(t) for t in tokens(normalized_text) if len(t) >= 3 and t not in stop and not t.isdigit()]
+    return [stem(t) for t in content_tokens(normalized_text, stop)]
 
 
 class Bm25:
