@@ -194,6 +194,9 @@ def real_text_figures(det) -> dict[str, float]:
             if g["flagged_pct"] is not None:
                 out[f"wild_{key.replace('/', '_')}_flagged_pct"] = g["flagged_pct"]
                 out[f"wild_{key.replace('/', '_')}_reply_pct"] = g["reply_pct"]
+            if g["n_refute"]:
+                out[f"wild_{key.replace('/', '_')}_refute_review_pct"] = g["refute_review_pct"]
+                out[f"wild_{key.replace('/', '_')}_refute_replied"] = g["refute_replied"]
     else:
         print(f"wild corpus: n/a ({wild_status()})")
     snap = claims.snapshot()

@@ -42,7 +42,8 @@ def evaluate(detector, rows: list[dict], decisions=None) -> dict:
     cells: dict[str, dict] = defaultdict(lambda: {"none_n": 0, "none_reply": 0, "none_review": 0,
                                                    "assert_n": 0, "assert_reply": 0, "assert_flagged": 0,
                                                    "assert_right_point": 0, "other_n": 0, "other_reply": 0,
-                                                   "other_review": 0})
+                                                   "other_review": 0, "refute_n": 0, "refute_reply": 0,
+                                                   "refute_review": 0})
     flagged = []
     for r, d in zip(rows, decisions):
         action = d.action.value
@@ -62,6 +63,10 @@ def evaluate(detector, rows: list[dict], decisions=None) -> dict:
                 c["other_n"] += 1
                 c["other_reply"] += action == "reply"
                 c["other_review"] += action == "review"
+                if r["label"] == "refute":  # issue #13: refutations sent to review <= 5 %, none replied
+                    c["refute_n"] += 1
+                    c["refute_reply"] += action == "reply"
+                    c["refute_review"] += action == "review"
         if action in ("reply", "review"):
             flagged.append((r["id"], action, d.talking_point_id, d.stance.value if d.stance else None,
                             round(float(d.score), 3)))
@@ -78,6 +83,9 @@ def evaluate(detector, rows: list[dict], decisions=None) -> dict:
             "n_other_stance": c["other_n"],
             "other_stance_reply": c["other_reply"],
             "other_stance_review": c["other_review"],
+            "n_refute": c["refute_n"],
+            "refute_replied": c["refute_reply"],
+            "refute_review_pct": _pct(c["refute_review"], c["refute_n"]),
         }
 
     return {
@@ -89,7 +97,7 @@ def evaluate(detector, rows: list[dict], decisions=None) -> dict:
 
 def print_table(result: dict, splits=("tune", "check")) -> None:
     print(f"{'lang':<5} {'split':<6} {'n none':>7} {'reply %':>8} {'review %':>9} {'r+r %':>7}   "
-          f"{'n assert':>8} {'reply rec':>9} {'r+r rec':>8}")
+          f"{'n assert':>8} {'reply rec':>9} {'r+r rec':>8}   {'n refute':>8} {'replied':>7} {'review %':>8}")
     fmt = lambda v, spec: "n/a" if v is None else format(v, spec)  # noqa: E731
     for lang in (*LANGS, "all"):
         for split in splits:
@@ -98,7 +106,8 @@ def print_table(result: dict, splits=("tune", "check")) -> None:
                 continue
             print(f"{lang:<5} {split:<6} {g['n_none']:>7} {fmt(g['reply_pct'], '.2f'):>8} "
                   f"{fmt(g['review_pct'], '.2f'):>9} {fmt(g['flagged_pct'], '.2f'):>7}   {g['n_assert']:>8} "
-                  f"{fmt(g['assert_reply_recall'], '.3f'):>9} {fmt(g['assert_flagged_recall'], '.3f'):>8}")
+                  f"{fmt(g['assert_reply_recall'], '.3f'):>9} {fmt(g['assert_flagged_recall'], '.3f'):>8}   "
+                  f"{g['n_refute']:>8} {g['refute_replied']:>7} {fmt(g['refute_review_pct'], '.1f'):>8}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -159,6 +159,8 @@ def test_evaluate_counts_false_alarms_and_recall_per_language_and_split():
     assert (uk["n_none"], uk["n_assert"], uk["assert_reply_recall"], uk["assert_flagged_recall"]) == (0, 2, 0.5, 0.5)
     assert uk["flagged_pct"] is None  # no `none` rows: n/a, not 0
     assert (uk["n_other_stance"], uk["other_stance_review"]) == (1, 1)
+    assert (uk["n_refute"], uk["refute_replied"], uk["refute_review_pct"]) == (1, 0, 100.0)
+    assert out["groups"]["de/check"]["refute_review_pct"] is None  # no refutations: n/a
     assert {f[0] for f in out["flagged"]} == {"t:0", "t:1", "t:4", "t:5", "t:6", "t:7"}
 
 
