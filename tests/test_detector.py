@@ -160,6 +160,47 @@ def test_an_assertion_passed_on_as_hearsay_is_reviewed_not_answered(detector):
     assert "report what others say" in d.explanation.reason
 
 
+# --- wording that argues back: never a card ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text,back", [
+    ("Bucha was staged, sure, and the moon landing too.", "sure, and"),
+    ("Bucha was staged. Yeah, and I'm the Pope.", "yeah, and"),
+    ("Ukraine is an artificial state? So is every state, genius.", "genius"),
+    ("Apparently Bucha was staged now. Unbelievable what people swallow.", "what people swallow"),
+    ("NATO forced Russia's hand, said no historian ever", "said no historian ever"),
+    ("Буча — постановка, ага, и тела сами себя закопали.", "ага, и"),
+    ("Ну да, НАТО заставило Россию напасть. Ещё скажи, что Украина сама себя обстреливает.", "Ну да"),
+    ("Біолабораторії США в Україні, авжеж, а ще рептилоїди.", "авжеж, а"),
+    ("Butscha war inszeniert? Klar, und die Erde ist eine Scheibe.", "Klar, und"),
+    ("by that logic Finland joining NATO was a casus belli too", "by that logic"),
+    # assertions in the author's own voice carry none of it
+    ("Bucha was staged for the cameras", None),
+    ("Sure looks like the sanctions backfired on Europe", None),
+    ("Right now Europe pays three times more for gas, the sanctions backfired", None),
+    ("Буча — это постановка для западных камер", None),
+    ("Die Sanktionen schaden Europa mehr als Russland, klar und deutlich", None),
+])
+def test_argues_back_finds_sarcasm_and_mockery(text, back):
+    from bot.core.calibrator import argues_back
+
+    found = argues_back(text)
+    assert (found and found.lower()) == (back and back.lower())
+
+
+@pytest.mark.parametrize("text", [
+    "Bucha was staged, sure, and the moon landing too.",
+    "Bucha was staged. Yeah, and I'm the Pope.",
+    "Ukraine is an artificial state? So is every state, genius.",
+    "Apparently Bucha was staged now. Unbelievable what people swallow.",
+])
+def test_a_sarcastic_rebuttal_never_gets_a_card(detector, text):
+    """Each of these replied before the rule: the stance model reads the claim and misses the mockery after it."""
+    d = detector.check(text, "en")
+    assert d.action is not Action.REPLY
+    if d.action is Action.REVIEW:
+        assert "argues back" in d.explanation.reason
+
+
 # --- background vocabulary (pack.yaml ``background``) ----------------------------------------------------------------
 
 @pytest.mark.parametrize("text", [

@@ -79,6 +79,39 @@ REFUTE_CUES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
                         r"\bdie (behauptung|erzählung|mär) (dass|vom?|von)\b|\bwer (behauptet|glaubt)\b)"),
     )
 )
+# Mockery: ironic agreement followed by an absurd comparison ("sure, and the moon landing too", "and I'm the Pope",
+# "said no historian ever", "so is every state, genius", "ещё скажи", "klar, und die Erde ist eine Scheibe").
+# Not a calibrator feature (the shipped calibrator was fitted without it): it only keeps a card back, see
+# :func:`argues_back`.
+MOCKERY = re.compile(
+    r"(\b(sure|yeah|right)\s*,\s*and\b|\band i'?m the (pope|queen|king|tooth fairy|easter bunny)\b|"
+    r"\bsaid no\w* (one |body |\w+ )?ever\b|\bsaid nobody\b|, (genius|einstein)\b|"
+    r"\bimagine (still )?(believing|thinking|falling for)\b|\bwhat people (will )?(swallow|believe|fall for)\b|"
+    r"\b(the )?earth is flat\b|\bflat earth\w*|\bmoon landing\w*|\blizard people\b|\breptilians?\b|"
+    r"\bbirds aren'?t real\b|"
+    r"\bа я (папа римский|балерина|китайский л[её]тчик|королева)\b|\bземля плоская\b|\bплоская земля\b|"
+    r"\bрептилоид\w*|\b(ещё|еще) скаж(и|ите)\b|\b(ага|ну да)\s*,\s*(и|а)\b|"
+    r"\bа я (папа римський|балерина|королева)\b|\bземля пласка\b|\bрептилоїд\w*|\bще скаж(и|іть)\b|"
+    r"\b(ага|ну так|авжеж)\s*,\s*(і|й|а)\b|"
+    r"\bund ich bin der (papst|kaiser)\b|\bdie erde ist eine scheibe\b|\breptiloid\w*|\bklar\s*,\s*und\b)", _F)
+# The families whose wording alone says "the author argues back" (with :data:`MOCKERY`): such a message never gets
+# a card, whatever the stance model reads (bot.core.detector). Not "rhetorical", "ridicule" or "correction":
+# assertions use "what about", "clowns" and "in fact" as freely as rebuttals do.
+NO_CARD_FAMILIES = ("sarcastic_open", "by_that_logic", "dismissal", "their_claim")
+_NO_CARD = tuple(pat for name, pat in REFUTE_CUES if name in NO_CARD_FAMILIES) + (MOCKERY,)
+
+
+def argues_back(text: str) -> str | None:
+    """The words of ``text`` that argue back against what it mentions (sarcasm, mockery, "by that logic", a
+    dismissive tag, "the claim that"), or None."""
+    sample = text[:2000]
+    for pat in _NO_CARD:
+        m = pat.search(sample)
+        if m:
+            return m.group(0).strip(" ,.!…")
+    return None
+
+
 # Families that each say "the author argues back" and are too rare in the tuning data to earn a weight of their own
 # (a family that never fires there gets none): the calibrator also reads their sum, so "by that logic" shares the
 # weight "what coup?" earned.

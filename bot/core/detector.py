@@ -44,7 +44,7 @@ from .stance import (
     knn_features,
     knn_from_sims,
 )
-from .calibrator import StanceCalibrator, load_calibrator
+from .calibrator import StanceCalibrator, argues_back, load_calibrator
 from .narratives import CONTRARY_CUES
 
 log = logging.getLogger(__name__)
@@ -541,6 +541,11 @@ def _no_reply_reason(p: Prepared, span: Span | None, around: tuple[Neighbour, ..
         said = next((m for nb in around if nb.on_claim for m in [REPORTED_SPEECH.search(nb.text)] if m), None)
     if said is not None:
         return f"the message may report what others say ('{said.group(0)}')"
+    back = argues_back(span.text if span is not None else p.text)
+    if back is None and span is not None:
+        back = next((b for nb in around if nb.on_claim for b in [argues_back(nb.text)] if b), None)
+    if back is not None:
+        return f"its wording argues back ('{back}')"
     if span is not None:
         own = cue_features(span.text)
         for nb in around:
