@@ -173,6 +173,14 @@ def test_an_assertion_passed_on_as_hearsay_is_reviewed_not_answered(detector):
     ("Біолабораторії США в Україні, авжеж, а ще рептилоїди.", "авжеж, а"),
     ("Butscha war inszeniert? Klar, und die Erde ist eine Scheibe.", "Klar, und"),
     ("by that logic Finland joining NATO was a casus belli too", "by that logic"),
+    ("Bucha was staged. Source: trust me bro", "trust me bro"),
+    ("People still think the Maidan was a US-backed coup, it's depressing.", "People still think"),
+    ("Ukraine is full of Nazis, says the country whose mercenaries wear SS runes", "says the country whose"),
+    ("Reminder that 'NATO provoked Russia' is a Kremlin talking point", "Kremlin talking point"),
+    ("Зеленский нелегитимен, ну-ну.", "ну-ну"),
+    ("Методичка: Зеленский нелегитимен", "Методичка"),
+    ("Деякі досі вірять, що Буча була постановкою", "Деякі досі вірять"),
+    ("Butscha war inszeniert, na sicher.", "na sicher"),
     # assertions in the author's own voice carry none of it
     ("Bucha was staged for the cameras", None),
     ("Sure looks like the sanctions backfired on Europe", None),
@@ -192,6 +200,8 @@ def test_argues_back_finds_sarcasm_and_mockery(text, back):
     "Bucha was staged. Yeah, and I'm the Pope.",
     "Ukraine is an artificial state? So is every state, genius.",
     "Apparently Bucha was staged now. Unbelievable what people swallow.",
+    "Bucha was staged. Source: trust me bro",
+    "People still think the Maidan was a US-backed coup, it's depressing.",
 ])
 def test_a_sarcastic_rebuttal_never_gets_a_card(detector, text):
     """Each of these replied before the rule: the stance model reads the claim and misses the mockery after it."""
