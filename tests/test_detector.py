@@ -160,6 +160,23 @@ def test_an_assertion_passed_on_as_hearsay_is_reviewed_not_answered(detector):
     assert "report what others say" in d.explanation.reason
 
 
+@pytest.mark.parametrize("text,hypothetical", [
+    ("If the nuclear plant blows up, it would be game over for both sides", True),
+    ("Russia would never have invaded if Ukraine had been in NATO", True),
+    ("Если бы НАТО не расширялось, войны бы не было", True),
+    ("Якби НАТО не розширювалося, війни б не було", True),
+    ("Wenn die NATO sich nicht erweitert hätte, gäbe es keinen Krieg", True),
+    ("NATO expansion forced Russia's hand", False),
+    ("If you ask me, Bucha was staged.", False),  # an "if" without a "would": a figure of speech
+    ("I would say Bucha was staged. If anything, the photos prove it.", False),  # not in one sentence
+])
+def test_a_hypothetical_is_a_reason_to_hold_the_card_back(detector, text, hypothetical):
+    from bot.core.detector import _no_reply_reason
+
+    reason = _no_reply_reason(detector.prepare(text), None, ())
+    assert (reason is not None and "hypothetical" in reason) is hypothetical, reason
+
+
 # --- wording that argues back: never a card ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("text,back", [

@@ -17,6 +17,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -529,6 +530,14 @@ _CONTRARY_ON_CLAIM = np.array([name in NEIGHBOUR_CONTRARY_IF_ON_CLAIM for name, 
 # others claim. Such a message may be reviewed, never answered with a card (precision first); the stance model's own
 # attribution cue is broader (any mention of the Kremlin or a ministry) and only weighs in.
 REPORTED_SPEECH = CONTRARY_CUES["attribution"]
+# A hypothetical ("if the plant blows up, it would be game over", "если бы ..., то ... бы", "якби", "wenn ... wäre"):
+# the author reasons about what could or would have happened, in either direction, rather than asserting the point.
+# Such a message may be reviewed, never answered with a card. Within one sentence (no . ! ? or line break between).
+HYPOTHETICAL = re.compile(
+    r"(\bif\b[^.!?\n]*\b(would|wouldn'?t)\b|\b(would|wouldn'?t)\b[^.!?\n]*\bif\b|"
+    r"\bесли бы\b|\bесли\b[^.!?\n]*\bбы\b|\bбы\b[^.!?\n]*\bесли\b|\bякби\b|\bякщо б\b|"
+    r"\b(wenn|falls)\b[^.!?\n]*\b(würde|wäre|hätte)\w*|\b(würde|wäre|hätte)\w*\b[^.!?\n]*\b(wenn|falls)\b)",
+    re.IGNORECASE)
 
 
 def _no_reply_reason(p: Prepared, span: Span | None, around: tuple[Neighbour, ...]) -> str | None:
@@ -541,6 +550,8 @@ def _no_reply_reason(p: Prepared, span: Span | None, around: tuple[Neighbour, ..
         said = next((m for nb in around if nb.on_claim for m in [REPORTED_SPEECH.search(nb.text)] if m), None)
     if said is not None:
         return f"the message may report what others say ('{said.group(0)}')"
+    if HYPOTHETICAL.search(span.text if span is not None else p.text):
+        return "it reasons from a hypothetical ('if ... would')"
     back = argues_back(span.text if span is not None else p.text)
     if back is None and span is not None:
         back = next((b for nb in around if nb.on_claim for b in [argues_back(nb.text)] if b), None)
