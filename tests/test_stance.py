@@ -87,6 +87,9 @@ SARCASM = [name for name, _ in CUES].index("sarcasm")
     ("Bucha was staged lol", False),  # a trailing laugh is tone: assertions carry it as often as rebuttals
     ("sanctions backfired spectacularly lmao", False),
     ("oh sure, NATO made them do it", True),
+    ("sure, NATO made them do it", True),  # a comma ends no word: "sure," outside the word-bounded group
+    ("Bucha was staged, sure, and the moon landing too", True),
+    ("I am sure NATO provoked it", False),
     ("it's all a 🤡 show", True),
 ])
 def test_only_an_opening_laugh_reads_as_sarcasm(text, sarcastic):

@@ -44,7 +44,8 @@ CUES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
                      r"правда ли|правда что|это правда|неужели|разве|почему|как|чи правда|чи|невже|хіба|чому|"
                      r"stimmt es|ist es wahr|ist das wahr|stimmt das|warum|wieso|ob)\b"),
         ("quote", r"[\"“”«»„]|^\s*>"),
-        ("sarcasm", r"\b(ah yes|oh sure|sure,|yeah right|of course|as always|totally|by that logic|"
+        # "sure," stands outside the word-bounded group: a comma ends no word, so "\bsure,\b" never matched "sure, ..."
+        ("sarcasm", r"\bsure,|\b(ah yes|oh sure|yeah right|of course|as always|totally|by that logic|"
                     r"and i suppose|and next you'?ll|ну да|ага|конечно же|ну конечно|по этой логике|"
                     r"следуя этой логике|ну звісно|авжеж|за цією логікою|за такою логікою|ja klar|na klar|natürlich|"
                     r"nach dieser logik|mit der logik)\b|🙄|🤡|/s\b"
