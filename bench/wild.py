@@ -136,6 +136,7 @@ class Source:
     extract: Callable[["Source", "Snapshot"], Iterator[dict]]
     cap: int = 5000      # at most this many rows per language (a deterministic hash-ordered subset)
     strict: bool = False # a general news feed: rows must also name something of the war itself (WAR_CORE_PATTERNS)
+    labelled_only: bool = False  # rows are used only once hand-labelled (never presumed `none`)
 
     @property
     def fetch_source(self) -> str:
@@ -322,17 +323,19 @@ def _extract_vk_ru(src: Source, snap: Snapshot) -> Iterator[dict]:
 # RUW (multi-target stance about the Russia-Ukraine war): English tweets of 2023 with the annotators' stance towards
 # Russia and towards Ukraine. The files are encoded in GB18030, not UTF-8. Only tweets the annotators marked neither
 # in favour of Russia nor against Ukraine are kept: war discussion in which none of the (Russian state) talking
-# points is presumed asserted. The pro-Russian ones would need our own labels, so they are left out.
+# points is presumed asserted (source "ruw-en"). The pro-Russian ones (source "ruw-pro-en") may or may not assert one
+# of our points: they count only where we labelled them, which gives a recall figure on real tweets.
 RUW_FILES = ("raw_train_Russia_Ukraine.csv", "raw_val_Russia_Ukraine.csv", "raw_test_Russia_Ukraine.csv")
 
 
-def ruw_rows(raw: bytes) -> Iterator[dict]:
-    """The kept rows of one RUW file (its bytes, GB18030): tweets neither in favour of Russia nor against Ukraine."""
+def ruw_rows(raw: bytes, pro_russian: bool = False) -> Iterator[dict]:
+    """The kept rows of one RUW file (its bytes, GB18030): tweets neither in favour of Russia nor against Ukraine,
+    or, with ``pro_russian``, exactly the others."""
     import csv
     import io
 
     for rec in csv.DictReader(io.StringIO(raw.decode("gb18030", errors="replace"))):
-        if rec.get("Stance 1") == "FAVOR" or rec.get("Stance 2") == "AGAINST":
+        if (rec.get("Stance 1") == "FAVOR" or rec.get("Stance 2") == "AGAINST") is not pro_russian:
             continue
         text = clean(rec.get("Tweet") or "")
         if not is_latin(text):
@@ -346,6 +349,11 @@ def ruw_rows(raw: bytes) -> Iterator[dict]:
 def _extract_ruw_en(src: Source, snap: Snapshot) -> Iterator[dict]:
     for path in RUW_FILES:
         yield from ruw_rows(snap.show_bytes(path))
+
+
+def _extract_ruw_pro_en(src: Source, snap: Snapshot) -> Iterator[dict]:
+    for path in RUW_FILES:
+        yield from ruw_rows(snap.show_bytes(path), pro_russian=True)
 
 
 # A Next.js site that published Google-Trends news cards (headline + lede of the linked article) for many countries,
@@ -415,7 +423,10 @@ SOURCES: tuple[Source, ...] = (
     Source("vk-ru", "alla-g/toxicity-detection-thesis", "651159350f42fef6187c87af732835d46b1ccf60", "discussion",
            _extract_vk_ru),
     Source("ruw-en", "multi-target/RUW", "ecb2a4579197c5be03092a1b8fa21ead359809ce", "discussion", _extract_ruw_en),
+    Source("ruw-pro-en", "multi-target/RUW", "ecb2a4579197c5be03092a1b8fa21ead359809ce", "discussion",
+           _extract_ruw_pro_en, labelled_only=True),
 )
+LABELLED_ONLY = frozenset(s.name for s in SOURCES if s.labelled_only)
 
 
 def extract(src: Source) -> list[dict]:
@@ -563,6 +574,8 @@ def load_wild(split: str | None = None, langs: Iterable[str] | None = None, *,
         if split and r["split"] != split:
             continue
         lab = labels.get(r["id"])
+        if lab is None and r["source"] in LABELLED_ONLY:
+            continue
         r["label"] = lab["label"] if lab else "none"
         r["talking_point"] = lab.get("talking_point") if lab else None
         r["label_checked"] = lab is not None

@@ -48,6 +48,32 @@ def test_split_is_a_function_of_the_id_alone_and_about_half_per_language(corpus)
     assert {r["id"] for r in check_de} == {r["id"] for r in rows if r["split"] == "check" and r["lang"] == "de"}
 
 
+def test_a_labelled_only_source_contributes_only_its_labelled_rows(corpus):
+    d, labels = corpus
+    pro = [{"id": f"ruw-pro-en:{i}", "text": f"Pro tweet {i} about the war in Ukraine", "lang": "en",
+            "source": "ruw-pro-en", "kind": "discussion"} for i in range(5)]
+    (d / "ruw-pro-en.jsonl").write_text("".join(json.dumps(r) + "\n" for r in pro), encoding="utf-8")
+    with labels.open("a", encoding="utf-8") as f:
+        f.write(json.dumps({"id": "ruw-pro-en:1", "label": "assert", "talking_point": "western-proxy-war"}) + "\n")
+        f.write(json.dumps({"id": "ruw-pro-en:2", "label": "none", "talking_point": None}) + "\n")
+    assert "ruw-pro-en" in wild.LABELLED_ONLY
+    rows = {r["id"]: r for r in wild.load_wild(labels_path=labels)}
+    assert {i for i in rows if i.startswith("ruw-pro-en:")} == {"ruw-pro-en:1", "ruw-pro-en:2"}
+    assert rows["ruw-pro-en:1"]["label"] == "assert" and rows["ruw-pro-en:2"]["label"] == "none"
+    assert sum(i.startswith("src:") for i in rows) == len(ROWS)  # other sources: unlabelled rows presumed none
+
+
+def test_ruw_rows_pro_russian_keeps_exactly_the_rows_the_default_leaves_out():
+    csv_text = ("Tweet,Target 1,Stance 1,Target 2,Stance 2,Test/Train/Dev\n"
+                "Russia invaded Ukraine and that is a fact,Russia,AGAINST,Ukraine,FAVOR,Test\n"
+                "Ukraine is going to blow up the plant,Russia,FAVOR,Ukraine,AGAINST,Test\n"
+                "Ukraine started it all,Russia,NONE,Ukraine,AGAINST,Test\n")
+    raw = csv_text.encode("gb18030")
+    assert [r["text"] for r in wild.ruw_rows(raw, pro_russian=True)] == ["Ukraine is going to blow up the plant",
+                                                                         "Ukraine started it all"]
+    assert [r["text"] for r in wild.ruw_rows(raw)] == ["Russia invaded Ukraine and that is a fact"]
+
+
 def test_split_rule_is_stable_and_balanced_on_many_ids():
     ids = [f"x:{i}" for i in range(4000)]
     assert [wild.split_of(i) for i in ids] == [wild.split_of(i) for i in ids]
