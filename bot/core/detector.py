@@ -532,11 +532,13 @@ _CONTRARY_ON_CLAIM = np.array([name in NEIGHBOUR_CONTRARY_IF_ON_CLAIM for name, 
 REPORTED_SPEECH = CONTRARY_CUES["attribution"]
 # A hypothetical ("if the plant blows up, it would be game over", "если бы ..., то ... бы", "якби", "wenn ... wäre"):
 # the author reasons about what could or would have happened, in either direction, rather than asserting the point.
-# Such a message may be reviewed, never answered with a card. Within one sentence (no . ! ? or line break between).
+# Such a message may be reviewed, never answered with a card. Within one sentence (no . ! ? or line break between)
+# and 160 characters, so hostile text ("if if if ...") costs a bounded scan per word, not the rest of the message.
 HYPOTHETICAL = re.compile(
-    r"(\bif\b[^.!?\n]*\b(would|wouldn'?t)\b|\b(would|wouldn'?t)\b[^.!?\n]*\bif\b|"
-    r"\bесли бы\b|\bесли\b[^.!?\n]*\bбы\b|\bбы\b[^.!?\n]*\bесли\b|\bякби\b|\bякщо б\b|"
-    r"\b(wenn|falls)\b[^.!?\n]*\b(würde|wäre|hätte)\w*|\b(würde|wäre|hätte)\w*\b[^.!?\n]*\b(wenn|falls)\b)",
+    r"(\bif\b[^.!?\n]{0,160}?\b(would|wouldn'?t)\b|\b(would|wouldn'?t)\b[^.!?\n]{0,160}?\bif\b|"
+    r"\bесли бы\b|\bесли\b[^.!?\n]{0,160}?\bбы\b|\bбы\b[^.!?\n]{0,160}?\bесли\b|\bякби\b|\bякщо б\b|"
+    r"\b(wenn|falls)\b[^.!?\n]{0,160}?\b(würde|wäre|hätte)\w*|"
+    r"\b(würde|wäre|hätte)\w*\b[^.!?\n]{0,160}?\b(wenn|falls)\b)",
     re.IGNORECASE)
 
 
@@ -550,7 +552,7 @@ def _no_reply_reason(p: Prepared, span: Span | None, around: tuple[Neighbour, ..
         said = next((m for nb in around if nb.on_claim for m in [REPORTED_SPEECH.search(nb.text)] if m), None)
     if said is not None:
         return f"the message may report what others say ('{said.group(0)}')"
-    if HYPOTHETICAL.search(span.text if span is not None else p.text):
+    if HYPOTHETICAL.search((span.text if span is not None else p.text)[:2000]):
         return "it reasons from a hypothetical ('if ... would')"
     back = argues_back(span.text if span is not None else p.text)
     if back is None and span is not None:
