@@ -212,6 +212,27 @@ def test_argues_back_finds_sarcasm_and_mockery(text, back):
     assert (found and found.lower()) == (back and back.lower())
 
 
+def test_each_mockery_pattern_names_words_it_cannot_match_without():
+    """The prefilter in calibrator.mockery searches a pattern only when one of its words is in the message: every such
+    word must occur in the pattern, and the prefiltered search must find what one alternation of them all finds."""
+    import re
+
+    from bot.core.calibrator import _F, _MOCKERY_PARTS, mockery
+
+    for words, pattern in _MOCKERY_PARTS:
+        assert words
+        for w in words:
+            assert w.rstrip("*") in pattern, (w, pattern)
+    one = re.compile("(" + "|".join(p for _, p in _MOCKERY_PARTS) + ")", _F)
+    samples = ["Bucha was staged, sure, and the moon landing too.", "said no historian ever", "Ну-ну.",
+               "методичка кремля", "Біолабораторії, авжеж, а ще рептилоїди", "Klar, und die Erde ist eine Scheibe",
+               "people still believe it", "some people think NATO did it", "the Kremlin assures us it was staged",
+               "Bucha was staged for the cameras", "Sure looks like the sanctions backfired", ""]
+    for s in samples:
+        a, b = one.search(s), mockery(s)
+        assert (a and a.group(0)) == (b and b.group(0)), s
+
+
 @pytest.mark.parametrize("text", [
     "Bucha was staged, sure, and the moon landing too.",
     "Bucha was staged. Yeah, and I'm the Pope.",

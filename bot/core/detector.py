@@ -423,7 +423,10 @@ class Detector:
                 verdict=self._overlay_verdict(server_id, q, best),
                 reply_threshold=policy.reply_threshold if policy else None,
                 review_only=bool(policy and policy.review_only),
-                no_reply=_no_reply_reason(p, span, around),
+                # read only when it can matter: the policy posts a card (or promotes a review) only when the
+                # stance model's top stance is assert
+                no_reply=_no_reply_reason(p, span, around) if int(np.argmax(probs)) == STANCES.index(Stance.ASSERT)
+                else None,
                 verified=verified,
                 p_refute=self.calibrator.probability(*self.calibrator_view(p, span, named, around),
                                                  quoted=p.answers_quote)
