@@ -194,6 +194,9 @@ def real_text_figures(det) -> dict[str, float]:
             if g["flagged_pct"] is not None:
                 out[f"wild_{key.replace('/', '_')}_flagged_pct"] = g["flagged_pct"]
                 out[f"wild_{key.replace('/', '_')}_reply_pct"] = g["reply_pct"]
+            if g["n_assert"]:  # real assertions (mostly pro-Russian tweets, bench/wild.py source ruw-pro-en)
+                out[f"wild_{key.replace('/', '_')}_assert_reply_recall"] = g["assert_reply_recall"]
+                out[f"wild_{key.replace('/', '_')}_assert_flagged_recall"] = g["assert_flagged_recall"]
             if g["n_refute"]:
                 out[f"wild_{key.replace('/', '_')}_refute_review_pct"] = g["refute_review_pct"]
                 out[f"wild_{key.replace('/', '_')}_refute_replied"] = g["refute_replied"]
