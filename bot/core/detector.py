@@ -22,7 +22,7 @@ import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -550,16 +550,21 @@ def _no_reply_reason(p: Prepared, span: Span | None, around: tuple[Neighbour, ..
     span's neighbouring sentences (:meth:`Detector.neighbours`)."""
     if p.quote_only:
         return "the message only quotes someone"
-    said = REPORTED_SPEECH.search(span.text if span is not None else p.text)
-    if said is None and span is not None:
-        said = next((m for nb in around if nb.on_claim for m in [REPORTED_SPEECH.search(nb.text)] if m), None)
+    text = span.text if span is not None else p.text
+
+    def found(find: Callable[[str], str | None]) -> str | None:
+        """What ``find`` finds in the decided text or, for a span, in a neighbouring sentence on its claim."""
+        hit = find(text)
+        if hit is None and span is not None:
+            hit = next((h for nb in around if nb.on_claim for h in [find(nb.text)] if h is not None), None)
+        return hit
+
+    said = found(lambda s: (m := REPORTED_SPEECH.search(s)) and m.group(0))
     if said is not None:
-        return f"the message may report what others say ('{said.group(0)}')"
-    if HYPOTHETICAL.search((span.text if span is not None else p.text)[:2000]):
+        return f"the message may report what others say ('{said}')"
+    if HYPOTHETICAL.search(text[:2000]):
         return "it reasons from a hypothetical ('if ... would')"
-    back = argues_back(span.text if span is not None else p.text)
-    if back is None and span is not None:
-        back = next((b for nb in around if nb.on_claim for b in [argues_back(nb.text)] if b), None)
+    back = found(argues_back)
     if back is not None:
         return f"its wording argues back ('{back}')"
     if span is not None:
