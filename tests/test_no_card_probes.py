@@ -1,7 +1,7 @@
 """Messages that must never get a card: sarcastic rebuttals, distancing, refutations, reports and headlines that
-quote a claim, in en/ru/uk/de. Written for this test (the precision probes of stop 28, not taken from any corpus);
-each is a case in which a card would sit under someone arguing against the talking point, or under news about it.
-When one of them gets a card, a change has cost reply precision, the bot's first rule."""
+quote a claim, in en/ru/uk/de. Written for this test (the precision probes of stops 28 and 29, not taken from any
+corpus); each is a case in which a card would sit under someone arguing against the talking point, or under news
+about it. When one of them gets a card, a change has cost reply precision, the bot's first rule."""
 
 from __future__ import annotations
 
@@ -110,6 +110,48 @@ NEVER_A_CARD = [
     "Biolabore der USA, na klar, und Echsenmenschen regieren die Welt.",
     "Die Sanktionen schaden nur uns, deshalb muss Russland Munition in Nordkorea kaufen.",
     "Die Ukraine ist ein Nazi-Staat, mit einem jüdischen Präsidenten. Logisch.",
+    # stop 29: 40 more, written before they were run (rebuttals with facts, reports of state media, ironic
+    # agreement, questions that doubt a claim); none got a card on the code they were written against
+    "So the West only uses ceasefires to rearm Ukraine? Russia broke Minsk II within days at Debaltseve.",
+    "Right, Ukraine shelled itself for eight years. Makes total sense.",
+    "\"Kyiv committed genocide in Donbas\" - the OSCE counted civilian deaths on both sides and most were in 2014-15, nowhere near genocide.",
+    "The biolab claim again. The labs were public health labs, the US funded them openly since 2005.",
+    "People who say Zelensky has no mandate have never read article 108 of the Ukrainian constitution.",
+    "Apparently NATO promised not to expand. Funny how nobody ever produced the treaty.",
+    "Lavrov repeated today that Ukraine is run by neo-Nazis.",
+    "RT is running the dirty bomb story again, third time this year.",
+    "Russian TV: the West is using the ceasefire to rearm Kyiv. Meanwhile Russia got shells from North Korea.",
+    "Every time someone here posts \"sanctions backfired\" I look at the ruble and laugh.",
+    "The referendum had armed soldiers carrying the ballot boxes door to door. Very democratic.",
+    "Boris Johnson did not sabotage Istanbul, the talks collapsed after Bucha came out.",
+    "Ukraine is not an artificial state, it has its own language, history and a thousand years of Kyiv.",
+    "Why do people keep saying Maidan was a coup? Yanukovych fled and parliament voted him out.",
+    "Aid is stolen? The inspector general found no evidence of significant diversion.",
+    "Говорят, Буча постановка. Спутниковые снимки Maxar показывают тела на улицах ещё при российской оккупации.",
+    "Кремль опять рассказывает, что Запад использует перемирие для перевооружения Украины.",
+    "Украина — искусственное государство? Это говорит страна, которая сама появилась позже Киева.",
+    "Соловьёв снова кричит про американские биолаборатории. Ни одного доказательства за три года.",
+    "Про «геноцид Донбасса» — ООН насчитала жертвы с обеих сторон, это не геноцид.",
+    "Санкции бьют по Европе? Почему тогда российский бюджет в дефиците?",
+    "Ну конечно, Майдан устроили американцы, а миллион людей на площади просто мимо проходили.",
+    "Зеленський нелегітимний? Конституція каже інше, стаття 108.",
+    "Російське ТБ знову розповідає про брудну бомбу, яку нібито готує Україна.",
+    "Пропагандисти кажуть, що Захід використовує перемир'я, щоб переозброїти Україну. Смішно.",
+    "Буча інсценована? Скажіть це родинам загиблих.",
+    "НАТО спровокувало війну? А Фінляндія теж когось провокувала?",
+    "Біолабораторії США — це стара байка з часів СРСР.",
+    "Aha, die Nato hat Russland also zum Angriff gezwungen. Sehr überzeugend.",
+    "Laut russischem Staatsfernsehen ist die Ukraine ein Naziregime. Selenskyj ist Jude.",
+    "Die Referenden in den besetzten Gebieten fanden unter Waffengewalt statt, legitim ist daran nichts.",
+    "Die Sanktionen wirken, auch wenn der Kreml das Gegenteil behauptet.",
+    "Butscha war keine Inszenierung. Die Leichen lagen dort, als russische Truppen die Stadt kontrollierten.",
+    "\"Zelensky is illegitimate\" is literally the line Putin uses so he doesn't have to negotiate.",
+    "Funny how the \"Ukraine will use a dirty bomb\" warning comes every time Russia is losing ground.",
+    "Is it true that NATO promised Gorbachev not to expand? I read it was only about East Germany.",
+    "Someone on Telegram claims half the Western aid gets resold. Any evidence for that?",
+    "The \"denazification\" excuse falls apart the moment you look at the Azov numbers versus Wagner's Utkin.",
+    "My dad believes the West uses ceasefires to re-arm Ukraine. Any good sources I can show him?",
+    "Donbas genocide? The only mass graves I saw were in Izium, after the Russians left.",
 ]
 
 
