@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from bot.core.detector import specific_vocabulary
+from bot.core.detector import prefix_keywords, specific_vocabulary
 from bot.core.models import Action, Stance
 
 REFUTATIONS = [
@@ -290,3 +290,27 @@ def test_specific_vocabulary_keeps_keywords_and_drops_background_words_of_claim_
     assert "invade" not in specific and "russia" not in specific
     assert "expans" in specific  # stems: the first six letters
     assert specific_vocabulary([tp], _Registry([]))[0] is None  # a pack without background: no such rule
+
+
+# --- keywords written as the start of a word --------------------------------------------------------------------------
+
+
+def test_short_keywords_that_are_no_word_are_read_as_the_start_of_one(registry):
+    keys = prefix_keywords(list(registry.talking_points()))
+    assert {"штучн", "обіця", "рецес", "вкрад"} <= keys  # pack authors wrote word starts
+    assert not {"state", "стан", "lenin", "nato"} & keys  # short keywords that are words stay whole words
+
+
+@pytest.mark.parametrize("text,prefix", [
+    ("Україна — штучна держава", "штучн"),
+    ("Захід обіцяв не розширюватися", "обіця"),
+    ("санкции ударили по Германии, там рецессия", "рецес"),
+])
+def test_a_word_that_begins_with_a_prefix_keyword_carries_it(detector, text, prefix):
+    p = detector.prepare(text)
+    assert p.passed and prefix in p.stems
+
+
+def test_a_word_that_only_contains_a_prefix_keyword_does_not_carry_it(detector):
+    p = detector.prepare("Україна і нештучна розмова про санкції")
+    assert p.passed and "штучн" not in p.stems

@@ -31,7 +31,7 @@ from .models import Action, Decision, Explanation, Stance, TalkingPoint
 from .normalize import normalize
 from .policy import Evidence, Thresholds, decide
 from .ports import Encoder
-from .retrieval import HybridIndex, content_tokens, stem, stems as _stems
+from .retrieval import STEM_CHARS, HybridIndex, content_tokens, stem, stems as _stems
 from .verifier import Verifier, centered, lead, load_verifier, signals, topic_direction
 from .spans import (MAX_SPANS, NEIGHBOUR_ALWAYS_CONTRARY, NEIGHBOUR_CONTRARY_IF_ON_CLAIM, SPAN_MIN_CHARS,
                     candidate_spans, comments_on_claim, own_words, sentences)
@@ -124,7 +124,7 @@ class Detector:
         tp_emb: dict[str, np.ndarray],
         model: StanceModel,
         thresholds: Thresholds = Thresholds(),
-        gate: tuple[frozenset[str], frozenset[str]] | None = None,
+        gate: tuple[frozenset[str], frozenset[str], frozenset[str]] | None = None,
         verifier: Verifier | None = None,
         calibrator: StanceCalibrator | None = None,
     ) -> None:
@@ -159,7 +159,10 @@ class Detector:
             docs,
             len(self.tps),
         )
-        self.gate_vocab, self.gate_phrases = gate if gate is not None else gate_vocabulary(self.tps)
+        # gate stems, gate phrases, and keywords that are the start of a word (see prefix_keywords)
+        self.gate_vocab, self.gate_phrases, self._prefix_keys = gate if gate is not None else word_lists(self.tps)
+        self._prefix_lens = sorted({len(k) for k in self._prefix_keys})
+        self._prefix_heads = frozenset(k[:PREFIX_KEY_MIN] for k in self._prefix_keys)  # a cheap first test per word
         self._specific = specific_vocabulary(self.tps, registry, docs)
         # claim specificity: documents with their pack's topic direction removed (see bot.core.verifier)
         doc_emb = np.concatenate([self.ex_emb, self.claim_emb]) if n_ex else self.claim_emb
@@ -203,11 +206,19 @@ class Detector:
         else:
             tp_emb = _embed_pack(tps, encoder)
             model = train_stance_model(tps, tp_emb, encoder)
-            gate = gate_vocabulary(tps)
+            gate = word_lists(tps)
             _save_cache(cache_dir, key, tp_emb, model, gate)
         return cls(registry, encoder, tps, tp_emb, model, thresholds, gate, load_verifier(), load_calibrator())
 
     # ------------------------------------------------------------------ public API
+
+    def _with_prefix_keys(self, st: list[str]) -> list[str]:
+        """Content stems plus the pack keywords written as the start of a word that one of them begins with (see
+        :func:`prefix_keywords`). Read for retrieval once a text has passed the gate, which takes whole stems."""
+        heads = self._prefix_heads
+        extra = [s[:k] for s in st if s[:PREFIX_KEY_MIN] in heads
+                 for k in self._prefix_lens if len(s) > k and s[:k] in self._prefix_keys]
+        return st + extra if extra else st
 
     def _gate_stems(self, stems: list[str]) -> bool:
         if any(s in self.gate_vocab for s in stems):
@@ -247,6 +258,8 @@ class Detector:
         norm = normalize(scope.text)
         stems = _stems(norm.text)
         passed = self._gate_stems(stems)
+        if passed:
+            stems = self._with_prefix_keys(stems)
         spans = self._spans(text) if passed and len(norm.text) >= SPAN_MIN_CHARS else ()
         return Prepared(norm.text, lang or detect_language(scope.text), stems, passed, spans, scope.quote_only, scope.quoted)
 
@@ -266,7 +279,8 @@ class Detector:
             if passed:
                 nb = tuple(raw[x:y] for x, y in (bounds[lo - 1] if lo > 0 else (0, 0),
                                                     bounds[hi] if hi < len(bounds) else (0, 0)) if y > x)
-                out.append(Span(norm, st, (a, b), nb, hi - lo == 1, int(lo > 0 and bounds[lo - 1][1] > bounds[lo - 1][0])))
+                out.append(Span(norm, self._with_prefix_keys(st), (a, b), nb, hi - lo == 1,
+                                int(lo > 0 and bounds[lo - 1][1] > bounds[lo - 1][0])))
                 if len(out) >= MAX_SPANS:
                     break
         return tuple(out)
@@ -593,6 +607,12 @@ GATE_MAX_ZIPF = 4.6  # words more frequent than this (in en, ru, uk or de) do no
 GATE_LANGS = ("en", "ru", "uk", "de")
 
 
+def word_lists(tps: Sequence[TalkingPoint]) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """What the cheap gate and the stemmer read from the packs, built once (wordfreq loads slowly) and cached with the
+    detector: :func:`gate_vocabulary` and :func:`prefix_keywords`."""
+    return (*gate_vocabulary(tps), prefix_keywords(tps))
+
+
 def gate_vocabulary(tps: Sequence[TalkingPoint]) -> tuple[frozenset[str], frozenset[str]]:
     """Stems (and keyword stem bigrams) that open the cheap gate.
 
@@ -636,6 +656,25 @@ def point_document(tp: TalkingPoint) -> Counter:
         if ex.stance is not Stance.OTHER:
             c.update(_stems(normalize(ex.text).text))
     return c
+
+
+PREFIX_KEY_MIN = 4  # a keyword this long (and shorter than a stem) may be the start of a word
+PREFIX_KEY_MAX_ZIPF = 2.0  # ... when it is no word of its own in any of GATE_LANGS (rarer than this)
+
+
+def prefix_keywords(tps: Sequence[TalkingPoint]) -> frozenset[str]:
+    """Keywords that are the start of a word, shorter than a stem (:func:`bot.core.retrieval.stem`, a fixed prefix)
+    and no word of their own: "штучн", "рецес", "обіця". A message's word that begins with one matches it ("штучна",
+    "рецессия", "обіцяли"); stems are compared whole, so without this such a keyword matched only itself. Short
+    keywords that are words ("state", "стан", "lenin") stay whole words: "statement" is no evidence of a state."""
+    import wordfreq  # build time only
+
+    out = set()
+    for tp in tps:
+        for kw in tp.keywords:
+            out.update(t for t in content_tokens(normalize(kw).text) if PREFIX_KEY_MIN <= len(t) < STEM_CHARS
+                       and max(wordfreq.zipf_frequency(t, lang) for lang in GATE_LANGS) < PREFIX_KEY_MAX_ZIPF)
+    return frozenset(out)
 
 
 def specific_vocabulary(tps: Sequence[TalkingPoint], registry,
@@ -757,7 +796,7 @@ def _load_cache(cache_dir: Path, key: str):
         with np.load(path, allow_pickle=False) as d:
             tp_emb = {"exemplars": d["exemplars"], "claims": d["claims"]}
             model = StanceModel.from_arrays({k: d[k] for k in ("vocab_terms", "idf", "mean", "scale", "coef", "intercept")})
-            gate = (frozenset(str(x) for x in d["gate_vocab"]), frozenset(str(x) for x in d["gate_phrases"]))
+            gate = tuple(frozenset(str(x) for x in d[k] if str(x)) for k in ("gate_vocab", "gate_phrases", "prefix_keys"))
         return tp_emb, model, gate
     except (OSError, KeyError, ValueError) as e:  # a damaged cache is rebuilt, never fatal
         log.warning("ignoring unreadable detector cache %s: %s", path, e)
@@ -765,13 +804,14 @@ def _load_cache(cache_dir: Path, key: str):
 
 
 def _save_cache(cache_dir: Path, key: str, tp_emb: dict[str, np.ndarray], model: StanceModel,
-                gate: tuple[frozenset[str], frozenset[str]]) -> None:
+                gate: tuple[frozenset[str], frozenset[str], frozenset[str]]) -> None:
     try:
         cache_dir = Path(cache_dir)
         cache_dir.mkdir(parents=True, exist_ok=True)
         tmp = cache_dir / f".detector-{key}.{os.getpid()}.npz"
         np.savez(tmp, **tp_emb, **model.to_arrays(), gate_vocab=np.array(sorted(gate[0]), dtype=str),
-                 gate_phrases=np.array(sorted(gate[1]) or [""], dtype=str))
+                 gate_phrases=np.array(sorted(gate[1]) or [""], dtype=str),
+                 prefix_keys=np.array(sorted(gate[2]) or [""], dtype=str))
         os.replace(tmp, _cache_file(cache_dir, key))
     except OSError as e:
         log.warning("could not write detector cache in %s: %s", cache_dir, e)

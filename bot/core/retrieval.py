@@ -40,9 +40,12 @@ LEXICAL_WEIGHT = 0.25
 LEXICAL_HALF = 8.0  # BM25 score that squashes to 0.5
 
 
+STEM_CHARS = 6
+
+
 def stem(token: str) -> str:
     """Crude multilingual stem: a fixed prefix. Good enough for inflected ru/uk/de/en keywords."""
-    return token[:6] if len(token) > 6 else token
+    return token[:STEM_CHARS] if len(token) > STEM_CHARS else token
 
 
 def content_tokens(normalized_text: str, stop: frozenset[str] = STOPWORDS) -> list[str]:
