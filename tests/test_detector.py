@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from bot.core.detector import prefix_keywords, specific_vocabulary
+from bot.core.detector import keyword_keys, point_document, prefix_keywords, specific_vocabulary
 from bot.core.models import Action, Stance
 
 REFUTATIONS = [
@@ -299,6 +299,27 @@ def test_short_keywords_that_are_no_word_are_read_as_the_start_of_one(registry):
     keys = prefix_keywords(list(registry.talking_points()))
     assert {"штучн", "обіця", "рецес", "вкрад"} <= keys  # pack authors wrote word starts
     assert not {"state", "стан", "lenin", "nato"} & keys  # short keywords that are words stay whole words
+    # long keywords whose stem begins a common word of another meaning are compared whole
+    assert {"waffenstillstand", "большевик", "искусственн", "selbstbestimmung"} <= keys
+    assert not {"elections", "propaganda", "санкции"} & keys  # a common word sharing the stem is a form of it
+
+
+@pytest.mark.parametrize("text,carries,lacks", [
+    ("Der Waffenstillstand in der Ukraine hält nicht", "waffenstillstand", None),
+    ("Mehr Waffen für die Ukraine und Sanktionen", None, "waffenstillstand"),
+    ("Украина — искусственное государство", "искусственн", None),
+    ("Искусство и санкции против России", None, "искусственн"),
+])
+def test_long_keywords_need_the_whole_word_start(detector, registry, text, carries, lacks):
+    p = detector.prepare(text)
+    assert p.passed
+    if carries:
+        assert carries in p.stems
+    if lacks:  # the message's stem (the keyword's first six letters) no longer finds the keyword
+        assert lacks not in p.stems and lacks[:6] in p.stems
+        tp = next(t for t in registry.talking_points() if any(k.lower() == lacks for k in t.keywords))
+        keys = prefix_keywords([tp])
+        assert keyword_keys(lacks, keys) == [lacks] and point_document(tp, keys)[lacks] == 3
 
 
 @pytest.mark.parametrize("text,prefix", [

@@ -151,7 +151,12 @@ class Detector:
         self._by_tp = [np.flatnonzero(self.ex_tp == i) for i in range(len(self.tps))]
         self._by_tp_stance = [[ix[self.ex_stance[ix] == s] for s in range(len(STANCES))] for ix in self._by_tp]
         self.tp_pack = np.array([tp.pack_id for tp in self.tps])
-        docs = [point_document(tp) for tp in self.tps]  # the lexical side
+        # gate stems, gate phrases, and keywords matched as the start of a word (see prefix_keywords)
+        self.gate_vocab, self.gate_phrases, self._prefix_keys = gate if gate is not None else word_lists(self.tps)
+        self._prefix_by_head: dict[str, tuple[str, ...]] = {}
+        for k in sorted(self._prefix_keys):
+            self._prefix_by_head[k[:PREFIX_KEY_MIN]] = (*self._prefix_by_head.get(k[:PREFIX_KEY_MIN], ()), k)
+        docs = [point_document(tp, self._prefix_keys) for tp in self.tps]  # the lexical side
         n_ex = len(self.ex_tp)
         self.index = HybridIndex(
             np.concatenate([self.ex_tp, np.arange(len(self.tps))]),
@@ -159,11 +164,7 @@ class Detector:
             docs,
             len(self.tps),
         )
-        # gate stems, gate phrases, and keywords that are the start of a word (see prefix_keywords)
-        self.gate_vocab, self.gate_phrases, self._prefix_keys = gate if gate is not None else word_lists(self.tps)
-        self._prefix_lens = sorted({len(k) for k in self._prefix_keys})
-        self._prefix_heads = frozenset(k[:PREFIX_KEY_MIN] for k in self._prefix_keys)  # a cheap first test per word
-        self._specific = specific_vocabulary(self.tps, registry, docs)
+        self._specific = specific_vocabulary(self.tps, registry, docs, self._prefix_keys)
         # claim specificity: documents with their pack's topic direction removed (see bot.core.verifier)
         doc_emb = np.concatenate([self.ex_emb, self.claim_emb]) if n_ex else self.claim_emb
         doc_pack = [str(x) for x in self.tp_pack[self.index.doc_keys]]
@@ -212,12 +213,14 @@ class Detector:
 
     # ------------------------------------------------------------------ public API
 
-    def _with_prefix_keys(self, st: list[str]) -> list[str]:
-        """Content stems plus the pack keywords written as the start of a word that one of them begins with (see
-        :func:`prefix_keywords`). Read for retrieval once a text has passed the gate, which takes whole stems."""
-        heads = self._prefix_heads
-        extra = [s[:k] for s in st if s[:PREFIX_KEY_MIN] in heads
-                 for k in self._prefix_lens if len(s) > k and s[:k] in self._prefix_keys]
+    def _with_prefix_keys(self, normalized_text: str, st: list[str]) -> list[str]:
+        """The content stems ``st`` of a text plus the pack keywords matched as the start of a word that one of its
+        words begins with (see :func:`prefix_keywords`). Read for retrieval once a text has passed the gate."""
+        by_head = self._prefix_by_head
+        if not by_head:
+            return st
+        extra = [k for t in content_tokens(normalized_text) if t[:PREFIX_KEY_MIN] in by_head
+                 for k in by_head[t[:PREFIX_KEY_MIN]] if t.startswith(k) and k != stem(t)]
         return st + extra if extra else st
 
     def _gate_stems(self, stems: list[str]) -> bool:
@@ -259,7 +262,7 @@ class Detector:
         stems = _stems(norm.text)
         passed = self._gate_stems(stems)
         if passed:
-            stems = self._with_prefix_keys(stems)
+            stems = self._with_prefix_keys(norm.text, stems)
         spans = self._spans(text) if passed and len(norm.text) >= SPAN_MIN_CHARS else ()
         return Prepared(norm.text, lang or detect_language(scope.text), stems, passed, spans, scope.quote_only, scope.quoted)
 
@@ -279,7 +282,7 @@ class Detector:
             if passed:
                 nb = tuple(raw[x:y] for x, y in (bounds[lo - 1] if lo > 0 else (0, 0),
                                                     bounds[hi] if hi < len(bounds) else (0, 0)) if y > x)
-                out.append(Span(norm, self._with_prefix_keys(st), (a, b), nb, hi - lo == 1,
+                out.append(Span(norm, self._with_prefix_keys(norm, st), (a, b), nb, hi - lo == 1,
                                 int(lo > 0 and bounds[lo - 1][1] > bounds[lo - 1][0])))
                 if len(out) >= MAX_SPANS:
                     break
@@ -645,12 +648,17 @@ def gate_vocabulary(tps: Sequence[TalkingPoint]) -> tuple[frozenset[str], frozen
     return frozenset(vocab), frozenset(phrases)
 
 
-def point_document(tp: TalkingPoint) -> Counter:
-    """A talking point's lexical document: the stems of its keywords (weighing most), claim and exemplars (all but
-    those labelled *other*)."""
+def keyword_keys(keyword: str, prefix_keys: frozenset[str] = frozenset()) -> list[str]:
+    """How a keyword's words are compared: by their stem, or whole as the start of a word (:func:`prefix_keywords`)."""
+    return [t if t in prefix_keys else stem(t) for t in content_tokens(normalize(keyword).text)]
+
+
+def point_document(tp: TalkingPoint, prefix_keys: frozenset[str] = frozenset()) -> Counter:
+    """A talking point's lexical document: its keywords (weighing most; see :func:`keyword_keys`), and the stems of its
+    claim and exemplars (all but those labelled *other*)."""
     c: Counter = Counter()
     for kw in tp.keywords:
-        c.update(_stems(normalize(kw).text) * 3)
+        c.update(keyword_keys(kw, prefix_keys) * 3)
     c.update(_stems(normalize(tp.claim).text) * 2)
     for ex in tp.exemplars:
         if ex.stance is not Stance.OTHER:
@@ -660,25 +668,48 @@ def point_document(tp: TalkingPoint) -> Counter:
 
 PREFIX_KEY_MIN = 4  # a keyword this long (and shorter than a stem) may be the start of a word
 PREFIX_KEY_MAX_ZIPF = 2.0  # ... when it is no word of its own in any of GATE_LANGS (rarer than this)
+COMMON_WORDS_SCANNED = 30_000  # most frequent words per language searched for a stem's collisions
 
 
 def prefix_keywords(tps: Sequence[TalkingPoint]) -> frozenset[str]:
-    """Keywords that are the start of a word, shorter than a stem (:func:`bot.core.retrieval.stem`, a fixed prefix)
-    and no word of their own: "штучн", "рецес", "обіця". A message's word that begins with one matches it ("штучна",
-    "рецессия", "обіцяли"); stems are compared whole, so without this such a keyword matched only itself. Short
-    keywords that are words ("state", "стан", "lenin") stay whole words: "statement" is no evidence of a state."""
+    """Keywords compared whole, as the start of a word, instead of by their stem (:func:`bot.core.retrieval.stem`,
+    the first six letters):
+
+    - a keyword shorter than a stem that is no word of its own: "штучн", "рецес", "обіця". A message's word that
+      begins with it matches it ("штучна", "рецессия", "обіцяли"); stems are compared whole, so such a keyword matched
+      only itself. Short keywords that are words ("state", "стан", "lenin") stay whole words;
+    - a longer keyword whose stem begins a common word (Zipf >= GATE_MAX_ZIPF in any of GATE_LANGS) that is another
+      word (:func:`_another_word`): "waffenstillstand" (stem "waffen"), "selbstbestimmung" ("selbst"), "weiterverkauf"
+      ("weiter"), "большевик" ("больше"), "русскоязыч" ("русского"). By its stem, every "Waffen", "selbst" or
+      "больше" was lexical evidence for the point; now a word must begin with the whole keyword.
+
+    The gate keeps the stems (it only decides what is worth encoding)."""
     import wordfreq  # build time only
 
+    common = [w for lang in GATE_LANGS for w in wordfreq.top_n_list(lang, COMMON_WORDS_SCANNED)
+              if wordfreq.zipf_frequency(w, lang) >= GATE_MAX_ZIPF]
     out = set()
     for tp in tps:
         for kw in tp.keywords:
-            out.update(t for t in content_tokens(normalize(kw).text) if PREFIX_KEY_MIN <= len(t) < STEM_CHARS
-                       and max(wordfreq.zipf_frequency(t, lang) for lang in GATE_LANGS) < PREFIX_KEY_MAX_ZIPF)
+            for t in content_tokens(normalize(kw).text):
+                if PREFIX_KEY_MIN <= len(t) < STEM_CHARS:
+                    if max(wordfreq.zipf_frequency(t, lang) for lang in GATE_LANGS) < PREFIX_KEY_MAX_ZIPF:
+                        out.add(t)
+                elif len(t) > STEM_CHARS and any(_another_word(t, w) for w in common if w.startswith(stem(t))):
+                    out.add(t)
     return frozenset(out)
 
 
-def specific_vocabulary(tps: Sequence[TalkingPoint], registry,
-                        docs: Sequence[Counter] | None = None) -> list[frozenset[str] | None]:
+def _another_word(keyword: str, word: str) -> bool:
+    """Whether ``word`` (sharing the keyword's stem) is another word, not a form of it: the keyword goes on for more
+    than two letters past where they part ("waffenstillstand" / "waffen", "большевик" / "больше", "искусственн" /
+    "искусство"; not "elections" / "election")."""
+    common = len(os.path.commonprefix([keyword, word]))
+    return len(keyword) - common > 2
+
+
+def specific_vocabulary(tps: Sequence[TalkingPoint], registry, docs: Sequence[Counter] | None = None,
+                        prefix_keys: frozenset[str] = frozenset()) -> list[frozenset[str] | None]:
     """Per talking point, the stems that are evidence for it beyond its pack's background vocabulary (pack.yaml
     ``background``: the words the topic's genuine news and discussion use all the time), or None when the pack
     lists no background. A message must share at least one of them with the talking point to match it: one of its
@@ -696,8 +727,8 @@ def specific_vocabulary(tps: Sequence[TalkingPoint], registry,
         if not background:
             out.append(None)
             continue
-        keywords = {s for kw in tp.keywords for s in _stems(normalize(kw).text)}
-        words = set(docs[i] if docs is not None else point_document(tp))
+        keywords = {k for kw in tp.keywords for k in keyword_keys(kw, prefix_keys)}
+        words = set(docs[i] if docs is not None else point_document(tp, prefix_keys))
         out.append(frozenset(keywords | (words - background)))
     return out
 
