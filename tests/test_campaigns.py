@@ -224,6 +224,23 @@ async def test_desk_stores_resolves_and_purges(database_target):
         await db.close()
 
 
+@pytest.mark.parametrize("text, raised", [(PASTA, True), (COUNTER, False)])
+async def test_desk_reads_counter_speech_of_copies_long_enough_to_count(database_target, text, raised):
+    """The desk scans a message for counter speech only when copypasta could count it; copies of a counter-argument
+    still never raise a campaign, copies of a raid's paste do."""
+    db = await open_database(database_target)
+    try:
+        desk = CampaignDesk(CampaignTracker(), SqliteCampaignRepository(db))
+        events = []
+        for i in range(6):
+            msg = IncomingMessage("discord", "g1", f"c{i % 2}", f"m{i}", f"u{i}", text,
+                                  created_at=T0 + timedelta(minutes=i))
+            events.append(await desk.observe(msg, _decision(None, None, Action.NONE), None, T0))
+        assert any(e is not None for e in events) is raised
+    finally:
+        await db.close()
+
+
 @pytest.mark.parametrize("section, error", [
     ({"min_messages": 5, "window_minutes": 30}, None),
     ({"min_authors": 9}, "cannot exceed"),

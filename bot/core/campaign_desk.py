@@ -50,6 +50,11 @@ class CampaignDesk:
         cfg = self.tracker.settings
         if not cfg.enabled or not msg.server_id:
             return None
+        long_text = cfg.copypasta and len(msg.text) >= cfg.copypasta_min_chars
+        # counter speech only matters to copypasta, which needs a text this long (the tracker measures the
+        # normalised text of a long message, else the case-folded one): the cue scan is skipped for the rest,
+        # nearly every message of a busy server
+        may_copy = long_text or (cfg.copypasta and len(msg.text.casefold()) >= cfg.copypasta_min_chars)
         s = Sighting(
             platform=msg.platform, server_id=msg.server_id, channel_id=msg.channel_id, message_id=msg.message_id,
             author_id=msg.author_id, at=msg.created_at or now, text=msg.text, link=msg.link,
@@ -57,9 +62,8 @@ class CampaignDesk:
             author_created_at=msg.author_created_at, author_joined_at=msg.author_joined_at,
             incident_id=incident.id if incident is not None else None,
             near_point=decision.talking_point_id or (decision.candidates[0][0] if decision.candidates else None),
-            counter_speech=decision.talking_point_id is None and counter_speech(msg.text),
+            counter_speech=decision.talking_point_id is None and may_copy and counter_speech(msg.text),
         )
-        long_text = cfg.copypasta and len(msg.text) >= cfg.copypasta_min_chars
         if not long_text and not self.tracker.counts_toward_talking_point(s) and s.stance is not Stance.REFUTE:
             return None
         norm = normalize(msg.text).text if long_text else None
