@@ -668,7 +668,7 @@ def point_document(tp: TalkingPoint, prefix_keys: frozenset[str] = frozenset()) 
 
 PREFIX_KEY_MIN = 4  # a keyword this long (and shorter than a stem) may be the start of a word
 PREFIX_KEY_MAX_ZIPF = 2.0  # ... when it is no word of its own in any of GATE_LANGS (rarer than this)
-COMMON_WORDS_SCANNED = 30_000  # most frequent words per language searched for a stem's collisions
+COMMON_WORDS_SCANNED = 30_000  # at most this many of a language's most frequent words are read for collisions
 
 
 def prefix_keywords(tps: Sequence[TalkingPoint]) -> frozenset[str]:
@@ -686,8 +686,12 @@ def prefix_keywords(tps: Sequence[TalkingPoint]) -> frozenset[str]:
     The gate keeps the stems (it only decides what is worth encoding)."""
     import wordfreq  # build time only
 
-    common = [w for lang in GATE_LANGS for w in wordfreq.top_n_list(lang, COMMON_WORDS_SCANNED)
-              if wordfreq.zipf_frequency(w, lang) >= GATE_MAX_ZIPF]
+    common = []
+    for lang in GATE_LANGS:
+        for w in wordfreq.top_n_list(lang, COMMON_WORDS_SCANNED):  # most frequent first
+            if wordfreq.zipf_frequency(w, lang) < GATE_MAX_ZIPF:
+                break
+            common.append(w)
     out = set()
     for tp in tps:
         for kw in tp.keywords:
