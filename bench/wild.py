@@ -346,14 +346,12 @@ def ruw_rows(raw: bytes, pro_russian: bool = False) -> Iterator[dict]:
                           f"Ukraine {(rec.get('Stance 2') or '?').lower()})")
 
 
-def _extract_ruw_en(src: Source, snap: Snapshot) -> Iterator[dict]:
-    for path in RUW_FILES:
-        yield from ruw_rows(snap.show_bytes(path))
-
-
-def _extract_ruw_pro_en(src: Source, snap: Snapshot) -> Iterator[dict]:
-    for path in RUW_FILES:
-        yield from ruw_rows(snap.show_bytes(path), pro_russian=True)
+def _ruw_extractor(pro_russian: bool) -> Callable[[Source, Snapshot], Iterator[dict]]:
+    """The RUW tweets of one side (see :func:`ruw_rows`)."""
+    def extract(src: Source, snap: Snapshot) -> Iterator[dict]:
+        for path in RUW_FILES:
+            yield from ruw_rows(snap.show_bytes(path), pro_russian=pro_russian)
+    return extract
 
 
 # A Next.js site that published Google-Trends news cards (headline + lede of the linked article) for many countries,
@@ -422,9 +420,9 @@ SOURCES: tuple[Source, ...] = (
            _extract_trend_cards, strict=True),
     Source("vk-ru", "alla-g/toxicity-detection-thesis", "651159350f42fef6187c87af732835d46b1ccf60", "discussion",
            _extract_vk_ru),
-    Source("ruw-en", "multi-target/RUW", "ecb2a4579197c5be03092a1b8fa21ead359809ce", "discussion", _extract_ruw_en),
+    Source("ruw-en", "multi-target/RUW", "ecb2a4579197c5be03092a1b8fa21ead359809ce", "discussion", _ruw_extractor(False)),
     Source("ruw-pro-en", "multi-target/RUW", "ecb2a4579197c5be03092a1b8fa21ead359809ce", "discussion",
-           _extract_ruw_pro_en, labelled_only=True),
+           _ruw_extractor(True), labelled_only=True),
 )
 LABELLED_ONLY = frozenset(s.name for s in SOURCES if s.labelled_only)
 
