@@ -8,10 +8,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from bot.cli import main
-from bot.core.models import Action, ChannelMode, IncidentStatus, Stance
-from bot.core.ports import CardPost, NewIncident
+from bot.core.models import Action, ChannelMode, IncidentStatus
+from bot.core.ports import CardPost
 from bot.storage import SqliteDashboardRepository, SqliteIncidentRepository, SqliteSettingsRepository, open_database
 from bot.storage.copy import CopyError, copy_database
+from incident_factory import new_incident
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -23,9 +24,10 @@ async def seed(target) -> dict:
         dash = SqliteDashboardRepository(db, clock=lambda: NOW)
         first = None
         for n in range(7):
-            i, _ = await inc.record_incident(NewIncident(
-                "discord", "g1", "c1", f"m{n}", "", "a1", f"text \x00 {n} 🙂", "tp1", Stance.ASSERT, 0.9, 0.8,
-                Action.REPLY, "{}", NOW + timedelta(minutes=n)), timedelta(hours=1))
+            i, _ = await inc.record_incident(new_incident(
+                message_id=f"m{n}", message_link="", author_id="a1", content=f"text \x00 {n} 🙂",
+                talking_point_id="tp1", score=0.9, match_score=0.8, action=Action.REPLY, explanation_json="{}",
+                created_at=NOW + timedelta(minutes=n)), timedelta(hours=1))
             first = first or i
         await inc.resolve_incident(first.id, IncidentStatus.CONFIRMED, "mod", "ok")
         post = await inc.record_card_post(CardPost(0, "discord", "g1", "c1", "", "m0", "p0", "tp1", "a1", first.id,
@@ -61,8 +63,9 @@ async def test_sqlite_to_postgresql_and_back(tmp_path, pg_dsn):
 
     db = await open_database(pg_dsn)  # ids continue after the copied ones
     try:
-        new, created = await SqliteIncidentRepository(db).record_incident(NewIncident(
-            "discord", "g2", "c1", "new", "", "a9", "x", "tp1", Stance.ASSERT, 0.9, 0.8, Action.REPLY, "{}", NOW),
+        new, created = await SqliteIncidentRepository(db).record_incident(new_incident(
+            server_id="g2", message_id="new", message_link="", author_id="a9", content="x", talking_point_id="tp1",
+            score=0.9, match_score=0.8, action=Action.REPLY, explanation_json="{}", created_at=NOW),
             timedelta(0))
         assert created and new.id == 8
     finally:

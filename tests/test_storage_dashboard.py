@@ -6,9 +6,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bot.core.models import Action, IncidentStatus, Stance
-from bot.core.ports import CardPost, NewIncident
+from bot.core.models import Action, IncidentStatus
+from bot.core.ports import CardPost
 from bot.storage import SqliteDashboardRepository, SqliteIncidentRepository, open_database
+from incident_factory import new_incident
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -26,9 +27,10 @@ def repos(db):
 
 
 async def add(incidents, message_id, *, server="g1", tp="tp1", action=Action.REPLY, content="text"):
-    inc, _ = await incidents.record_incident(NewIncident(
-        "discord", server, "c1", message_id, "", "a1", content, tp, Stance.ASSERT, 0.9, 0.8, action, "{}",
-        NOW - timedelta(hours=1)), timedelta(0))
+    inc, _ = await incidents.record_incident(new_incident(
+        server_id=server, message_id=message_id, message_link="", author_id="a1", content=content,
+        talking_point_id=tp, score=0.9, match_score=0.8, action=action, explanation_json="{}",
+        created_at=NOW - timedelta(hours=1)), timedelta(0))
     return inc
 
 

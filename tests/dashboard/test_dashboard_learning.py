@@ -8,11 +8,11 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pytest
 
-from bot.core.models import Action, IncidentStatus, Stance
-from bot.core.ports import NewIncident
+from bot.core.models import Action, IncidentStatus
 from bot.core.detector import PointPolicy
 from bot.dashboard.learning import VerdictLearner, clear_point_policy, restore_learning, set_point_policy
 from bot.storage import SqliteDashboardRepository, SqliteIncidentRepository, open_database
+from incident_factory import new_incident
 
 
 class RecordingDetector:
@@ -48,9 +48,10 @@ async def db(database_target):
 
 async def incident(db, text="NATO made Russia do it", server="g1", content=True):
     repo = SqliteIncidentRepository(db)
-    inc, _ = await repo.record_incident(NewIncident(
-        "discord", server, "c", f"m-{text}", "", "a", text, "nato-expansion-provoked", Stance.ASSERT, 0.9, 0.8,
-        Action.REPLY, '{"language": "en"}', datetime.now(timezone.utc)), group_window=timedelta(0))
+    inc, _ = await repo.record_incident(new_incident(
+        server_id=server, channel_id="c", message_id=f"m-{text}", message_link="", author_id="a", content=text,
+        talking_point_id="nato-expansion-provoked", score=0.9, match_score=0.8, action=Action.REPLY,
+        explanation_json='{"language": "en"}', created_at=datetime.now(timezone.utc)), group_window=timedelta(0))
     if not content:
         await repo.purge_message_content("discord", "c", f"m-{text}")
         inc = await repo.get_incident(inc.id)

@@ -18,11 +18,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bot.core.models import Action, ChannelMode, IncidentStatus, Stance
-from bot.core.ports import NewIncident
+from bot.core.models import ChannelMode, IncidentStatus
 from bot.core.sanitize import ZWSP
 from bot.matrix_adapter.convert import permalink
 from bot.matrix_adapter.render import content_is_quiet
+from incident_factory import new_incident
 
 from matrix_harness import BotRunner, Member, bot_reply_to, content, edit_of, is_card, membership, new_content
 from synapse_server import ROOT
@@ -218,10 +218,11 @@ async def test_incidents_are_paged(synapse, people, app, bot_account):
         room = await make_room(people, bot.user_id)
         t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
         for n in range(23):
-            await app.service.incidents.record_incident(NewIncident(
-                "matrix", "localhost", room, f"$m{n}", permalink(room, f"$m{n}"), people.member.user_id,
-                f"message {n}", "us-biolabs", Stance.ASSERT, 0.9, 0.8, Action.REVIEW, "{}",
-                t0 + timedelta(minutes=n)), timedelta(0))
+            await app.service.incidents.record_incident(new_incident(
+                platform="matrix", server_id="localhost", channel_id=room, message_id=f"$m{n}",
+                message_link=permalink(room, f"$m{n}"), author_id=people.member.user_id, content=f"message {n}",
+                talking_point_id="us-biolabs", score=0.9, match_score=0.8, explanation_json="{}",
+                created_at=t0 + timedelta(minutes=n)), timedelta(0))
 
         ask = await people.mod.say(room, "!cb incidents")
         page1 = content(await people.alice.wait_for(bot_reply_to(bot.user_id, room, ask), "page 1"))["body"]
