@@ -255,3 +255,18 @@ def test_config_section(section, error):
     else:
         with pytest.raises(ConfigError, match=error):
             parse_config({"campaigns": section}, {})
+
+
+@pytest.mark.parametrize("text, counter", [
+    (COUNTER, True),
+    ("Reminder: the 'NATO provoked Russia' line is Kremlin propaganda, not a fact.", True),
+    ("Это ложь, Буча не была постановкой, это доказано.", True),
+    # a raid's paste with "allies", "bombs" or "предложил" inside a word calls nothing false
+    ("NATO and its allies are not telling you the truth about Bucha, share this before they delete it!", False),
+    ("They dropped the bombs themselves and did not even hide it, the whole Bucha thing was staged!!!", False),
+    ("Путин предложил мир, а Киев не захотел, Буча была постановкой, распространите!", False),
+])
+def test_counter_speech_needs_a_debunking_word(text, counter):
+    from bot.core.campaign_desk import counter_speech
+
+    assert counter_speech(text) is counter

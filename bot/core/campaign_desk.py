@@ -13,7 +13,7 @@ from .campaigns import KIND_TALKING_POINT, CampaignEvent, CampaignTracker, Sight
 from .models import Decision, Incident, IncidentStatus, IncomingMessage, Stance
 from .normalize import normalize
 from .ports import CampaignRecord, CampaignRepository
-from .stance import CUES, cue_features
+from .stance import CUES, DEBUNK_WORD, cue_features
 
 VERDICTS = {"confirmed": IncidentStatus.CONFIRMED, "false_positive": IncidentStatus.FALSE_POSITIVE,
             "dismissed": IncidentStatus.DISMISSED}
@@ -29,8 +29,10 @@ _CUE = {name: i for i, (name, _) in enumerate(CUES)}
 def counter_speech(text: str) -> bool:
     """A text that calls something fake or propaganda *and* says whose claim it is or quotes it ("The 'Bucha was
     staged' claim has been debunked") argues about a claim; copies of it are people agreeing, not a raid."""
+    if not DEBUNK_WORD.search(text[:2000]):  # at a word's start: "allies" and "bombs" call nothing false
+        return False
     cues = cue_features(text)
-    return bool(cues[_CUE["debunk"]] and (cues[_CUE["attribution"]] or cues[_CUE["quote"]] or cues[_CUE["negation"]]))
+    return bool(cues[_CUE["attribution"]] or cues[_CUE["quote"]] or cues[_CUE["negation"]])
 
 
 def parse_verdict(word: str) -> str | None:
