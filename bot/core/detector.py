@@ -153,9 +153,7 @@ class Detector:
         self.tp_pack = np.array([tp.pack_id for tp in self.tps])
         # gate stems, gate phrases, and keywords matched as the start of a word (see prefix_keywords)
         self.gate_vocab, self.gate_phrases, self._prefix_keys = gate if gate is not None else word_lists(self.tps)
-        self._prefix_by_head: dict[str, tuple[str, ...]] = {}
-        for k in sorted(self._prefix_keys):
-            self._prefix_by_head[k[:PREFIX_KEY_MIN]] = (*self._prefix_by_head.get(k[:PREFIX_KEY_MIN], ()), k)
+        self._prefix_by_head = prefix_index(self._prefix_keys)
         docs = [point_document(tp, self._prefix_keys) for tp in self.tps]  # the lexical side
         n_ex = len(self.ex_tp)
         self.index = HybridIndex(
@@ -213,15 +211,9 @@ class Detector:
 
     # ------------------------------------------------------------------ public API
 
-    def _with_prefix_keys(self, normalized_text: str, st: list[str]) -> list[str]:
-        """The content stems ``st`` of a text plus the pack keywords matched as the start of a word that one of its
-        words begins with (see :func:`prefix_keywords`). Read for retrieval once a text has passed the gate."""
-        by_head = self._prefix_by_head
-        if not by_head:
-            return st
-        extra = [k for t in content_tokens(normalized_text) if t[:PREFIX_KEY_MIN] in by_head
-                 for k in by_head[t[:PREFIX_KEY_MIN]] if t.startswith(k) and k != stem(t)]
-        return st + extra if extra else st
+    def _keys(self, normalized_text: str, st: list[str]) -> list[str]:
+        """What retrieval compares of a text that passed the gate (``st``: its content stems): :func:`word_keys`."""
+        return word_keys(normalized_text, self._prefix_by_head) if self._prefix_by_head else st
 
     def _gate_stems(self, stems: list[str]) -> bool:
         if any(s in self.gate_vocab for s in stems):
@@ -262,7 +254,7 @@ class Detector:
         stems = _stems(norm.text)
         passed = self._gate_stems(stems)
         if passed:
-            stems = self._with_prefix_keys(norm.text, stems)
+            stems = self._keys(norm.text, stems)
         spans = self._spans(text) if passed and len(norm.text) >= SPAN_MIN_CHARS else ()
         return Prepared(norm.text, lang or detect_language(scope.text), stems, passed, spans, scope.quote_only, scope.quoted)
 
@@ -282,7 +274,7 @@ class Detector:
             if passed:
                 nb = tuple(raw[x:y] for x, y in (bounds[lo - 1] if lo > 0 else (0, 0),
                                                     bounds[hi] if hi < len(bounds) else (0, 0)) if y > x)
-                out.append(Span(norm, self._with_prefix_keys(norm, st), (a, b), nb, hi - lo == 1,
+                out.append(Span(norm, self._keys(norm, st), (a, b), nb, hi - lo == 1,
                                 int(lo > 0 and bounds[lo - 1][1] > bounds[lo - 1][0])))
                 if len(out) >= MAX_SPANS:
                     break
@@ -648,21 +640,36 @@ def gate_vocabulary(tps: Sequence[TalkingPoint]) -> tuple[frozenset[str], frozen
     return frozenset(vocab), frozenset(phrases)
 
 
-def keyword_keys(keyword: str, prefix_keys: frozenset[str] = frozenset()) -> list[str]:
-    """How a keyword's words are compared: by their stem, or whole as the start of a word (:func:`prefix_keywords`)."""
-    return [t if t in prefix_keys else stem(t) for t in content_tokens(normalize(keyword).text)]
+def prefix_index(prefix_keys: frozenset[str]) -> dict[str, tuple[str, ...]]:
+    """Word-start keys by their first PREFIX_KEY_MIN letters, longest first (for :func:`word_keys`)."""
+    out: dict[str, tuple[str, ...]] = {}
+    for k in sorted(prefix_keys, key=lambda k: (-len(k), k)):
+        out[k[:PREFIX_KEY_MIN]] = (*out.get(k[:PREFIX_KEY_MIN], ()), k)
+    return out
+
+
+def word_keys(normalized_text: str, by_head: dict[str, tuple[str, ...]]) -> list[str]:
+    """How retrieval compares the content words of a text, message or pack alike: a word that begins with a
+    word-start key (:func:`prefix_keywords`, indexed by :func:`prefix_index`) is that key, the longest one; any other
+    word is its stem. One key per word, so a keyword and the same word in an exemplar stay one term."""
+    out = []
+    for t in content_tokens(normalized_text):
+        keys = by_head.get(t[:PREFIX_KEY_MIN])
+        out.append(next((k for k in keys if t.startswith(k)), None) or stem(t) if keys else stem(t))
+    return out
 
 
 def point_document(tp: TalkingPoint, prefix_keys: frozenset[str] = frozenset()) -> Counter:
-    """A talking point's lexical document: its keywords (weighing most; see :func:`keyword_keys`), and the stems of its
-    claim and exemplars (all but those labelled *other*)."""
+    """A talking point's lexical document: the keys (:func:`word_keys`) of its keywords (weighing most), claim and
+    exemplars (all but those labelled *other*)."""
+    by_head = prefix_index(prefix_keys)
     c: Counter = Counter()
     for kw in tp.keywords:
-        c.update(keyword_keys(kw, prefix_keys) * 3)
-    c.update(_stems(normalize(tp.claim).text) * 2)
+        c.update(word_keys(normalize(kw).text, by_head) * 3)
+    c.update(word_keys(normalize(tp.claim).text, by_head) * 2)
     for ex in tp.exemplars:
         if ex.stance is not Stance.OTHER:
-            c.update(_stems(normalize(ex.text).text))
+            c.update(word_keys(normalize(ex.text).text, by_head))
     return c
 
 
@@ -721,17 +728,18 @@ def specific_vocabulary(tps: Sequence[TalkingPoint], registry, docs: Sequence[Co
     given as ``docs`` when already built) that is not background. "Russia invaded Ukraine." shares only background
     words with "NATO's eastward expansion ... left it no choice but to invade Ukraine" and matches nothing."""
     background_of: dict[str, frozenset[str]] = {}
+    by_head = prefix_index(prefix_keys)
     out: list[frozenset[str] | None] = []
     for i, tp in enumerate(tps):
         if tp.pack_id not in background_of:
             pack = registry.pack(tp.pack_id) if hasattr(registry, "pack") else None
             background_of[tp.pack_id] = frozenset(
-                s for word in (pack.background if pack is not None else ()) for s in _stems(normalize(word).text))
+                k for word in (pack.background if pack is not None else ()) for k in word_keys(normalize(word).text, by_head))
         background = background_of[tp.pack_id]
         if not background:
             out.append(None)
             continue
-        keywords = {k for kw in tp.keywords for k in keyword_keys(kw, prefix_keys)}
+        keywords = {k for kw in tp.keywords for k in word_keys(normalize(kw).text, by_head)}
         words = set(docs[i] if docs is not None else point_document(tp, prefix_keys))
         out.append(frozenset(keywords | (words - background)))
     return out
