@@ -627,6 +627,10 @@ def cmd_packs(args, out: TextIO) -> int:
                 out.write(f"ok  {p.id} v{p.version}: {plural(len(p.talking_points), 'talking point')} ({p.origin})\n")
         for warning in pack_warnings(packs, today=date.today(), max_age_days=cfg.packs.max_fact_age_days):
             out.write(f"warning: {warning}\n")
+        from .core.detector import keyword_notes
+
+        for note in keyword_notes([tp for p in packs for tp in p.talking_points]):
+            out.write(f"note: {note}\n")
         return 0
     if args.action == "import-claimreview":
         try:

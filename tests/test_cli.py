@@ -139,3 +139,12 @@ def test_packs_validate_warns_about_old_as_of_dates_by_configured_age(tmp_path, 
     stale = [line for line in out.splitlines() if line.startswith("warning: ") and ".as_of: " in line]
     assert bool(stale) is warned
     assert all(f"(max {max_age})" in line for line in stale)
+
+
+def test_packs_validate_tells_how_keywords_are_compared():
+    code, out = run(["packs", "validate"])
+    notes = [line for line in out.splitlines() if line.startswith("note: ")]
+    assert code == 0
+    assert any("ukraine-artificial-state: keyword 'штучн'" in n and "begin with it" in n for n in notes)
+    assert any("ceasefire-rearm: keyword 'waffenstillstand'" in n and "'waffen…'" in n for n in notes)
+    assert not any("keyword 'nato'" in n for n in notes)

@@ -711,6 +711,25 @@ def prefix_keywords(tps: Sequence[TalkingPoint]) -> frozenset[str]:
     return frozenset(out)
 
 
+def keyword_notes(tps: Sequence[TalkingPoint]) -> list[str]:
+    """For pack authors (``packs validate``): the keywords compared as the start of a word rather than by their first
+    six letters (:func:`prefix_keywords`), one line each."""
+    keys = prefix_keywords(tps)
+    out = []
+    for tp in tps:
+        for kw in tp.keywords:
+            for t in content_tokens(normalize(kw).text):
+                if t not in keys:
+                    continue
+                if len(t) < STEM_CHARS:
+                    out.append(f"{tp.id}: keyword {kw!r}: '{t}' is no word of its own, so it matches the words that "
+                               f"begin with it")
+                else:
+                    out.append(f"{tp.id}: keyword {kw!r}: '{t[:STEM_CHARS]}…' also begins common words of another "
+                               f"meaning, so a message's word must begin with '{t}' in full")
+    return out
+
+
 def _another_word(keyword: str, word: str) -> bool:
     """Whether ``word`` (sharing the keyword's stem) is another word, not a form of it: the keyword goes on for more
     than two letters past where they part ("waffenstillstand" / "waffen", "большевик" / "больше", "искусственн" /
