@@ -654,8 +654,8 @@ def word_keys(normalized_text: str, by_head: dict[str, tuple[str, ...]]) -> list
     word is its stem. One key per word, so a keyword and the same word in an exemplar stay one term."""
     out = []
     for t in content_tokens(normalized_text):
-        keys = by_head.get(t[:PREFIX_KEY_MIN])
-        out.append(next((k for k in keys if t.startswith(k)), None) or stem(t) if keys else stem(t))
+        keys = by_head.get(t[:PREFIX_KEY_MIN], ())
+        out.append(next((k for k in keys if t.startswith(k)), stem(t)))
     return out
 
 
